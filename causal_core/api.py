@@ -1,0 +1,132 @@
+"""The public entry points: :func:`estimate` and :func:`compare`."""
+from __future__ import annotations
+
+import time
+import warnings as _warnings
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .data import prepare
+from .errors import CausalInputError
+from .registry import get_method
+from .results import EstimateResult, MethodOutput
+from .roles import Roles
+
+__all__ = ["estimate", "compare"]
+
+Z_95 = 1.959963984540054
+
+
+def _check_options(info, options: dict[str, Any]) -> None:
+    known = {o.name for o in info.options}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        raise CausalInputError(
+            f"Method '{info.id}' has no option(s) {unknown}; its options are: {listed}."
+        )
+
+
+def estimate(
+    df: pd.DataFrame,
+    roles: Roles,
+    method: str,
+    estimand: str = "ATE",
+    seed: int = 0,
+    **options: Any,
+) -> EstimateResult:
+    """Estimate a causal effect with one method.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The data; it is never modified.
+    roles : Roles
+        What each column is.
+    method : str
+        A method id from :func:`list_methods`.
+    estimand : {"ATE", "ATT", "ATC"} or a method-specific estimand
+        Must be among the method's supported estimands.
+    seed : int
+        Seed for every random step (bootstrap, cross-fitting, initialisations).
+    **options
+        Method options, documented in ``MethodInfo.options``.
+
+    Returns
+    -------
+    EstimateResult
+    """
+    info = get_method(method)
+    if estimand not in info.estimands:
+        raise CausalInputError(
+            f"Method '{method}' does not estimate the {estimand}; it supports {', '.join(info.estimands)}."
+        )
+    _check_options(info, options)
+    start = time.perf_counter()
+    data = prepare(df, roles, info)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        try:
+            output: MethodOutput = info.function(data, estimand=estimand, seed=seed, **options)
+        except CausalInputError:
+            raise
+        except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError) as exc:
+            raise CausalInputError(
+                f"Method '{method}' failed on this data ({type(exc).__name__}: {exc}); "
+                "check for collinear or constant covariates and too few rows per arm."
+            ) from exc
+    seconds = time.perf_counter() - start
+    se = float(output.std_error)
+    ci_low = output.ci_low if output.ci_low is not None else output.estimate - Z_95 * se
+    ci_high = output.ci_high if output.ci_high is not None else output.estimate + Z_95 * se
+    return EstimateResult(
+        estimate=float(output.estimate),
+        std_error=se,
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
+        estimand=estimand,
+        method=method,
+        n_used=int(output.n_used if output.n_used is not None else data.n),
+        weights=output.weights,
+        unit_effects=output.unit_effects,
+        diagnostics=dict(output.diagnostics),
+        warnings=tuple(data.warnings) + tuple(output.warnings),
+        seconds=seconds,
+    )
+
+
+def compare(
+    df: pd.DataFrame,
+    roles: Roles,
+    methods: Iterable[str],
+    estimand: str = "ATE",
+    seed: int = 0,
+    options: dict[str, dict[str, Any]] | None = None,
+    progress: Any = None,
+) -> pd.DataFrame:
+    """Run several methods on the same data and roles, one row per method.
+
+    A method that fails shows its message in the ``error`` column and never
+    stops the others. ``options`` maps a method id to its keyword options;
+    ``progress(i, n, method_id)`` is called before each method when given.
+    """
+    methods = list(methods)
+    options = options or {}
+    rows: list[dict[str, Any]] = []
+    for i, method in enumerate(methods):
+        if progress is not None:
+            progress(i, len(methods), method)
+        try:
+            result = estimate(df, roles, method, estimand=estimand, seed=seed, **options.get(method, {}))
+            row = result.summary()
+            row["error"] = ""
+        except CausalInputError as exc:
+            row = {"method": method, "estimand": estimand, "error": str(exc)}
+        except Exception as exc:  # one broken method must not stop the comparison
+            row = {"method": method, "estimand": estimand, "error": f"Unexpected failure: {type(exc).__name__}: {exc}"}
+        rows.append(row)
+    columns = ["method", "estimand", "estimate", "std_error", "ci_low", "ci_high", "p_value",
+               "n_used", "ess", "seconds", "warnings", "error"]
+    return pd.DataFrame(rows).reindex(columns=columns)
