@@ -24,9 +24,23 @@ def _backdoor_design(seed: int):
     return df, BACKDOOR_ROLES, truth["ATE"], {}
 
 
-#: method id -> function(seed) returning (df, roles, true effect, options); filled by method families
-#: whose roles are not plain back-door confounders.
-DESIGNS: dict[str, Callable] = {}
+def _collect_designs() -> dict[str, Callable]:
+    """Method id -> function(seed) returning (df, roles, true effect, options).
+
+    Method families whose roles are not plain back-door confounders put a
+    ``DESIGNS`` dict in a ``tests/designs_<family>.py`` module; all are merged here.
+    """
+    import importlib
+    from pathlib import Path
+
+    designs: dict[str, Callable] = {}
+    for path in sorted(Path(__file__).parent.glob("designs_*.py")):
+        module = importlib.import_module(path.stem)
+        designs.update(module.DESIGNS)
+    return designs
+
+
+DESIGNS = _collect_designs()
 
 
 def _design_for(info: cc.MethodInfo):
