@@ -23,7 +23,8 @@ stamp=.venv/.requirements.sha256
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing pinned requirements into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
+  # pip repeats a harmless "Location ... is ignored" line per package on these machines: filter it
+  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
+  .venv/bin/python -m pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
   echo "$want" > "$stamp"
 fi

@@ -13,10 +13,15 @@ Public API::
 The package never imports streamlit; torch is imported only by the methods that need it.
 """
 from .api import compare, estimate
+from .balance import balance_table, effective_sample_size
 from .errors import CausalInputError, CausalWarning
+from .mechanism import front_door_resample
+from .mixtures import fit_mix_iid, fit_mix_prod
 from .registry import MethodInfo, OptionSpec, get_method, list_methods
 from .results import EstimateResult
 from .roles import Roles
+from .samples import SampleInfo, get_sample, list_samples, load_sample
+from .subgroups import SubgroupTable, scan_reversals, subgroup_table
 
 __all__ = [
     "CausalInputError",
@@ -25,8 +30,20 @@ __all__ = [
     "MethodInfo",
     "OptionSpec",
     "Roles",
+    "SampleInfo",
+    "SubgroupTable",
+    "balance_table",
+    "effective_sample_size",
+    "get_sample",
+    "list_samples",
+    "load_sample",
+    "scan_reversals",
+    "subgroup_table",
     "compare",
     "estimate",
+    "front_door_resample",
+    "fit_mix_iid",
+    "fit_mix_prod",
     "get_method",
     "list_methods",
 ]

@@ -271,7 +271,12 @@ def prepare(
         if not set(np.unique(selection.dropna())) <= {0.0, 1.0}:
             raise CausalInputError(f"Selection column '{roles.selection}' must be 0/1 (or False/True).")
         outcome_bad = ~np.isfinite(outcome.to_numpy(dtype=float))
-        missing |= pd.Series(outcome_bad, index=used.index) & (selection == 1)
+        selected_missing = int((pd.Series(outcome_bad, index=used.index) & (selection == 1)).sum())
+        if selected_missing:
+            raise CausalInputError(
+                f"Outcome column '{roles.outcome}' is missing in {selected_missing} rows where selection column "
+                f"'{roles.selection}' is 1; selection must be 1 exactly where the outcome was recorded."
+            )
     n_dropped = int(missing.sum())
     if n_dropped:
         warnings.append(

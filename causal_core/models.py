@@ -23,6 +23,8 @@ __all__ = [
     "fit_outcome",
     "check_separation",
     "overlap_warnings",
+    "MODEL_CHOICES",
+    "resolve_model",
 ]
 
 PS_EXTREME = 0.01
@@ -122,3 +124,48 @@ def overlap_warnings(ps: np.ndarray, t: np.ndarray, *, threshold: float = PS_EXT
             "estimates lean on few comparable units (consider trimming)."
         )
     return out
+
+
+#: Names the app may pass for a ``"model"`` option instead of an estimator object.
+MODEL_CHOICES = ("default", "random_forest", "gradient_boosting")
+
+
+def resolve_model(value: Any, *, option: str, method: str, kind: str, seed: int) -> Any:
+    """Turn a ``propensity_model``/``outcome_model`` option into a scikit-learn estimator or ``None`` (default).
+
+    ``value`` may be ``None`` or ``"default"`` (the textbook logit / OLS), one
+    of the names in :data:`MODEL_CHOICES`, or an unfitted scikit-learn
+    estimator (a classifier with ``predict_proba`` when ``kind`` is
+    ``"classifier"``, a regressor otherwise). Named random models are seeded.
+    """
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+
+    if value is None or (isinstance(value, str) and value == "default"):
+        return None
+    if isinstance(value, str):
+        catalogue = {
+            ("random_forest", "classifier"): lambda: RandomForestClassifier(
+                n_estimators=200, min_samples_leaf=5, random_state=seed),
+            ("random_forest", "regressor"): lambda: RandomForestRegressor(
+                n_estimators=200, min_samples_leaf=5, random_state=seed),
+            ("gradient_boosting", "classifier"): lambda: GradientBoostingClassifier(random_state=seed),
+            ("gradient_boosting", "regressor"): lambda: GradientBoostingRegressor(random_state=seed),
+        }
+        if (value, kind) not in catalogue:
+            raise CausalInputError(
+                f"The '{option}' option of method '{method}' must be one of {list(MODEL_CHOICES)} "
+                f"or a scikit-learn {kind}; got {value!r}."
+            )
+        return catalogue[(value, kind)]()
+    needed = ("fit", "predict_proba") if kind == "classifier" else ("fit", "predict")
+    if not all(callable(getattr(value, name, None)) for name in needed):
+        raise CausalInputError(
+            f"The '{option}' option of method '{method}' must be a scikit-learn {kind} "
+            f"with {' and '.join(needed)}; got {type(value).__name__}."
+        )
+    return value

@@ -1,0 +1,33 @@
+"""Entry point of the causal inference workbench: declares the pages, nothing else.
+
+Every file in ``pages/`` whose name does not start with ``_`` becomes a page,
+ordered by its numeric prefix (``1_Data.py``, ``2_Roles.py``, ...), so pages
+added later appear without editing this file.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import streamlit as st
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+
+def _page_order(path: Path) -> tuple[int, str]:
+    match = re.match(r"(\d+)", path.stem)
+    return (int(match.group(1)) if match else 10_000, path.stem)
+
+
+def _title(path: Path) -> str:
+    return re.sub(r"^\d+[_\- ]*", "", path.stem).replace("_", " ").strip() or path.stem
+
+
+def page_files() -> list[Path]:
+    """The page scripts, in numeric-prefix order (files starting with '_' are helpers, not pages)."""
+    return sorted((p for p in PAGES_DIR.glob("*.py") if not p.name.startswith("_")), key=_page_order)
+
+
+st.set_page_config(page_title="Causal workbench", page_icon="⚖️", layout="wide")
+pages = [st.Page(str(path), title=_title(path), default=(i == 0)) for i, path in enumerate(page_files())]
+st.navigation(pages).run()

@@ -1,0 +1,57 @@
+"""Love plot: absolute standardised mean differences before and after adjustment."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
+
+__all__ = ["love_plot"]
+
+
+def _covariates(table: pd.DataFrame) -> list[str]:
+    if "covariate" in table.columns:
+        return [str(v) for v in table["covariate"]]
+    return [str(v) for v in table.index]
+
+
+def love_plot(balance_tables: dict[str, pd.DataFrame], *, threshold: float = 0.1) -> go.Figure:
+    """Absolute SMD per covariate: unadjusted once, then one marker series per method.
+
+    Parameters
+    ----------
+    balance_tables : dict
+        Method label -> balance table (from :func:`causal_core.balance_table`)
+        with ``smd_before`` and ``smd_after`` columns and covariates as the
+        index or a ``covariate`` column.
+    threshold : float
+        Conventional balance threshold drawn as a dashed line (0.1).
+    """
+    tables = {name: t for name, t in balance_tables.items() if t is not None and len(t) and "smd_after" in t}
+    if not tables:
+        return empty_figure("No balance tables: run a weighting or matching method.")
+    first = next(iter(tables.values()))
+    covariates = _covariates(first)
+    before = np.abs(pd.to_numeric(first["smd_before"], errors="coerce").to_numpy(dtype=float))
+    order = np.argsort(np.nan_to_num(before, nan=-1.0))  # largest imbalance at the top
+    ordered = [covariates[i] for i in order]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(
+        x=before[order], y=ordered, mode="markers", name="Unadjusted",
+        marker=dict(symbol="circle-open", size=10, color=NEUTRAL_COLOUR, line=dict(width=2)),
+        hovertemplate="%{y}: |SMD| %{x:.3f}<extra>Unadjusted</extra>",
+    ))
+    for i, (name, table) in enumerate(tables.items()):
+        after = pd.Series(np.abs(pd.to_numeric(table["smd_after"], errors="coerce").to_numpy(dtype=float)),
+                          index=_covariates(table))
+        figure.add_trace(go.Scatter(
+            x=after.reindex(ordered).to_numpy(), y=ordered, mode="markers", name=str(name),
+            marker=dict(symbol="circle", size=9, color=PALETTE[i % len(PALETTE)]),
+            hovertemplate="%{y}: |SMD| %{x:.3f}<extra>" + str(name) + "</extra>",
+        ))
+    figure.add_vline(x=threshold, line=dict(color="#b00020", width=1.5, dash="dash"),
+                     annotation_text=f"{threshold:g}", annotation_position="top right")
+    figure.update_xaxes(title="Absolute standardised mean difference", rangemode="tozero")
+    figure.update_yaxes(title=None, type="category")
+    return base_layout(figure, height=max(300, 110 + 26 * len(ordered)))

@@ -1,0 +1,136 @@
+"""Charts of effect heterogeneity: mixture BIC, latent subgroups, unit effects and Qini curves."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
+
+__all__ = [
+    "bic_curve_plot",
+    "subgroup_projection_plot",
+    "subgroup_effects_plot",
+    "unit_effects_histogram",
+    "effect_by_covariate_plot",
+    "qini_plot",
+]
+
+
+def bic_curve_plot(bic: pd.DataFrame, *, chosen: int | None = None) -> go.Figure:
+    """BIC against the number of mixture components (lower is better), the chosen number marked.
+
+    Parameters
+    ----------
+    bic : DataFrame
+        Columns ``n_components`` and ``bic`` (``diagnostics["bic"]`` of ``gmm_subgroups``).
+    chosen : int, optional
+        Number of subgroups used.
+    """
+    if bic is None or len(bic) == 0:
+        return empty_figure("No BIC values to plot.")
+    figure = go.Figure(go.Scatter(x=bic["n_components"], y=bic["bic"], mode="lines+markers",
+                                  line=dict(color=CONTROL_COLOUR, width=2), name="BIC"))
+    if chosen is not None and chosen in set(bic["n_components"]):
+        value = float(bic.loc[bic["n_components"] == chosen, "bic"].iloc[0])
+        figure.add_trace(go.Scatter(x=[chosen], y=[value], mode="markers", name=f"Used: {chosen}",
+                                    marker=dict(size=14, color=TREATED_COLOUR, symbol="diamond")))
+    figure.update_xaxes(title="Number of mixture components", dtick=1)
+    figure.update_yaxes(title="BIC (lower is better)")
+    return base_layout(figure, title="Choosing the number of subgroups", height=340)
+
+
+def subgroup_projection_plot(projection: np.ndarray, assignments: np.ndarray) -> go.Figure:
+    """Rows on the first two principal components of the standardised covariates, coloured by subgroup."""
+    if projection is None or assignments is None or len(assignments) == 0:
+        return empty_figure("No subgroup assignments to plot.")
+    coords = np.asarray(projection, dtype=float)
+    labels = np.asarray(assignments)
+    figure = go.Figure()
+    for i, g in enumerate(np.unique(labels)):
+        rows = labels == g
+        figure.add_trace(go.Scattergl(x=coords[rows, 0], y=coords[rows, 1], mode="markers",
+                                      name=f"Subgroup {g} ({int(rows.sum())})",
+                                      marker=dict(size=5, opacity=0.6, color=PALETTE[i % len(PALETTE)])))
+    figure.update_xaxes(title="First principal component")
+    figure.update_yaxes(title="Second principal component")
+    return base_layout(figure, title="Latent subgroups (principal-component projection)", height=420)
+
+
+def subgroup_effects_plot(subgroups: pd.DataFrame, *, overall: float | None = None,
+                          overall_ci: tuple[float, float] | None = None, outcome: str | None = None) -> go.Figure:
+    """Forest plot of each subgroup's effect and 95% interval, with the overall effect below them."""
+    if subgroups is None or len(subgroups) == 0:
+        return empty_figure("No subgroup effects to plot.")
+    labels = [f"Subgroup {int(g)} (n={int(n)})" for g, n in zip(subgroups["subgroup"], subgroups["size"])]
+    estimate = subgroups["estimate"].to_numpy(dtype=float)
+    low, high = subgroups["ci_low"].to_numpy(dtype=float), subgroups["ci_high"].to_numpy(dtype=float)
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
+    if overall is not None and np.isfinite(overall):
+        labels.append("Overall")
+        estimate = np.r_[estimate, overall]
+        lo, hi = overall_ci if overall_ci is not None else (overall, overall)
+        low, high = np.r_[low, lo], np.r_[high, hi]
+        colours.append(NEUTRAL_COLOUR)
+    figure = go.Figure(go.Scatter(
+        x=estimate, y=labels, mode="markers", marker=dict(size=11, color=colours, symbol="square"),
+        error_x=dict(type="data", array=high - estimate, arrayminus=estimate - low, thickness=2, width=6,
+                     color=NEUTRAL_COLOUR),
+        hovertext=[f"<b>{lab}</b><br>estimate {e:,.4g}<br>95% CI {a:,.4g} to {b:,.4g}"
+                   for lab, e, a, b in zip(labels, estimate, low, high)],
+        hoverinfo="text", showlegend=False,
+    ))
+    figure.add_vline(x=0, line=dict(color="#999999", width=1))
+    if overall is not None and np.isfinite(overall):
+        figure.add_vline(x=overall, line=dict(color=NEUTRAL_COLOUR, width=1, dash="dot"))
+    figure.update_xaxes(title=f"Effect on {outcome} (95% CI)" if outcome else "Effect (95% CI)")
+    figure.update_yaxes(autorange="reversed")
+    return base_layout(figure, title="Effect within each subgroup", height=max(260, 100 + 44 * len(labels)))
+
+
+def unit_effects_histogram(unit_effects: np.ndarray, *, average: float | None = None) -> go.Figure:
+    """Distribution of the estimated unit-level effects, with their average marked."""
+    if unit_effects is None or len(unit_effects) == 0:
+        return empty_figure("This method gives no unit-level effects.")
+    figure = go.Figure(go.Histogram(x=np.asarray(unit_effects, dtype=float), nbinsx=40,
+                                    marker=dict(color=CONTROL_COLOUR), opacity=0.8, name="Unit effects"))
+    if average is not None and np.isfinite(average):
+        figure.add_vline(x=average, line=dict(color=TREATED_COLOUR, width=2, dash="dash"),
+                         annotation_text=f"Average {average:,.4g}", annotation_position="top")
+    figure.update_xaxes(title="Estimated unit effect")
+    figure.update_yaxes(title="Rows")
+    return base_layout(figure, title="Distribution of unit-level effects", height=340)
+
+
+def effect_by_covariate_plot(covariate: np.ndarray, unit_effects: np.ndarray, *, name: str = "covariate",
+                             n_bins: int = 10) -> go.Figure:
+    """Unit effects against one covariate, with the mean effect in each decile of the covariate."""
+    if unit_effects is None or len(unit_effects) == 0:
+        return empty_figure("This method gives no unit-level effects.")
+    x, effect = np.asarray(covariate, dtype=float), np.asarray(unit_effects, dtype=float)
+    figure = go.Figure(go.Scattergl(x=x, y=effect, mode="markers", name="Rows",
+                                    marker=dict(size=4, opacity=0.35, color=CONTROL_COLOUR)))
+    if np.unique(x).size > n_bins:
+        bins = pd.qcut(x, n_bins, duplicates="drop")
+        means = pd.DataFrame({"x": x, "effect": effect}).groupby(bins, observed=True).mean()
+    else:
+        means = pd.DataFrame({"x": x, "effect": effect}).groupby("x", as_index=False).mean()
+    figure.add_trace(go.Scatter(x=means["x"], y=means["effect"], mode="lines+markers", name="Mean by bin",
+                                line=dict(color=TREATED_COLOUR, width=2.5)))
+    figure.update_xaxes(title=name)
+    figure.update_yaxes(title="Estimated unit effect")
+    return base_layout(figure, title=f"Effect against {name}", height=380)
+
+
+def qini_plot(curve: pd.DataFrame) -> go.Figure:
+    """Qini curve of a ranking by predicted effect against random targeting (from :func:`causal_core.uplift.qini_curve`)."""
+    if curve is None or len(curve) == 0:
+        return empty_figure("No Qini curve to plot.")
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=curve["fraction"], y=curve["qini"], mode="lines", name="Ranked by predicted effect",
+                                line=dict(color=TREATED_COLOUR, width=2.5)))
+    figure.add_trace(go.Scatter(x=curve["fraction"], y=curve["random"], mode="lines", name="Random targeting",
+                                line=dict(color=NEUTRAL_COLOUR, width=1.5, dash="dash")))
+    figure.update_xaxes(title="Share of rows targeted (highest predicted effect first)", tickformat=".0%")
+    figure.update_yaxes(title="Incremental outcome (Qini)")
+    return base_layout(figure, title="Qini curve", height=380)

@@ -1,0 +1,103 @@
+"""Robustness charts: OVB bias contours, Rosenbaum bounds, refutation tests and the method lab."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
+
+__all__ = ["ovb_contour_plot", "rosenbaum_plot", "refutation_plot", "method_lab_plot"]
+
+
+def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-variable bias: adjusted estimate") -> go.Figure:
+    """Contours of the bias-adjusted estimate over confounder strength, with benchmarks marked.
+
+    Parameters
+    ----------
+    sensitivity : causal_core.sensitivity.OVBSensitivity
+    grid : DataFrame, optional
+        From :func:`causal_core.sensitivity.bias_contour_grid` (computed when omitted).
+    """
+    from ..sensitivity.ovb import bias_contour_grid
+
+    grid = bias_contour_grid(sensitivity) if grid is None else grid
+    xs = np.unique(grid["r2dz_x"].to_numpy())
+    ys = np.unique(grid["r2yz_dx"].to_numpy())
+    z = grid.pivot(index="r2yz_dx", columns="r2dz_x", values="adjusted_estimate").to_numpy()
+    figure = go.Figure()
+    figure.add_trace(go.Contour(x=xs, y=ys, z=z, colorscale="RdBu", zmid=0, name="adjusted estimate",
+                                contours=dict(showlabels=True), colorbar=dict(title="adjusted")))
+    figure.add_trace(go.Contour(x=xs, y=ys, z=z, showscale=False, name="zero",
+                                contours=dict(start=0, end=0, size=1, coloring="none", showlabels=True),
+                                line=dict(color="#b00020", width=3, dash="dash")))
+    figure.add_trace(go.Scatter(x=[0], y=[0], mode="markers+text", text=[f"observed {sensitivity.estimate:.3g}"],
+                                textposition="top right", marker=dict(color=NEUTRAL_COLOUR, size=9, symbol="triangle-up"),
+                                name="observed"))
+    bench = sensitivity.benchmarks
+    if len(bench):
+        labels = [f"{b} x{k:g}: {a:.3g}" for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
+        figure.add_trace(go.Scatter(x=bench["r2dz_x"], y=bench["r2yz_dx"], mode="markers+text", text=labels,
+                                    textposition="top right", marker=dict(color=TREATED_COLOUR, size=9, symbol="diamond"),
+                                    name="benchmarks"))
+    figure.update_xaxes(title="partial R² of confounder with treatment", range=[0, xs.max()])
+    figure.update_yaxes(title="partial R² of confounder with outcome", range=[0, ys.max()])
+    return base_layout(figure, title=title, height=480)
+
+
+def rosenbaum_plot(bounds, *, title: str | None = "Rosenbaum bounds: worst-case p-value by hidden bias") -> go.Figure:
+    """Upper-bound p-value against Gamma with the significance level and the critical Gamma."""
+    table = bounds.table
+    figure = go.Figure(go.Scatter(x=table["gamma"], y=table["p_value_upper"], mode="lines+markers",
+                                  line=dict(color=CONTROL_COLOUR), name="upper p-value"))
+    figure.add_hline(y=bounds.alpha, line=dict(color="#b00020", dash="dash"), annotation_text=f"alpha {bounds.alpha:g}")
+    if bounds.significant and np.isfinite(bounds.critical_gamma) and bounds.critical_gamma <= table["gamma"].max():
+        figure.add_vline(x=bounds.critical_gamma, line=dict(color=NEUTRAL_COLOUR, dash="dot"),
+                         annotation_text=f"Gamma {bounds.critical_gamma:.2f}")
+    figure.update_xaxes(title="Gamma (odds of treatment within a pair)")
+    figure.update_yaxes(title="largest one-sided p-value", range=[0, 1])
+    return base_layout(figure, title=title, height=380)
+
+
+def refutation_plot(results: Sequence, *, title: str | None = "Refutation tests") -> go.Figure:
+    """Each test's refuted estimates (points) against what they should be (line) and the original estimate."""
+    if not results:
+        return empty_figure("No refutation test was run.")
+    figure = go.Figure()
+    for i, result in enumerate(results):
+        colour = "#009e73" if result.passed else "#b00020"
+        figure.add_trace(go.Box(x=list(result.estimates), y=[result.name] * len(result.estimates), orientation="h",
+                                boxpoints="all", jitter=0.4, pointpos=0, marker=dict(color=colour, size=5),
+                                line=dict(color=colour), name=f"{result.name}: {'passed' if result.passed else 'failed'}"))
+        figure.add_trace(go.Scatter(x=[result.expected], y=[result.name], mode="markers",
+                                    marker=dict(symbol="line-ns-open", size=26, color=NEUTRAL_COLOUR, line=dict(width=3)),
+                                    name="expected", showlegend=i == 0))
+    figure.add_vline(x=results[0].original_estimate, line=dict(color=TREATED_COLOUR, dash="dash"),
+                     annotation_text="original estimate")
+    figure.update_xaxes(title="estimate on altered data")
+    return base_layout(figure, title=title, height=120 + 80 * len(results))
+
+
+def method_lab_plot(lab, *, title: str | None = None) -> go.Figure:
+    """Bias with RMSE whiskers, and CI coverage with its Monte Carlo error, per estimator."""
+    from plotly.subplots import make_subplots
+
+    table = lab.table
+    if table.empty:
+        return empty_figure("No method ran.")
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("bias (bars: ± RMSE)", "95% CI coverage"))
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(table))]
+    figure.add_trace(go.Scatter(x=table["bias"], y=table["label"], mode="markers", marker=dict(color=colours, size=10),
+                                error_x=dict(type="data", array=table["rmse"], color=NEUTRAL_COLOUR), name="bias"), 1, 1)
+    figure.add_trace(go.Scatter(x=table["coverage"], y=table["label"], mode="markers",
+                                marker=dict(color=colours, size=10, symbol="square"),
+                                error_x=dict(type="data", array=2 * table["coverage_mc_se"], color=NEUTRAL_COLOUR),
+                                name="coverage"), 1, 2)
+    figure.add_vline(x=0, line=dict(color=NEUTRAL_COLOUR, dash="dot"), row=1, col=1)
+    figure.add_vline(x=0.95, line=dict(color="#b00020", dash="dash"), row=1, col=2)
+    figure.update_xaxes(range=[min(0.5, float(np.nanmin(table["coverage"])) - 0.05), 1.02], row=1, col=2)
+    figure.update_layout(showlegend=False)
+    title = title or (f"Method lab: {lab.scenario} outcome, true {lab.estimand} {lab.truth:.3g}, "
+                      f"{lab.n_replications} replications")
+    return base_layout(figure, title=title, height=160 + 45 * len(table))

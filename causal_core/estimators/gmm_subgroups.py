@@ -1,0 +1,362 @@
+"""Latent subgroups from a Gaussian mixture of the covariates, and mixture density-ratio weighting.
+
+``gmm_subgroups``
+    A Gaussian mixture is fitted to the standardised confounders, its number
+    of components chosen by BIC (Fraley & Raftery 2002). Each row is assigned
+    to its most probable component, the effect is estimated within each
+    subgroup with a back-door method (``within_method``, doubly robust by
+    default) and the overall effect is the subgroup-share-weighted average
+    (shares of all rows for the ATE, of treated rows for the ATT, of control
+    rows for the ATC). Conditional on the partition, which uses the
+    covariates only, the variance is ``sum w_g^2 se_g^2`` plus the
+    multinomial variance of the shares, ``sum w_g (tau_g - tau)^2 / n``.
+
+``gmm_weighting``
+    Inverse probability weighting whose propensity comes from one mixture per
+    arm: ``logit e(x) = log p1(x) - log p0(x) + log(n1 / n0)`` (Bayes' rule on
+    mixture densities). The standard error treats the propensities as known.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+
+from ..data import PreparedData
+from ..errors import CausalInputError
+from ..inference import influence_se
+from ..models import overlap_warnings
+from ..registry import OptionSpec, get_method, register
+from ..results import MethodOutput, kish_ess
+from ._gmm import COVARIANCE_TYPES, density_ratio_propensity, fit_mixture_path, standardise
+from .ipw import hajek_ipw
+
+__all__ = ["gmm_subgroups", "gmm_weighting", "subgroup_data", "combine_subgroups"]
+
+#: Fewest treated and control rows a subgroup needs for its own effect estimate.
+MIN_ROWS_PER_ARM = 5
+WITHIN_CHOICES = ("doubly_robust", "regression_adjustment", "ipw", "difference_in_means")
+EXCLUDED_WITHIN = ("gmm_subgroups", "gmm_weighting")
+PS_CLIP = 1e-3
+Z_95 = 1.959963984540054
+
+_MIXTURE_OPTIONS = (
+    OptionSpec("max_components", "int", 6, "Largest number of mixture components tried by BIC.", low=1, high=15),
+    OptionSpec("covariance_type", "choice", "full", "Covariance structure of each component.",
+               choices=COVARIANCE_TYPES),
+    OptionSpec("n_init", "int", 3, "Seeded initialisations per mixture (the best likelihood is kept).", low=1, high=20),
+)
+
+
+def _check_int(value: Any, option: str, method: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise CausalInputError(
+            f"The '{option}' option of method '{method}' must be an integer from {low} to {high}; got {value!r}."
+        )
+    return int(value)
+
+
+def _check_mixture_options(method: str, max_components: Any, covariance_type: Any, n_init: Any) -> tuple[int, str, int]:
+    if covariance_type not in COVARIANCE_TYPES:
+        raise CausalInputError(
+            f"The 'covariance_type' option of method '{method}' must be one of {list(COVARIANCE_TYPES)}; "
+            f"got {covariance_type!r}."
+        )
+    return (_check_int(max_components, "max_components", method, 1, 15), covariance_type,
+            _check_int(n_init, "n_init", method, 1, 20))
+
+
+def subgroup_data(data: PreparedData, rows: np.ndarray) -> PreparedData:
+    """The rows ``rows`` of ``data`` as their own :class:`PreparedData`, covariates constant there dropped."""
+    X = data.X[rows]
+    varying = [j for j in range(X.shape[1]) if np.ptp(X[:, j]) > 0] if X.shape[0] else []
+    binary = data.binary_covariates
+    return dataclasses.replace(
+        data,
+        X=X[:, varying],
+        covariate_names=tuple(data.covariate_names[j] for j in varying),
+        covariate_sources=tuple(data.covariate_sources[j] for j in varying),
+        binary_covariates=tuple(binary[j] for j in varying) if binary else (),
+        t=data.t[rows],
+        y=data.y[rows],
+        Z=data.Z[rows],
+        M=data.M[rows],
+        P=data.P[rows],
+        S=None if data.S is None else data.S[rows],
+        shadow=None if data.shadow is None else data.shadow[rows],
+        subgroups=data.subgroups.iloc[np.flatnonzero(rows)].reset_index(drop=True),
+        index=data.index[rows],
+        n_dropped=0,
+        warnings=(),
+    )
+
+
+def combine_subgroups(estimates: np.ndarray, std_errors: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """Share-weighted average of subgroup effects and its standard error.
+
+    ``counts`` are the subgroup sizes in the target population (all, treated
+    or control rows). The variance adds the subgroup sampling variances and
+    the multinomial variance of the estimated shares, conditional on the partition.
+    """
+    share = counts / counts.sum()
+    overall = float(share @ estimates)
+    variance = float(np.sum(share**2 * std_errors**2) + np.sum(share * (estimates - overall) ** 2) / counts.sum())
+    return overall, float(np.sqrt(variance))
+
+
+def _arm_counts(labels: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
+    """(k, 2) counts of control and treated rows per subgroup label 1..k."""
+    return np.array([[int(np.sum((labels == g) & (t == 0))), int(np.sum((labels == g) & (t == 1)))]
+                     for g in range(1, k + 1)])
+
+
+def _ordered_labels(model: Any, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels 1..k ordered by decreasing mixture weight, and the weights in that order."""
+    order = np.argsort(-model.weights_, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[model.predict(Z)] + 1, model.weights_[order]
+
+
+def _resolve_within(within_method: Any, estimand: str) -> Any:
+    if not isinstance(within_method, str):
+        raise CausalInputError(f"The 'within_method' option of method 'gmm_subgroups' must be a method id; got {within_method!r}.")
+    info = get_method(within_method)
+    if (info.id in EXCLUDED_WITHIN or not set(info.required_roles) <= {"confounders"}
+            or info.treatment_kind != "binary"):
+        raise CausalInputError(
+            f"The 'within_method' option of method 'gmm_subgroups' must be a back-door method for a binary "
+            f"treatment such as {list(WITHIN_CHOICES)}; got {within_method!r}."
+        )
+    if estimand not in info.estimands:
+        raise CausalInputError(
+            f"Within-subgroup method '{within_method}' does not estimate the {estimand}; choose another within_method."
+        )
+    return info
+
+
+@register(
+    id="gmm_subgroups",
+    label="Gaussian-mixture subgroups",
+    family="Heterogeneity",
+    required_roles=("confounders",),
+    estimands=("ATE", "ATT", "ATC"),
+    summary="Finds latent subgroups with a Gaussian mixture of the covariates (components by BIC), estimates "
+            "the effect within each and averages them by subgroup share.",
+    reference="Fraley & Raftery (2002), JASA 97, 611-631; McLachlan & Peel (2000), Finite Mixture Models.",
+    options=(
+        OptionSpec("n_components", "int", None, "Number of subgroups; empty for automatic choice by BIC.",
+                   low=2, high=15),
+        *_MIXTURE_OPTIONS,
+        OptionSpec("within_method", "choice", "doubly_robust", "Back-door method used inside each subgroup.",
+                   choices=WITHIN_CHOICES),
+        OptionSpec("reweighting", "choice", "none",
+                   "'gmm_density_ratio' replaces the overall estimate by mixture density-ratio weighting.",
+                   choices=("none", "gmm_density_ratio")),
+    ),
+)
+def gmm_subgroups(
+    data: PreparedData,
+    *,
+    estimand: str,
+    seed: int,
+    n_components: Any = None,
+    max_components: int = 6,
+    covariance_type: str = "full",
+    n_init: int = 3,
+    within_method: str = "doubly_robust",
+    reweighting: str = "none",
+) -> MethodOutput:
+    """Effects within Gaussian-mixture subgroups of the covariates and their share-weighted average.
+
+    Parameters
+    ----------
+    data : PreparedData
+    estimand : {"ATE", "ATT", "ATC"}
+    seed : int
+        Seeds the mixture initialisations and the within-subgroup method.
+    n_components : int, "auto" or None
+        Number of subgroups; ``None``/``"auto"`` picks the BIC-best number
+        whose subgroups all hold at least 5 treated and 5 control rows.
+    max_components : int
+        Largest number of components tried.
+    covariance_type : {"full", "diag", "tied", "spherical"}
+    n_init : int
+        Initialisations per mixture.
+    within_method : str
+        A back-door method id run on each subgroup with its default options.
+    reweighting : {"none", "gmm_density_ratio"}
+        With ``"gmm_density_ratio"`` the overall estimate and its standard
+        error come from :func:`gmm_weighting` instead of the subgroup average.
+
+    Returns
+    -------
+    MethodOutput
+        diagnostics ``subgroups`` (one row per subgroup), ``bic`` (BIC per
+        number of components), ``assignments`` (label 1..k per used row),
+        ``projection`` (2-D principal components of the standardised covariates).
+    """
+    method = "gmm_subgroups"
+    max_components, covariance_type, n_init = _check_mixture_options(method, max_components, covariance_type, n_init)
+    if reweighting not in ("none", "gmm_density_ratio"):
+        raise CausalInputError(
+            f"The 'reweighting' option of method '{method}' must be 'none' or 'gmm_density_ratio'; got {reweighting!r}."
+        )
+    forced = None if n_components is None or (isinstance(n_components, str) and n_components == "auto") else \
+        _check_int(n_components, "n_components", method, 2, 15)
+    info = _resolve_within(within_method, estimand)
+    Z = standardise(data.X)
+    warnings: list[str] = []
+    ks = range(1, max(max_components, forced or 1) + 1)
+    models, bic = fit_mixture_path(Z, ks, covariance_type=covariance_type, n_init=n_init, seed=seed)
+    if forced is not None:
+        if forced not in models:
+            raise CausalInputError(f"The 'n_components' option of method '{method}' ({forced}) exceeds the {data.n} rows.")
+        k = forced
+        labels, mix_weights = _ordered_labels(models[k], Z)
+        counts = _arm_counts(labels, data.t, k)
+        for g, (n0, n1) in enumerate(counts, start=1):
+            if min(n0, n1) < MIN_ROWS_PER_ARM:
+                raise CausalInputError(
+                    f"Subgroup {g} of the {k}-component mixture has {n1} treated and {n0} control rows; each subgroup "
+                    f"needs at least {MIN_ROWS_PER_ARM} of each for its effect to be identified, so choose fewer "
+                    "components or leave 'n_components' empty (automatic)."
+                )
+    else:
+        best = int(bic.loc[bic["bic"].idxmin(), "n_components"])
+        k = 1
+        for candidate in bic.sort_values("bic", kind="stable")["n_components"]:
+            labels, mix_weights = _ordered_labels(models[int(candidate)], Z)
+            if _arm_counts(labels, data.t, int(candidate)).min() >= MIN_ROWS_PER_ARM:
+                k = int(candidate)
+                break
+        labels, mix_weights = _ordered_labels(models[k], Z)
+        if k != best:
+            warnings.append(
+                f"BIC prefers {best} subgroups, but some of them hold fewer than {MIN_ROWS_PER_ARM} treated or "
+                f"control rows (no overlap there); the best-BIC partition with both arms in every subgroup, "
+                f"{k} subgroups, is used."
+            )
+        if k == 1:
+            warnings.append(
+                "Only one subgroup: BIC finds no distinct latent subgroups in the covariates (or none with both arms), "
+                f"so the estimate is simply '{within_method}' on all rows and no heterogeneity is shown."
+            )
+    if not models[k].converged_:
+        warnings.append(f"The {k}-component mixture did not converge; subgroup boundaries are approximate.")
+
+    rows = []
+    for g in range(1, k + 1):
+        members = labels == g
+        sub = subgroup_data(data, members)
+        output: MethodOutput = info.function(sub, estimand=estimand, seed=seed)
+        warnings.extend(f"Subgroup {g}: {w}" for w in output.warnings)
+        se = float(output.std_error)
+        row = {
+            "subgroup": g,
+            "size": int(members.sum()),
+            "n_treated": int(sub.t.sum()),
+            "n_control": int((1 - sub.t).sum()),
+            "mixture_weight": float(mix_weights[g - 1]),
+            "estimate": float(output.estimate),
+            "std_error": se,
+            "ci_low": float(output.ci_low) if output.ci_low is not None else float(output.estimate) - Z_95 * se,
+            "ci_high": float(output.ci_high) if output.ci_high is not None else float(output.estimate) + Z_95 * se,
+        }
+        row.update({f"mean {name}": float(data.X[members, j].mean()) for j, name in enumerate(data.covariate_names)})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    target = {"ATE": "size", "ATT": "n_treated", "ATC": "n_control"}[estimand]
+    estimate, std_error = combine_subgroups(table["estimate"].to_numpy(), table["std_error"].to_numpy(),
+                                            table[target].to_numpy(dtype=float))
+    diagnostics: dict[str, Any] = {
+        "subgroups": table,
+        "bic": bic,
+        "n_subgroups": k,
+        "assignments": labels,
+        "projection": _projection(Z),
+        "se_method": "subgroup standard errors combined with the variance of the subgroup shares "
+                     "(conditional on the mixture partition)",
+    }
+    if reweighting == "gmm_density_ratio":
+        weighted = gmm_weighting(data, estimand=estimand, seed=seed, max_components=max_components,
+                                 covariance_type=covariance_type, n_init=n_init)
+        diagnostics["subgroup_average"] = estimate
+        diagnostics["propensity"] = weighted.diagnostics["propensity"]
+        diagnostics["se_method"] = weighted.diagnostics["se_method"]
+        warnings.extend(weighted.warnings)
+        estimate, std_error = weighted.estimate, weighted.std_error
+    return MethodOutput(estimate=estimate, std_error=std_error, diagnostics=diagnostics, warnings=tuple(warnings))
+
+
+def _projection(Z: np.ndarray) -> np.ndarray:
+    """First two principal components (a zero second column when there is one covariate)."""
+    components = min(2, Z.shape[1])
+    coords = PCA(n_components=components).fit_transform(Z)
+    return coords if components == 2 else np.column_stack([coords, np.zeros(Z.shape[0])])
+
+
+@register(
+    id="gmm_weighting",
+    label="Gaussian-mixture density-ratio weighting",
+    family="Heterogeneity",
+    required_roles=("confounders",),
+    estimands=("ATE", "ATT", "ATC"),
+    summary="Inverse probability weighting whose propensity is the ratio of Gaussian-mixture densities "
+            "of the covariates fitted in each arm (components by BIC).",
+    reference="Bayes' rule on mixture class densities (McLachlan & Peel 2000); Hajek IPW as in "
+              "Lunceford & Davidian (2004).",
+    options=_MIXTURE_OPTIONS,
+)
+def gmm_weighting(
+    data: PreparedData,
+    *,
+    estimand: str,
+    seed: int,
+    max_components: int = 6,
+    covariance_type: str = "full",
+    n_init: int = 3,
+) -> MethodOutput:
+    """Hajek IPW with propensities from per-arm Gaussian mixtures.
+
+    Parameters
+    ----------
+    data : PreparedData
+    estimand : {"ATE", "ATT", "ATC"}
+    seed : int
+    max_components, covariance_type, n_init
+        As for :func:`gmm_subgroups`, per arm.
+
+    Returns
+    -------
+    MethodOutput
+        ``weights`` per row, diagnostics ``propensity`` and ``components``.
+    """
+    method = "gmm_weighting"
+    max_components, covariance_type, n_init = _check_mixture_options(method, max_components, covariance_type, n_init)
+    Z = standardise(data.X)
+    ps, chosen = density_ratio_propensity(Z, data.t, max_components=max_components, covariance_type=covariance_type,
+                                          n_init=n_init, seed=seed)
+    warnings = overlap_warnings(ps, data.t)
+    clipped = int(np.sum((ps < PS_CLIP) | (ps > 1 - PS_CLIP)))
+    if clipped:
+        warnings.append(f"{clipped} mixture propensities were bounded to [{PS_CLIP:g}, {1 - PS_CLIP:g}] to keep "
+                        "the weights finite.")
+    estimate, influence, weights = hajek_ipw(data.y, data.t, np.clip(ps, PS_CLIP, 1 - PS_CLIP), estimand)
+    warnings.append("The standard error treats the mixture propensities as known; it ignores their estimation.")
+    return MethodOutput(
+        estimate=estimate,
+        std_error=influence_se(influence),
+        weights=weights,
+        diagnostics={
+            "propensity": ps,
+            "components_treated": chosen["treated"],
+            "components_control": chosen["control"],
+            "ess": kish_ess(weights),
+            "se_method": "influence function of the Hajek estimator, propensities treated as known",
+        },
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,240 @@
+"""Nearest-neighbour matching: on the Mahalanobis distance of the covariates, or on the logit propensity.
+
+Both impute each target unit's missing potential outcome from its nearest
+units of the other arm and share the Abadie-Imbens (2006) variance in
+:mod:`._matching_core`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import logit
+
+from ..data import PreparedData
+from ..errors import CausalInputError
+from ..models import fit_propensity, overlap_warnings
+from ..registry import OptionSpec, register
+from ..results import MethodOutput
+from ._matching_core import (
+    check_matching_options,
+    dropped_warning,
+    fit_matching,
+    matching_diagnostics,
+    whiten_mahalanobis,
+)
+
+__all__ = ["nearest_neighbor_matching", "propensity_score_matching"]
+
+_N_NEIGHBORS = OptionSpec(
+    "n_neighbors", "int", 1, "Number of matches per unit (ties at the last distance are all kept when matching with replacement).", low=1
+)
+_REPLACE = OptionSpec(
+    "replace", "bool", True, "Match with replacement (a unit may serve several); without replacement supports ATT/ATC only."
+)
+_TIES_WARNING = (
+    "Too many exact ties in the matching distance (discrete covariates); ties were broken arbitrarily. "
+    "Exact matching suits purely discrete covariates better."
+)
+
+
+@register(
+    id="nearest_neighbor_matching",
+    label="Nearest-neighbour matching (Mahalanobis)",
+    family="Matching",
+    required_roles=("confounders",),
+    estimands=("ATE", "ATT", "ATC"),
+    summary="Each unit's missing outcome is taken from its nearest units of the other arm on the Mahalanobis "
+    "distance of the confounders, with an optional regression bias adjustment.",
+    reference="Abadie & Imbens (2006), Econometrica 74(1); Abadie & Imbens (2011), JBES 29(1).",
+    options=(
+        _N_NEIGHBORS,
+        _REPLACE,
+        OptionSpec(
+            "bias_adjustment",
+            "bool",
+            True,
+            "Abadie-Imbens (2011) regression adjustment for the remaining covariate differences within matches.",
+        ),
+    ),
+)
+def nearest_neighbor_matching(
+    data: PreparedData,
+    *,
+    estimand: str,
+    seed: int,
+    n_neighbors: int = 1,
+    replace: bool = True,
+    bias_adjustment: bool = True,
+) -> MethodOutput:
+    """Mahalanobis nearest-neighbour matching with the Abadie-Imbens (2006) standard error.
+
+    Parameters
+    ----------
+    data : PreparedData
+    estimand : {"ATE", "ATT", "ATC"}
+        The ATE needs ``replace=True``.
+    seed : int
+        Unused (matching is deterministic); kept for the common signature.
+    n_neighbors : int
+        Matches per unit.
+    replace : bool
+        With replacement every target keeps its nearest matches; without,
+        greedy matching (hardest targets first) uses each pool unit once.
+    bias_adjustment : bool
+        Abadie-Imbens (2011) bias adjustment by a least-squares fit of the
+        outcome on the covariates in the pool arm. On by default for every
+        estimand: it removes the matching-discrepancy bias that otherwise
+        dominates with several continuous covariates.
+
+    Notes
+    -----
+    The standard error is the Abadie-Imbens (2006) estimator for the
+    population effect (conditional variances from matching units within
+    their own arm); the conditional (sample) version is in
+    ``diagnostics['std_error_sample']``. Without replacement no unit is
+    reused and the formula is the paired-difference variance.
+    """
+    k = check_matching_options(data.t, estimand, n_neighbors, replace, "nearest_neighbor_matching")
+    if not isinstance(bias_adjustment, (bool, np.bool_)):
+        raise CausalInputError(f"Option 'bias_adjustment' must be True or False; got {bias_adjustment!r}.")
+    points = whiten_mahalanobis(data.X)
+    fit = fit_matching(
+        points,
+        data.y,
+        data.t,
+        estimand,
+        n_neighbors=k,
+        replace=bool(replace),
+        adjust_X=data.X if bias_adjustment else None,
+    )
+    se_method = (
+        "Abadie-Imbens (2006) matching variance" if replace else "paired-difference variance (no unit reused)"
+    )
+    diagnostics = matching_diagnostics(fit, data.t, se_method)
+    diagnostics.update(n_neighbors=k, replace=bool(replace), bias_adjustment=bool(bias_adjustment))
+    warnings = dropped_warning(fit, data.t, estimand, "no unused match was left for them")
+    if fit.ties_broken:
+        warnings += (_TIES_WARNING,)
+    return MethodOutput(
+        estimate=fit.estimate,
+        std_error=fit.std_error,
+        weights=fit.weights,
+        diagnostics=diagnostics,
+        warnings=warnings,
+    )
+
+
+def _check_caliper(caliper: Any) -> float | None:
+    if caliper is None:
+        return None
+    if isinstance(caliper, bool) or not isinstance(caliper, (int, float, np.integer, np.floating)) or not (
+        np.isfinite(caliper) and caliper > 0
+    ):
+        raise CausalInputError(
+            f"Option 'caliper' must be a positive number of standard deviations of the logit propensity, "
+            f"or None for no caliper; got {caliper!r}."
+        )
+    return float(caliper)
+
+
+@register(
+    id="propensity_score_matching",
+    label="Propensity-score matching",
+    family="Matching",
+    required_roles=("confounders",),
+    estimands=("ATE", "ATT", "ATC"),
+    summary="Each unit's missing outcome is taken from its nearest units of the other arm on the logit of the "
+    "estimated propensity score, within a caliper.",
+    reference="Rosenbaum & Rubin (1983), Biometrika 70(1); Austin (2011), Pharm. Stat. 10(2); "
+    "Abadie & Imbens (2006, 2016).",
+    options=(
+        OptionSpec(
+            "propensity_model",
+            "model",
+            None,
+            "scikit-learn classifier for P(T=1|X); default a logistic regression on standardised confounders.",
+        ),
+        OptionSpec(
+            "caliper",
+            "float",
+            0.2,
+            "Largest allowed distance, in pooled standard deviations of the logit propensity; None disables it.",
+            low=0.0,
+        ),
+        _N_NEIGHBORS,
+        _REPLACE,
+    ),
+)
+def propensity_score_matching(
+    data: PreparedData,
+    *,
+    estimand: str,
+    seed: int,
+    propensity_model: Any = None,
+    caliper: float | None = 0.2,
+    n_neighbors: int = 1,
+    replace: bool = True,
+) -> MethodOutput:
+    """Matching on the logit propensity score within a caliper (Austin 2011: 0.2 pooled SD).
+
+    Parameters
+    ----------
+    data : PreparedData
+    estimand : {"ATE", "ATT", "ATC"}
+        The ATE needs ``replace=True``.
+    seed : int
+        Unused (the default model and the matching are deterministic).
+    propensity_model : sklearn classifier or None
+        Cloned and fitted by :func:`causal_core.models.fit_propensity`.
+    caliper : float or None
+        Caliper in pooled standard deviations ``sqrt((s_T^2 + s_C^2) / 2)`` of the
+        logit propensity. Target units with no match inside it are dropped.
+    n_neighbors : int
+        Matches per unit (fewer where the caliper leaves fewer).
+    replace : bool
+        With or without replacement (greedy, highest-distance targets first).
+
+    Notes
+    -----
+    The standard error is Abadie & Imbens (2006) treating the estimated score
+    as known. Abadie & Imbens (2016, Econometrica 84(2)) show that this is
+    conservative for the ATE; for the ATT the correction for estimating the
+    score can go either way. It is exact when the outcome depends on the
+    covariates only through the score, and conservative when covariates
+    predict the outcome beyond it (in simulation, 95% intervals covered the
+    ATT in 98.5-99.5% of samples of ``simulate.linear_confounded``, n=400).
+    """
+    k = check_matching_options(data.t, estimand, n_neighbors, replace, "propensity_score_matching")
+    caliper_sd = _check_caliper(caliper)
+    propensity = fit_propensity(data.X, data.t, data.covariate_names, propensity_model)
+    score = logit(np.clip(propensity, 1e-12, 1 - 1e-12))
+    pooled_sd = float(np.sqrt((score[data.t == 1].var(ddof=1) + score[data.t == 0].var(ddof=1)) / 2))
+    caliper_width = None if caliper_sd is None else caliper_sd * pooled_sd
+    fit = fit_matching(score, data.y, data.t, estimand, n_neighbors=k, replace=bool(replace), caliper=caliper_width)
+    se_method = (
+        "Abadie-Imbens (2006) matching variance, propensity score treated as known (conservative for the ATE)"
+        if replace
+        else "paired-difference variance (no unit reused), propensity score treated as known"
+    )
+    diagnostics = matching_diagnostics(fit, data.t, se_method)
+    diagnostics.update(
+        n_neighbors=k,
+        replace=bool(replace),
+        caliper_sd=caliper_sd,
+        caliper_logit=caliper_width,
+        propensity=propensity,
+    )
+    reason = "no match within the caliper" if caliper_width is not None else "no unused match was left for them"
+    if caliper_width is not None and not replace:
+        reason = "no unused match within the caliper"
+    warnings = tuple(overlap_warnings(propensity, data.t)) + dropped_warning(fit, data.t, estimand, reason)
+    if fit.ties_broken:
+        warnings += (_TIES_WARNING,)
+    return MethodOutput(
+        estimate=fit.estimate,
+        std_error=fit.std_error,
+        weights=fit.weights,
+        diagnostics=diagnostics,
+        warnings=warnings,
+    )

@@ -1,0 +1,363 @@
+"""Shadow-variable estimation when whether the outcome is recorded depends on the outcome itself (MNAR).
+
+Selection model (Wang, Shao & Kim 2014; Miao & Tchetgen Tchetgen 2016)::
+
+    pi(X, T, Y) = P(S = 1 | X, T, Y) = expit(a0 + a_X'X + a_T T + gamma Y)
+
+``gamma`` is the log odds ratio of being recorded per unit of the outcome: how
+strongly the outcome drives its own missingness (0 is missing at random). It is
+identified by a *shadow variable* ``Z``: associated with ``Y`` but independent
+of ``S`` given ``(X, T, Y)``, which makes every function ``h(X, T, Z)`` satisfy
+
+    E[ (S / pi(X, T, Y) - 1) h(X, T, Z) ] = 0,
+
+a moment condition that needs ``Y`` only where it was recorded. With
+``h = (1, X, T, Z)`` the model is just identified; option ``extra_moments``
+adds ``T Z`` and ``Z^2`` and then fits by two-step efficient GMM, reporting
+Hansen's J test of the over-identifying restrictions (a test of the
+shadow-variable assumption together with the logistic selection model).
+
+The ATE is the Hajek contrast of arm means among recorded rows weighted by
+``1 / pi`` (times the treatment's inverse propensity when confounders are
+given), with a stacked-sandwich standard error (GMM moments, treatment logit
+and weighted means) or a seeded bootstrap (option ``n_boot``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from ..data import PreparedData
+from ..errors import CausalInputError
+from ..inference import bootstrap, influence_se
+from ..registry import OptionSpec, register
+from ..results import MethodOutput, kish_ess
+from .ipsw import (
+    check_selection_inputs,
+    selection_warnings,
+    selection_weighted_contrast,
+    treatment_weights,
+)
+
+__all__ = ["shadow_moments", "fit_shadow_gmm", "shadow_association", "shadow_variable"]
+
+#: A shadow variable whose association with the outcome among recorded rows has a larger p-value is refused.
+SHADOW_REFUSE_P = 0.01
+#: Below this partial F statistic the shadow variable is flagged as weak.
+SHADOW_WEAK_F = 10.0
+EXTRA_MOMENTS = ("auto", "none")
+
+
+def _expit_inverse_odds(index: np.ndarray) -> np.ndarray:
+    """``exp(-index)`` = (1 - pi) / pi, bounded so that it stays finite."""
+    return np.exp(-np.clip(index, -50, 50))
+
+
+def shadow_moments(theta: np.ndarray, S: np.ndarray, V: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row moments ``g_i = (S_i / pi_i - 1) h_i`` (n, m) and their mean Jacobian ``G`` (m, k).
+
+    ``V`` is the selection model's design (its last column the outcome, any
+    value where ``S`` is 0) and ``H`` the instrument functions ``h(X, T, Z)``.
+    """
+    odds = _expit_inverse_odds(V @ theta)
+    residual = np.where(S == 1, odds, -1.0)  # S / pi - 1
+    g = residual[:, None] * H
+    jacobian = -(H * (S * odds)[:, None]).T @ V / S.shape[0]
+    return g, jacobian
+
+
+def _minimise(theta0: np.ndarray, S: np.ndarray, V: np.ndarray, H: np.ndarray, weight: np.ndarray):
+    root = np.linalg.cholesky(weight)  # weight = root root'
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        return root.T @ shadow_moments(theta, S, V, H)[0].mean(axis=0)
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        return root.T @ shadow_moments(theta, S, V, H)[1]
+
+    return optimize.least_squares(residuals, theta0, jac=jacobian, method="trf", x_scale="jac",
+                                  xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=500)
+
+
+def fit_shadow_gmm(S: np.ndarray, V: np.ndarray, H: np.ndarray, theta0: np.ndarray) -> dict[str, Any]:
+    """GMM estimate of the selection model from the shadow-variable moments.
+
+    One step with weight ``(H'H / n)^-1`` when just identified; two steps with
+    the efficient weight ``(g'g / n)^-1`` when over-identified.
+
+    Returns
+    -------
+    dict
+        ``theta``, ``influence`` (n, k) influence function of ``theta``,
+        ``cov``, ``j_stat``/``j_df``/``j_p_value`` (``None`` when just
+        identified), ``converged`` and ``max_moment`` (largest |mean moment|).
+    """
+    n, m = H.shape
+    k = V.shape[1]
+    weight = np.linalg.inv(H.T @ H / n)
+    fit = _minimise(theta0, S, V, H, weight)
+    theta = fit.x
+    converged = bool(fit.success)
+    if m > k:
+        g = shadow_moments(theta, S, V, H)[0]
+        weight = np.linalg.pinv(g.T @ g / n)
+        weight = (weight + weight.T) / 2
+        fit = _minimise(theta, S, V, H, weight)
+        theta = fit.x
+        converged = converged and bool(fit.success)
+    g, G = shadow_moments(theta, S, V, H)
+    gbar = g.mean(axis=0)
+    bread = np.linalg.pinv(G.T @ weight @ G) @ G.T @ weight  # (k, m)
+    influence = -g @ bread.T
+    out: dict[str, Any] = {
+        "theta": theta,
+        "influence": influence,
+        "cov": influence.T @ influence / n**2,
+        "converged": converged,
+        "max_moment": float(np.max(np.abs(gbar))),
+        "j_stat": None, "j_df": None, "j_p_value": None,
+    }
+    if m > k:
+        j_stat = float(n * gbar @ weight @ gbar)
+        out.update(j_stat=j_stat, j_df=m - k, j_p_value=float(stats.chi2.sf(j_stat, m - k)))
+    return out
+
+
+def shadow_association(y: np.ndarray, base: np.ndarray, shadow_columns: np.ndarray) -> tuple[float, float]:
+    """Partial F test of the shadow functions in the regression of ``y`` on ``base`` among recorded rows.
+
+    Returns ``(F, p_value)``.
+    """
+    full = np.column_stack([base, shadow_columns])
+    rss_base = np.sum((y - base @ np.linalg.lstsq(base, y, rcond=None)[0]) ** 2)
+    rss_full = np.sum((y - full @ np.linalg.lstsq(full, y, rcond=None)[0]) ** 2)
+    q = shadow_columns.shape[1]
+    dof = y.shape[0] - full.shape[1]
+    if dof <= 0 or rss_full <= 0:
+        return float("inf"), 0.0
+    f_stat = float(((rss_base - rss_full) / q) / (rss_full / dof))
+    return f_stat, float(stats.f.sf(f_stat, q, dof))
+
+
+def _standardise(values: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    reference = values if rows is None else values[rows]
+    centre, scale = reference.mean(axis=0), reference.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    return (values - centre) / scale, centre, scale
+
+
+def _designs(X: np.ndarray, t: np.ndarray, y: np.ndarray, z: np.ndarray, S: np.ndarray, extra: bool):
+    """Selection design V, instrument functions H (and which of H are shadow functions), scales of X and Y."""
+    selected = S == 1
+    Xs, x_centre, x_scale = _standardise(X)
+    ys, y_centre, y_scale = _standardise(np.where(selected, y, 0.0)[:, None], selected)
+    ys = np.where(selected[:, None], ys, 0.0)
+    zs = _standardise(z[:, None])[0]
+    ones = np.ones((t.shape[0], 1))
+    V = np.column_stack([ones, Xs, t, ys])
+    shadow_cols = [zs]
+    if extra:
+        shadow_cols.append(t[:, None] * zs)
+        if np.unique(z).size > 2:
+            shadow_cols.append(_standardise(zs**2)[0])
+    shadow_block = np.column_stack(shadow_cols)
+    H = np.column_stack([ones, Xs, t, shadow_block])
+    return V, H, shadow_block, (x_centre, x_scale, float(y_centre[0]), float(y_scale[0]))
+
+
+def _start(V: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Missing-at-random logit of S on (1, X, T) as the starting point, gamma = 0."""
+    import statsmodels.api as sm
+
+    base = V[:, :-1]
+    try:
+        start = np.asarray(sm.Logit(S, base).fit(disp=0, maxiter=100).params)
+    except Exception:  # separation or non-convergence: start from the overall share
+        start = np.zeros(base.shape[1])
+        start[0] = np.log(S.mean() / (1 - S.mean()))
+    return np.r_[start, 0.0]
+
+
+def _original_scale(theta: np.ndarray, cov: np.ndarray, scales: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Selection coefficients and covariance on the data's own scale (undoing the standardisation)."""
+    x_centre, x_scale, y_centre, y_scale = scales
+    p = x_centre.shape[0]
+    k = theta.shape[0]
+    A = np.eye(k)
+    A[0, 1:1 + p] = -x_centre / x_scale
+    A[0, -1] = -y_centre / y_scale
+    for j in range(p):
+        A[1 + j, 1 + j] = 1 / x_scale[j]
+    A[-1, -1] = 1 / y_scale
+    return A @ theta, A @ cov @ A.T
+
+
+def _estimate_core(S, X, t, y, z, extra, names=()) -> dict[str, Any]:
+    """Everything but the checks: GMM for the selection model, treatment weights, weighted contrast."""
+    V, H, shadow_block, scales = _designs(X, t, y, z, S, extra)
+    gmm = fit_shadow_gmm(S, V, H, _start(V, S))
+    pi = 1 / (1 + _expit_inverse_odds(V @ gmm["theta"]))
+    treat_w, treat_dw, treat_if, treat_warnings = treatment_weights(X, t, names)
+    weights = np.where(S == 1, 1 / pi, 0.0) * treat_w
+    nuisance = [(-(weights * (1 - pi))[:, None] * V, gmm["influence"])]
+    if treat_dw is not None:
+        nuisance.append((np.where(S == 1, 1 / pi, 0.0)[:, None] * treat_dw, treat_if))
+    estimate, influence, mu1, mu0 = selection_weighted_contrast(y, t, weights, nuisance)
+    return {"estimate": estimate, "influence": influence, "mu1": mu1, "mu0": mu0, "gmm": gmm, "pi": pi,
+            "weights": weights, "scales": scales, "shadow_block": shadow_block, "H": H,
+            "treatment_warnings": treat_warnings}
+
+
+def _check_options(extra_moments: Any, n_boot: Any) -> None:
+    if extra_moments not in EXTRA_MOMENTS:
+        raise CausalInputError(
+            f"The 'extra_moments' option of method 'shadow_variable' must be one of {list(EXTRA_MOMENTS)}; "
+            f"got {extra_moments!r}."
+        )
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not (n_boot == 0 or n_boot >= 20):
+        raise CausalInputError(
+            f"The 'n_boot' option of method 'shadow_variable' must be 0 (sandwich) or an integer of at least 20; "
+            f"got {n_boot!r}."
+        )
+
+
+@register(
+    id="shadow_variable",
+    label="Shadow variable (outcome-dependent selection)",
+    family="Selection bias",
+    required_roles=("shadow", "selection"),
+    estimands=("ATE",),
+    summary="Outcome missing depending on its own value: a shadow variable related to the outcome but not to "
+            "being recorded identifies the selection model by GMM; recorded rows are weighted by 1/P(recorded).",
+    reference="Wang, Shao & Kim (2014), Statistica Sinica 24:1097-1116; Miao & Tchetgen Tchetgen (2016), "
+              "Biometrika 103:475-482; Hansen (1982), Econometrica 50:1029-1054.",
+    options=(
+        OptionSpec("extra_moments", "choice", "auto",
+                   "'auto' adds T*Z and Z^2 to the moment functions (over-identified: two-step GMM and Hansen's "
+                   "J test of the shadow assumption); 'none' uses (1, X, T, Z) only.",
+                   choices=EXTRA_MOMENTS),
+        OptionSpec("n_boot", "int", 0,
+                   "Bootstrap replicates for the standard error and a percentile interval; 0 uses the stacked sandwich.",
+                   low=0, high=2000),
+    ),
+    outcome_may_be_missing=True,
+)
+def shadow_variable(
+    data: PreparedData, *, estimand: str, seed: int, extra_moments: str = "auto", n_boot: int = 0
+) -> MethodOutput:
+    """Shadow-variable GMM estimate of the ATE under outcome-dependent (MNAR) selection.
+
+    Parameters
+    ----------
+    data : PreparedData
+        Needs ``S`` (selection) and ``shadow`` (the shadow variable ``Z``);
+        covariates (optional) enter the selection model and a logit
+        propensity for the treatment.
+    estimand : {"ATE"}
+    seed : int
+        Seeds the bootstrap.
+    extra_moments : {"auto", "none"}
+        Whether to over-identify the selection model with ``T Z`` and ``Z^2``.
+    n_boot : int
+        0 for the sandwich standard error, else the number of bootstrap replicates.
+
+    Returns
+    -------
+    MethodOutput
+        Diagnostics: ``gamma`` and ``gamma_std_error`` (log odds ratio of
+        being recorded per unit of the outcome), ``selection_equation``
+        (coefficients on the data's scale), ``hansen_j``/``hansen_j_df``/
+        ``hansen_j_p_value`` when over-identified, ``shadow_f``/``shadow_p_value``
+        (association of Z with Y among recorded rows), ``complete_case``,
+        ``mean_treated``/``mean_control``, ``n_selected``, ``converged``.
+    """
+    _check_options(extra_moments, n_boot)
+    selected = check_selection_inputs(data, "shadow_variable")
+    shadow_name = data.roles.shadow
+    z = data.shadow
+    if np.ptp(z[selected]) == 0:
+        raise CausalInputError(
+            f"Shadow variable '{shadow_name}' is constant among rows with a recorded outcome; it must vary."
+        )
+    S, X, t, y = data.S, data.X, data.t, data.y
+    extra = extra_moments == "auto"
+    core = _estimate_core(S, X, t, y, z, extra, data.covariate_names)
+    base = np.column_stack([np.ones(data.n), X, t])[selected]
+    f_stat, p_value = shadow_association(y[selected], base, core["shadow_block"][selected])
+    if p_value > SHADOW_REFUSE_P:
+        raise CausalInputError(
+            f"Shadow variable '{shadow_name}' shows no association with outcome '{data.roles.outcome}' among "
+            f"recorded rows (F = {f_stat:.2f}, p = {p_value:.2f}); a shadow variable must predict the outcome "
+            "to identify the selection model."
+        )
+    warnings = list(core["treatment_warnings"])
+    if f_stat < SHADOW_WEAK_F:
+        warnings.append(
+            f"Shadow variable '{shadow_name}' is only weakly associated with the outcome (partial F = {f_stat:.1f} "
+            f"< {SHADOW_WEAK_F:g}); the selection model is weakly identified and the interval may be too narrow."
+        )
+    gmm = core["gmm"]
+    if not gmm["converged"] or (gmm["j_df"] is None and gmm["max_moment"] > 1e-6):
+        warnings.append(
+            f"The GMM fit of the selection model did not converge (largest mean moment {gmm['max_moment']:.2g}); "
+            "the estimate may be unreliable."
+        )
+    warnings += selection_warnings(core["pi"], selected, data.roles.selection)
+    if gmm["j_p_value"] is not None and gmm["j_p_value"] < 0.05:
+        warnings.append(
+            f"Hansen's J test rejects the over-identifying restrictions (J = {gmm['j_stat']:.2f}, "
+            f"p = {gmm['j_p_value']:.3f}): shadow variable '{shadow_name}' may be related to selection, or the "
+            "logistic selection model is wrong."
+        )
+
+    coefficients, cov = _original_scale(gmm["theta"], gmm["cov"], core["scales"])
+    names = ["const", *data.covariate_names, data.roles.treatment, data.roles.outcome]
+    table = pd.DataFrame({"coef": coefficients, "std_error": np.sqrt(np.diag(cov))}, index=names)
+    table["z"] = table["coef"] / table["std_error"]
+    table["p_value"] = 2 * stats.norm.sf(table["z"].abs())
+
+    std_error = influence_se(core["influence"])
+    ci_low = ci_high = None
+    se_method = "sandwich (stacked GMM moments, treatment logit and weighted means)"
+    n_failed = 0
+    if n_boot:
+        def statistic(idx: np.ndarray) -> float:
+            return _estimate_core(S[idx], X[idx], t[idx], y[idx], z[idx], extra)["estimate"]
+
+        std_error, ci_low, ci_high, n_failed = bootstrap(statistic, data.n, seed=seed, n_boot=int(n_boot),
+                                                         strata=S * 2 + t)
+        se_method = f"bootstrap ({n_boot} replicates, percentile interval)"
+        if n_failed:
+            warnings.append(f"{n_failed} of {n_boot} bootstrap replicates failed and were skipped.")
+    y_sel, t_sel = y[selected], t[selected]
+    weights = core["weights"]
+    diagnostics = {
+        "gamma": float(coefficients[-1]),
+        "gamma_std_error": float(np.sqrt(cov[-1, -1])),
+        "selection_equation": table,
+        "hansen_j": gmm["j_stat"],
+        "hansen_j_df": gmm["j_df"],
+        "hansen_j_p_value": gmm["j_p_value"],
+        "shadow_f": f_stat,
+        "shadow_p_value": p_value,
+        "selection_probability": core["pi"],
+        "complete_case": float(y_sel[t_sel == 1].mean() - y_sel[t_sel == 0].mean()),
+        "mean_treated": core["mu1"],
+        "mean_control": core["mu0"],
+        "n_selected": int(selected.sum()),
+        "ess": {"treated": kish_ess(weights[t == 1]), "control": kish_ess(weights[t == 0])},
+        "converged": gmm["converged"],
+        "se_method": se_method,
+    }
+    return MethodOutput(
+        estimate=float(core["estimate"]),
+        std_error=float(std_error),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        weights=weights,
+        diagnostics=diagnostics,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,307 @@
+"""A self-contained HTML report of one analysis: it opens offline, in any browser, years later.
+
+plotly.js is embedded inline once in the page head; every chart is a ``<div>``
+with its figure JSON, so the file has no external script, style or font.
+Each number in the results table carries its full-precision value in a
+``data-value`` attribute, for anyone who reads the report by program.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from html import escape
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from ..errors import CausalInputError
+from ..registry import get_method
+from ..results import EstimateResult
+from ..roles import Roles
+from .analysis_file import data_fingerprint, engine_version
+from .figures import NamedFigure
+
+__all__ = ["build_html_report", "format_number"]
+
+_RESULT_COLUMNS = (
+    ("estimate", "Estimate"),
+    ("std_error", "Std. error"),
+    ("ci_low", "95% CI low"),
+    ("ci_high", "95% CI high"),
+    ("p_value", "p-value"),
+    ("n_used", "Rows used"),
+    ("ess", "Effective n"),
+    ("seconds", "Seconds"),
+)
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1f2933; line-height: 1.45; }
+h1 { font-size: 1.7rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #d9dee4; padding-bottom: 0.2rem; }
+h3 { font-size: 1.05rem; margin-bottom: 0.2rem; }
+.meta { color: #52606d; font-size: 0.9rem; }
+table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #d9dee4; padding: 0.3rem 0.55rem; text-align: left; vertical-align: top; }
+th { background: #f3f5f7; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.failed td { color: #9b1c1c; }
+.warning { background: #fff8e6; border-left: 4px solid #e0a800; padding: 0.4rem 0.7rem; margin: 0.3rem 0; }
+.error { background: #fdecec; border-left: 4px solid #c81e1e; padding: 0.4rem 0.7rem; margin: 0.3rem 0; }
+.figure { margin: 1rem 0 1.6rem 0; }
+code { background: #f3f5f7; padding: 0 0.2rem; }
+"""
+
+
+def format_number(value: Any, column: str = "") -> str:
+    """How a number is shown in the report: 4 decimals, thousands separators above 1,000, '<0.001' p-values."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    if column == "p_value":
+        return "<0.001" if number < 0.001 else f"{number:.3f}"
+    if column in ("n_used",) or (isinstance(value, (int, np.integer))):
+        return f"{int(round(number)):,}"
+    if column in ("ess", "seconds"):
+        return f"{number:,.1f}" if column == "ess" else f"{number:.2f}"
+    if abs(number) >= 1000:
+        return f"{number:,.1f}"
+    return f"{number:.4f}"
+
+
+def _cell(value: Any, column: str) -> str:
+    text = escape(format_number(value, column))
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        if math.isfinite(float(value)):
+            return f'<td class="number" data-value="{float(value)!r}">{text}</td>'
+    return f'<td class="number">{text}</td>'
+
+
+def _present(value: Any) -> bool:
+    """True for a non-empty string (NaN and None count as absent)."""
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _method_label(method_id: str) -> str:
+    try:
+        return get_method(method_id).label
+    except CausalInputError:
+        return method_id
+
+
+def _results_table(table: pd.DataFrame) -> str:
+    head = "".join(f"<th>{escape(title)}</th>" for _, title in _RESULT_COLUMNS)
+    rows = []
+    for record in table.to_dict("records"):
+        method = str(record.get("method", ""))
+        label = record.get("label") if _present(record.get("label")) else _method_label(method)
+        failed = _present(record.get("error"))
+        name = f'<td data-method="{escape(method)}">{escape(str(label))}<br><code>{escape(method)}</code></td>'
+        if failed:
+            cells = f'<td colspan="{len(_RESULT_COLUMNS)}">Failed: {escape(str(record["error"]))}</td>'
+            rows.append(f'<tr class="failed">{name}{cells}</tr>')
+        else:
+            cells = "".join(_cell(record.get(column), column) for column, _ in _RESULT_COLUMNS)
+            rows.append(f"<tr>{name}{cells}</tr>")
+    return (
+        '<table class="results" id="results-table"><thead><tr><th>Method</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _column_summary(df: pd.DataFrame, roles: Roles) -> str:
+    rows = []
+    for role, column in roles.assignments():
+        if column not in df.columns:
+            continue
+        series = df[column]
+        missing = int(series.isna().sum())
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            values = pd.to_numeric(series, errors="coerce")
+            kind = "numeric"
+            described = (
+                f"mean {format_number(values.mean())}, sd {format_number(values.std())}, "
+                f"min {format_number(values.min())}, max {format_number(values.max())}"
+            )
+        else:
+            counts = series.astype(str).where(series.notna()).value_counts()
+            kind = f"categorical, {counts.size} levels"
+            described = ", ".join(f"{escape(str(k))}: {v:,}" for k, v in counts.head(6).items())
+            if counts.size > 6:
+                described += ", ..."
+        rows.append(
+            f"<tr><td>{escape(role)}</td><td><code>{escape(str(column))}</code></td><td>{escape(kind)}</td>"
+            f'<td class="number">{missing:,}</td><td>{escape(described) if kind == "numeric" else described}</td></tr>'
+        )
+    return (
+        "<table><thead><tr><th>Role</th><th>Column</th><th>Type</th><th>Missing</th><th>Summary</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _treatment_counts(df: pd.DataFrame, roles: Roles) -> str:
+    if roles.treatment not in df.columns:
+        return ""
+    counts = df[roles.treatment].value_counts(dropna=False)
+    if counts.size > 10:
+        return ""
+    items = ", ".join(f"{escape(str(level))}: {n:,}" for level, n in counts.sort_index().items())
+    return f"<p>Treatment <code>{escape(roles.treatment)}</code> arms: {items}.</p>"
+
+
+def _figure_div(fig: go.Figure, div_id: str) -> str:
+    return pio.to_html(
+        fig,
+        full_html=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def _warnings_section(table: pd.DataFrame, results: Mapping[str, EstimateResult]) -> str:
+    blocks = []
+    for record in table.to_dict("records"):
+        method = str(record.get("method", ""))
+        label = escape(_method_label(method))
+        if _present(record.get("error")):
+            blocks.append(f'<div class="error"><b>{label}</b> failed: {escape(str(record["error"]))}</div>')
+            continue
+        result = results.get(method)
+        messages = list(result.warnings) if result is not None else (
+            str(record["warnings"]).split(" | ") if _present(record.get("warnings")) else []
+        )
+        for message in dict.fromkeys(messages):
+            blocks.append(f'<div class="warning"><b>{label}</b>: {escape(message)}</div>')
+    return "".join(blocks) or "<p>No method reported a warning.</p>"
+
+
+def _methods_section(methods: Sequence[str], options: Mapping[str, Mapping[str, Any]]) -> str:
+    blocks = []
+    for method in methods:
+        try:
+            info = get_method(method)
+        except CausalInputError:
+            blocks.append(f"<h3><code>{escape(method)}</code></h3><p>Not a registered method.</p>")
+            continue
+        used = options.get(method) or {}
+        described = ", ".join(f"<code>{escape(k)}={escape(repr(v))}</code>" for k, v in used.items())
+        blocks.append(
+            f"<h3>{escape(info.label)} <code>{escape(info.id)}</code></h3>"
+            f"<p>{escape(info.summary)}<br><span class=\"meta\">Family: {escape(info.family)}. "
+            f"Reference: {escape(info.reference)}</span>"
+            + (f"<br>Options: {described}" if described else "")
+            + "</p>"
+        )
+    return "".join(blocks)
+
+
+def build_html_report(
+    *,
+    data_name: str,
+    df: pd.DataFrame,
+    roles: Roles,
+    estimand: str,
+    table: pd.DataFrame,
+    results: Mapping[str, EstimateResult] | None = None,
+    figures: Sequence[NamedFigure | tuple[str, go.Figure]] = (),
+    diagram: go.Figure | None = None,
+    seed: int = 0,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
+    title: str = "Causal analysis report",
+    notes: Sequence[str] = (),
+) -> str:
+    """One self-contained HTML page describing the analysis and its results.
+
+    Parameters
+    ----------
+    data_name : str
+        Name of the data set.
+    df : DataFrame
+        The data analysed (summarised, never embedded).
+    roles : Roles
+        Column roles.
+    estimand : str
+        The estimand.
+    table : DataFrame
+        Results table of :func:`causal_core.compare` (optionally with ``label``).
+    results : dict, optional
+        Method id -> :class:`EstimateResult`, for the full warnings.
+    figures : sequence of NamedFigure or (title, Figure)
+        Diagnostic and result charts, shown in order.
+    diagram : Figure, optional
+        The causal diagram, shown with the roles.
+    seed : int
+        Seed of the run.
+    method_options : dict, optional
+        Method id -> options used.
+    title : str
+        Page title.
+    notes : sequence of str
+        Extra sentences shown under the title (e.g. "results are out of date").
+
+    Returns
+    -------
+    str
+        The HTML document (UTF-8); plotly.js is inline, so it works offline.
+    """
+    if not isinstance(df, pd.DataFrame) or not isinstance(table, pd.DataFrame):
+        raise CausalInputError("build_html_report needs the data and the results table as pandas DataFrames.")
+    if not isinstance(roles, Roles):
+        raise CausalInputError(f"Roles must be a causal_core.Roles; got {type(roles).__name__}.")
+    results = dict(results or {})
+    options = dict(method_options or {})
+    methods = [str(m) for m in table["method"]] if "method" in table.columns else list(results)
+    generated = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}: {escape(data_name)}</title>",
+        f"<style>{_CSS}</style>",
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="meta">Data <b>{escape(data_name)}</b>; estimand <b>{escape(estimand)}</b>; seed {seed}; '
+        f"generated {escape(generated)} with causal_core {escape(engine_version())}.</p>",
+    ]
+    parts += [f'<div class="warning">{escape(note)}</div>' for note in notes]
+
+    parts.append("<h2>Data</h2>")
+    parts.append(
+        f"<p>{df.shape[0]:,} rows and {df.shape[1]:,} columns. SHA-256 fingerprint "
+        f"<code>{data_fingerprint(df)}</code>.</p>"
+    )
+    parts.append(_treatment_counts(df, roles))
+    parts.append("<h2>Roles</h2>")
+    if roles.treated_level is not None:
+        parts.append(f"<p>Treated level: <code>{escape(str(roles.treated_level))}</code>.</p>")
+    parts.append(_column_summary(df, roles))
+    if diagram is not None:
+        parts.append(f'<div class="figure">{_figure_div(diagram, "figure-diagram")}</div>')
+
+    parts.append(f"<h2>Results: {escape(estimand)}</h2>")
+    parts.append(_results_table(table))
+    for i, item in enumerate(figures):
+        figure_title, figure = (item.title, item.figure) if isinstance(item, NamedFigure) else item
+        parts.append(f"<h3>{escape(figure_title)}</h3>")
+        parts.append(f'<div class="figure">{_figure_div(figure, f"figure-{i}")}</div>')
+
+    parts.append("<h2>Warnings</h2>")
+    parts.append(_warnings_section(table, results))
+    parts.append("<h2>Methods</h2>")
+    parts.append(_methods_section(methods, options))
+    parts.append("</body></html>")
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,188 @@
+"""Data page: upload a table or load a bundled sample, look at it, or restore a saved analysis."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import causal_core as cc
+from causal_core.profile import describe_columns
+from causal_core.samples import get_sample, list_samples, load_sample
+from causal_core.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names, read_table
+from pages._state import (
+    get_dataset,
+    set_dataset,
+    set_estimand,
+    set_method_options,
+    set_methods,
+    set_roles,
+    set_seed,
+)
+from pages._ui import attempt, link_to, show_error
+
+ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16"]
+
+
+def _describe(version: int, df: pd.DataFrame) -> pd.DataFrame:
+    """Column summary, computed once per loaded table (kept in session state)."""
+    cached = st.session_state.get("_data_described")
+    if cached is None or cached[0] != version:
+        cached = (version, describe_columns(df))
+        st.session_state["_data_described"] = cached
+    return cached[1]
+
+
+def _use_sample(sample_id: str) -> None:
+    info = get_sample(sample_id)
+    df = load_sample(sample_id)
+    set_dataset(df, name=info.title, source="sample", sample_id=sample_id)
+    set_roles(info.roles)
+    if info.estimand in ("ATE", "ATT", "ATC"):
+        set_estimand(info.estimand)
+    st.session_state["_data_message"] = ("success", f"Loaded sample '{info.title}' with its suggested roles.")
+
+
+def _upload_section() -> None:
+    st.subheader("Upload a file")
+    st.caption("CSV or TSV (comma, semicolon, tab or bar separated), Excel (.xlsx) or Parquet; up to 1 GB.")
+    upload = st.file_uploader("Data file", type=list(SUPPORTED_EXTENSIONS), key="data_upload",
+                              help="The first row must hold the column names.")
+    encoding = st.selectbox("Text encoding (CSV/TSV only)", ENCODINGS, key="data_encoding",
+                            help="Change this if accents or symbols look wrong or the file is refused.")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    sheet = None
+    if upload.name.lower().endswith((".xlsx", ".xlsm", ".xls")):
+        sheets = attempt(excel_sheet_names, data, what="Reading the workbook")
+        if not sheets:
+            return
+        sheet = st.selectbox("Sheet", sheets, key="data_sheet")
+    signature = (upload.file_id, upload.name, encoding, sheet)
+    if st.session_state.get("_data_upload_signature") == signature:
+        return
+    st.session_state["_data_upload_signature"] = signature
+    try:
+        with st.spinner(f"Reading {upload.name}..."):
+            df = read_table(data, upload.name, encoding=encoding, sheet=sheet)
+    except Exception as exc:
+        keep = " The data already loaded is unchanged." if get_dataset() is not None else ""
+        if isinstance(exc, cc.CausalInputError):
+            text = str(exc) + keep
+        else:
+            text = f"'{upload.name}' could not be read ({type(exc).__name__}: {exc}).{keep}"
+        st.session_state["_data_message"] = ("error", text)
+        return
+    name = upload.name if sheet is None else f"{upload.name} [{sheet}]"
+    set_dataset(df, name=name, source="upload")
+    st.session_state["_data_message"] = ("success", f"Loaded '{name}': {df.shape[0]:,} rows, {df.shape[1]} columns.")
+
+
+def _sample_section() -> None:
+    st.subheader("Or use a bundled sample")
+    samples = list_samples()
+    ids = [s.id for s in samples]
+    titles = {s.id: s.title for s in samples}
+    chosen = st.selectbox("Sample data set", ids, format_func=titles.get, key="data_sample")
+    info = get_sample(chosen)
+    st.caption(info.description)
+    if info.effect is not None:
+        label = "True effect" if info.effect_kind == "truth" else "Published benchmark"
+        st.caption(f"**{label} ({info.estimand}):** {info.effect:,.4g}. {info.effect_note}")
+    if st.button("Load this sample", key="data_load_sample", type="primary"):
+        attempt(_use_sample, chosen, what="Loading the sample")
+
+
+def _restore_section() -> None:
+    with st.expander("Restore a saved analysis (JSON)"):
+        st.caption("Restores the roles, estimand, methods, their options and the seed saved from the Report page. "
+                   "The data itself is not in the file: load the same data here as well.")
+        upload = st.file_uploader("Analysis file", type=["json"], key="data_restore")
+        if upload is None:
+            return
+        signature = (upload.file_id, upload.name)
+        if st.session_state.get("_data_restore_signature") == signature:
+            return
+        st.session_state["_data_restore_signature"] = signature
+        try:
+            from causal_core.report.analysis_file import data_mismatches, load_analysis
+
+            spec = load_analysis(upload.getvalue())
+        except Exception as exc:
+            if isinstance(exc, cc.CausalInputError):
+                st.session_state["_data_message"] = ("error", f"'{upload.name}': {exc} Nothing was changed.")
+            else:
+                st.session_state["_data_message"] = (
+                    "error", f"'{upload.name}' is not a readable analysis file ({type(exc).__name__}). Nothing was changed.")
+            return
+        sample_ids = {s.id for s in list_samples()}
+        if get_dataset() is None and spec.data_name in sample_ids:
+            _use_sample(spec.data_name)
+        set_roles(spec.roles)
+        set_estimand(spec.estimand)
+        set_methods(list(spec.methods))
+        set_method_options({m: dict(o) for m, o in spec.method_options.items()})
+        set_seed(spec.seed)
+        notes = []
+        dataset = get_dataset()
+        if dataset is not None:
+            notes = list(data_mismatches(spec, dataset.df))
+        text = (f"Restored the analysis of '{spec.data_name}': roles, estimand {spec.estimand}, "
+                f"{len(spec.methods)} method(s), seed {spec.seed}.")
+        if dataset is None:
+            text += " Now load its data above."
+        st.session_state["_data_message"] = ("warning" if notes else "success", " ".join([text] + notes))
+
+
+def _overview() -> None:
+    dataset = get_dataset()
+    if dataset is None:
+        st.info("No data loaded yet: upload a file or load a sample above.")
+        return
+    df = dataset.df
+    st.divider()
+    st.subheader(f"Loaded: {dataset.name}")
+    described = _describe(dataset.version, df)
+    rows_with_missing = int(df.isna().any(axis=1).sum())
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Rows", f"{df.shape[0]:,}")
+    c2.metric("Columns", f"{df.shape[1]:,}")
+    c3.metric("Rows with a missing value", f"{rows_with_missing:,}",
+              help="Rows missing a value in a column used by the analysis are dropped by the estimators.")
+    c4.metric("Binary columns", f"{int((described['kind'] == 'binary').sum())}",
+              help="Columns with exactly two values: the usual treatment candidates.")
+    tab_preview, tab_columns = st.tabs(["Preview (first 200 rows)", "Columns: types and missing values"])
+    with tab_preview:
+        st.dataframe(df.head(200), width="stretch", height=360)
+    with tab_columns:
+        st.dataframe(
+            described, width="stretch", hide_index=True,
+            column_config={
+                "column": "Column",
+                "kind": st.column_config.TextColumn("Kind", help="binary, numeric, categorical, datetime or constant"),
+                "dtype": "Stored as",
+                "distinct": st.column_config.NumberColumn("Distinct values"),
+                "missing": st.column_config.NumberColumn("Missing"),
+                "missing_pct": st.column_config.ProgressColumn("Missing %", min_value=0, max_value=100, format="%.1f%%"),
+                "example": "Example value",
+            },
+        )
+    link_to("pages/2_Roles.py", "Next: assign roles", icon=":material/arrow_forward:")
+
+
+st.title("Data")
+st.write("Load the table you want to analyse: one row per unit (person, firm, visit), one column per variable.")
+left, right = st.columns(2, gap="large")
+with left:
+    _upload_section()
+with right:
+    _sample_section()
+_restore_section()
+message = st.session_state.get("_data_message")
+if message:
+    kind, text = message
+    show = {"success": st.success, "error": st.error, "warning": st.warning}[kind]
+    show(text)
+try:
+    _overview()
+except Exception as exc:  # never a traceback on the page
+    show_error(exc, "Describing the data")

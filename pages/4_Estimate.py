@@ -1,0 +1,248 @@
+"""Estimate page: choose the estimand and methods, run them, compare the estimates side by side."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+import causal_core as cc
+from causal_core.charts import forest_plot
+from causal_core.identification import identify
+from causal_core.models import MODEL_CHOICES
+from causal_core.samples import get_sample
+from pages._state import (
+    ResultsBundle,
+    get_estimand,
+    get_method_options,
+    get_methods,
+    get_results,
+    get_seed,
+    result_cache,
+    results_staleness,
+    set_estimand,
+    set_method_options,
+    set_methods,
+    set_results,
+    set_seed,
+)
+from pages._ui import link_to, require_dataset, require_roles, show_error
+
+DEFAULT_METHODS = ("difference_in_means", "regression_adjustment", "ipw", "entropy_balancing", "doubly_robust",
+                   "two_stage_least_squares")
+STANDARD_ESTIMANDS = ("ATE", "ATT", "ATC")
+ESTIMAND_HELP = ("ATE: average effect over everyone. ATT: average effect among the treated. "
+                 "ATC: among the controls. LATE: among those whose treatment the instrument changes (IV).")
+TABLE_COLUMNS = ["label", "family", "estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used", "ess",
+                 "seconds", "warnings", "error"]
+
+
+def _option_widget(method: str, spec: cc.OptionSpec, stored: dict[str, Any]) -> Any:
+    """One option widget; returns its value."""
+    key = f"est_opt_{method}_{spec.name}"
+    value = stored.get(spec.name, spec.default)
+    label = spec.name.replace("_", " ").capitalize()
+    if spec.kind == "bool":
+        return st.checkbox(label, value=bool(value), key=key, help=spec.help)
+    if spec.kind in ("choice", "model"):
+        choices = list(spec.choices) if spec.choices else list(MODEL_CHOICES if spec.kind == "model" else [])
+        if spec.kind == "model" and value is None:
+            value = "default"
+        if value not in choices:
+            choices = [value] + choices
+        chosen = st.selectbox(label, choices, index=choices.index(value), key=key, help=spec.help, format_func=str)
+        return None if spec.kind == "model" and chosen == "default" and spec.default is None else chosen
+    if spec.kind == "int":
+        return st.number_input(label, value=None if value is None else int(value), step=1,
+                               min_value=None if spec.low is None else int(spec.low),
+                               max_value=None if spec.high is None else int(spec.high),
+                               key=key, help=spec.help + (" Leave empty for automatic." if spec.default is None else ""),
+                               placeholder="automatic")
+    if spec.kind == "float":
+        return st.number_input(label, value=None if value is None else float(value),
+                               min_value=None if spec.low is None else float(spec.low),
+                               max_value=None if spec.high is None else float(spec.high),
+                               format="%g", key=key,
+                               help=spec.help + (" Leave empty for automatic." if spec.default is None else ""),
+                               placeholder="automatic")
+    return stored.get(spec.name, spec.default)
+
+
+def _method_picker(estimand: str, available: set[str], unavailable: dict[str, str]) -> tuple[list[str], dict]:
+    """Checkboxes grouped by family with their options; returns the chosen ids and every method's options."""
+    stored_methods = get_methods()
+    stored_options = get_method_options()
+    if not stored_methods:
+        stored_methods = [m for m in DEFAULT_METHODS if m in available]
+    chosen: list[str] = []
+    options: dict[str, dict[str, Any]] = {}
+    families: dict[str, list[cc.MethodInfo]] = {}
+    for info in cc.list_methods():
+        families.setdefault(info.family, []).append(info)
+    columns = st.columns(2, gap="large")
+    for i, (family, infos) in enumerate(families.items()):
+        with columns[i % 2].container(border=True):
+            st.markdown(f"**{family}**")
+            for info in infos:
+                reason = unavailable.get(info.id)
+                if reason is None and estimand not in info.estimands:
+                    reason = f"Does not estimate the {estimand} (it estimates {', '.join(info.estimands)})."
+                if reason is not None:
+                    st.checkbox(info.label, value=False, disabled=True, key=f"est_use_{info.id}", help=info.summary)
+                    st.caption(f":gray[{reason}]")
+                    continue
+                use = st.checkbox(info.label, value=info.id in stored_methods, key=f"est_use_{info.id}",
+                                  help=info.reference)
+                st.caption(info.summary + (" Loads PyTorch when run." if info.needs_torch else ""))
+                if info.options:
+                    with st.expander(f"Options for {info.label}"):
+                        options[info.id] = {spec.name: _option_widget(info.id, spec, stored_options.get(info.id, {}))
+                                            for spec in info.options}
+                if use:
+                    chosen.append(info.id)
+    return chosen, options
+
+
+def _cache_key(version: int, roles: cc.Roles, estimand: str, method: str, options: dict, seed: int) -> tuple:
+    return (version, repr(roles), estimand, method, repr(sorted(options.items())), seed)
+
+
+def _run(dataset, roles: cc.Roles, estimand: str, methods: list[str], options: dict, seed: int) -> ResultsBundle:
+    """Run each method (or take it from the session cache); a failure becomes that row's error."""
+    cache = result_cache()
+    rows: list[dict[str, Any]] = []
+    results: dict[str, cc.EstimateResult] = {}
+    progress = st.progress(0.0, text="Starting...")
+    for i, method in enumerate(methods):
+        info = cc.get_method(method)
+        method_options = options.get(method, {})
+        key = _cache_key(dataset.version, roles, estimand, method, method_options, seed)
+        if key not in cache:
+            progress.progress(i / len(methods), text=f"Running {info.label} ({i + 1} of {len(methods)})...")
+            try:
+                cache[key] = cc.estimate(dataset.df, roles, method, estimand=estimand, seed=seed, **method_options)
+            except cc.CausalInputError as exc:
+                cache[key] = str(exc)
+            except Exception as exc:  # one broken method must not stop the others
+                cache[key] = f"Unexpected failure ({type(exc).__name__}: {exc})."
+        outcome = cache[key]
+        if isinstance(outcome, cc.EstimateResult):
+            results[method] = outcome
+            row = outcome.summary() | {"error": ""}
+        else:
+            row = {"method": method, "estimand": estimand, "error": outcome}
+        rows.append(row | {"label": info.label, "family": info.family})
+    progress.progress(1.0, text=f"Done: {len(results)} of {len(methods)} method(s) gave an estimate.")
+    table = pd.DataFrame(rows).reindex(columns=["method", "estimand"] + TABLE_COLUMNS)
+    return ResultsBundle(data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
+                         seed=seed, table=table, results=results,
+                         options={m: dict(options.get(m, {})) for m in methods})
+
+
+def _reference(dataset, estimand: str) -> tuple[float | None, str]:
+    if dataset.source != "sample" or dataset.sample_id is None:
+        return None, ""
+    info = get_sample(dataset.sample_id)
+    if info.effect is None:
+        return None, ""
+    if info.true_effects.get(estimand) is not None:
+        return float(info.true_effects[estimand]), f"True {estimand}"
+    if info.estimand == estimand:
+        return float(info.effect), "Benchmark" if info.effect_kind == "benchmark" else f"True {estimand}"
+    return None, ""
+
+
+def _show_results(bundle: ResultsBundle, reference: float | None, reference_label: str) -> None:
+    table = bundle.table
+    n_ok = int((table["error"] == "").sum())
+    st.subheader(f"Estimates of the {bundle.estimand} of {bundle.roles.treatment} on {bundle.roles.outcome}")
+    st.caption(f"{n_ok} of {len(table)} method(s) gave an estimate · data '{bundle.data_name}' · seed {bundle.seed}. "
+               "95% confidence intervals; ESS = effective sample size of the weights (Kish).")
+    shown = table[TABLE_COLUMNS].copy()
+    shown["error"] = shown["error"].fillna("")
+    shown["warnings"] = shown["warnings"].fillna("")
+    for column in ("estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used", "ess", "seconds"):
+        shown[column] = pd.to_numeric(shown[column], errors="coerce")
+    st.dataframe(
+        shown, hide_index=True, width="stretch", key="est_results_table",
+        column_config={
+            "label": st.column_config.TextColumn("Method", pinned=True),
+            "family": "Family",
+            "estimate": st.column_config.NumberColumn("Estimate", format="%.4g"),
+            "std_error": st.column_config.NumberColumn("SE", format="%.4g"),
+            "ci_low": st.column_config.NumberColumn("95% CI low", format="%.4g"),
+            "ci_high": st.column_config.NumberColumn("95% CI high", format="%.4g"),
+            "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+            "n_used": st.column_config.NumberColumn("Rows used", format="%d"),
+            "ess": st.column_config.NumberColumn("ESS", format="%.1f"),
+            "seconds": st.column_config.NumberColumn("Seconds", format="%.2f"),
+            "warnings": st.column_config.TextColumn("Warnings", width="medium"),
+            "error": st.column_config.TextColumn("Error", width="medium"),
+        },
+    )
+    if reference is not None:
+        st.caption(f"{reference_label} for this sample: {reference:,.4g} (dashed green line).")
+    st.plotly_chart(forest_plot(table, outcome=bundle.roles.outcome, estimand=bundle.estimand,
+                                reference=reference, reference_label=reference_label),
+                    width="stretch", key="est_forest")
+    failed = table[table["error"].fillna("") != ""]
+    for _, row in failed.iterrows():
+        st.error(f"**{row['label']}:** {row['error']}", icon=":material/error:")
+    warned = table[(table["error"].fillna("") == "") & (table["warnings"].fillna("") != "")]
+    if len(warned):
+        with st.expander(f"Warnings from {len(warned)} method(s)"):
+            for _, row in warned.iterrows():
+                st.markdown(f"**{row['label']}**")
+                for text in str(row["warnings"]).split(" | "):
+                    st.markdown(f"- {text}")
+
+
+st.title("Estimate")
+st.write("Choose what to estimate and which estimators to compare. Each method's options have sensible defaults.")
+dataset = require_dataset()
+roles = require_roles()
+stale = results_staleness()
+if stale:
+    st.warning(stale, icon=":material/sync_problem:")
+try:
+    identification = identify(roles, dataset.df)
+except Exception as exc:
+    show_error(exc, "Identification")
+    st.stop()
+available = set(identification.available_methods)
+methods_info = {info.id: info for info in cc.list_methods()}
+estimands = list(STANDARD_ESTIMANDS) + sorted({e for m in available for e in methods_info[m].estimands}
+                                              - set(STANDARD_ESTIMANDS))
+current_estimand = get_estimand() if get_estimand() in estimands else estimands[0]
+c1, c2, c3 = st.columns([1, 1, 2])
+estimand = c1.selectbox("Estimand", estimands, index=estimands.index(current_estimand), key="est_estimand",
+                        help=ESTIMAND_HELP)
+seed = c2.number_input("Seed", value=get_seed(), step=1, min_value=0, key="est_seed",
+                       help="Seed for every random step (bootstrap, cross-fitting); the same seed gives the same numbers.")
+c3.caption(f"Treatment `{roles.treatment}` · outcome `{roles.outcome}` · {len(roles.confounders)} confounder(s). "
+           "Methods that cannot run with these roles are greyed out with the reason.")
+set_estimand(estimand)
+set_seed(int(seed))
+chosen, options = _method_picker(estimand, available, identification.unavailable)
+set_methods(chosen)
+set_method_options({**get_method_options(), **options})
+
+run_column, note_column = st.columns([1, 3])
+run = run_column.button(f"Run {len(chosen)} method(s)", key="est_run", type="primary", disabled=not chosen)
+note_column.caption("Results of unchanged settings are reused instantly; change a setting to recompute that method.")
+if run:
+    try:
+        set_results(_run(dataset, roles, estimand, chosen, options, int(seed)))
+    except Exception as exc:
+        show_error(exc, "Estimation")
+bundle = get_results()
+if bundle is not None:
+    st.divider()
+    if results_staleness():
+        st.caption("The results below are out of date (see the note at the top); run again to refresh them.")
+    reference, reference_label = _reference(dataset, bundle.estimand) if not results_staleness() else (None, "")
+    try:
+        _show_results(bundle, reference, reference_label)
+    except Exception as exc:
+        show_error(exc, "Showing the results")
+    link_to("pages/5_Diagnostics.py", "Next: check balance, overlap and weights", icon=":material/arrow_forward:")

@@ -1,0 +1,188 @@
+"""Diagnostics page: balance, overlap, weights, covariate distributions and each method's own diagnostics."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import causal_core as cc
+from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
+from causal_core.data import PreparedData, prepare
+from pages._state import ResultsBundle, get_results, results_staleness
+from pages._ui import attempt, link_to, require_dataset, show_error
+
+BALANCE_ESTIMANDS = ("ATE", "ATT", "ATC")
+
+
+def _prepared(bundle: ResultsBundle, df: pd.DataFrame, method: str) -> PreparedData | None:
+    """The rows and encoded covariates the method used (cached per results bundle)."""
+    cache = st.session_state.setdefault("_diag_prepared", {})
+    key = (id(bundle), method)
+    if key not in cache:
+        if len(cache) > 20:
+            cache.clear()
+        cache[key] = attempt(prepare, df, bundle.roles, cc.get_method(method), what="Preparing the data")
+    return cache[key]
+
+
+def _balance_tables(bundle: ResultsBundle, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Balance table per weighting/matching method (label -> table), computed once per results bundle."""
+    cached = st.session_state.get("_diag_balance")
+    if cached is not None and cached[0] == id(bundle):
+        return cached[1]
+    tables: dict[str, pd.DataFrame] = {}
+    errors: list[str] = []
+    estimand = bundle.estimand if bundle.estimand in BALANCE_ESTIMANDS else "ATE"
+    for method, result in bundle.results.items():
+        if result.weights is None or not bundle.roles.confounders:
+            continue
+        try:
+            tables[cc.get_method(method).label] = cc.balance_table(df, bundle.roles, weights=result.weights,
+                                                                   estimand=estimand, method=method)
+        except Exception as exc:
+            errors.append(f"{cc.get_method(method).label}: {exc}")
+    st.session_state["_diag_balance"] = (id(bundle), tables, errors)
+    return tables
+
+
+def _balance_detail(table: pd.DataFrame) -> None:
+    """The main balance columns with readable names, and the effective sample size per arm."""
+    names = {"type": "Type", "smd_before": "SMD before", "smd_after": "SMD after", "var_ratio_before": "Variance ratio before",
+             "var_ratio_after": "Variance ratio after", "ks_after": "KS after", "balanced": "Balanced (|SMD| ≤ 0.1)"}
+    shown = table[[c for c in names if c in table.columns]].rename(columns=names)
+    st.dataframe(shown, width="stretch", column_config={
+        name: st.column_config.NumberColumn(name, format="%.3f") for name in shown.columns if name not in ("Type", names["balanced"])})
+    ess = table.attrs.get("ess")
+    if isinstance(ess, dict):
+        parts = []
+        for arm, value in ess.items():
+            if isinstance(value, dict):
+                parts.append(f"{arm}: {value.get('before', float('nan')):,.1f} before, {value.get('after', float('nan')):,.1f} after")
+            else:
+                parts.append(f"{arm}: {value}")
+        st.caption("Effective sample size (Kish) — " + "; ".join(parts) + ".")
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, str, bool, np.integer, np.floating, np.bool_)) or value is None
+
+
+def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> None:
+    diagnostics = result.diagnostics
+    scalars = {k: v for k, v in diagnostics.items() if _scalar(v)}
+    frames = {k: v for k, v in diagnostics.items() if isinstance(v, pd.DataFrame) and k != "response_curve"}
+    others = {k: v for k, v in diagnostics.items() if k not in scalars and k not in frames and k != "response_curve"}
+    curve = diagnostics.get("response_curve")
+    if isinstance(curve, pd.DataFrame):
+        st.markdown("**Response curve**")
+        st.plotly_chart(response_curve_plot(curve, treatment=bundle.roles.treatment, outcome=bundle.roles.outcome),
+                        width="stretch", key="diag_response_curve")
+    summary = {"Estimate": result.estimate, "Standard error": result.std_error, "95% CI low": result.ci_low,
+               "95% CI high": result.ci_high, "Rows used": result.n_used, "Seconds": round(result.seconds, 3)}
+    if result.effective_sample_size is not None:
+        summary["Effective sample size (weights)"] = round(result.effective_sample_size, 1)
+    rows = [{"quantity": k, "value": _format(v)} for k, v in (summary | scalars).items()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"quantity": "Quantity", "value": "Value"})
+    for name, frame in frames.items():
+        st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
+        st.dataframe(frame, width="stretch")
+    for name, value in others.items():
+        if isinstance(value, dict) and all(_scalar(v) for v in value.values()):
+            st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
+            st.dataframe(pd.DataFrame({"key": list(map(str, value)), "value": [_format(v) for v in value.values()]}),
+                         hide_index=True, width="stretch")
+        elif isinstance(value, (np.ndarray, list, tuple)):
+            size = np.asarray(value, dtype=object).size if not isinstance(value, np.ndarray) else value.size
+            st.caption(f"{name}: {size} values (shown in the plots above where relevant).")
+    for warning in result.warnings:
+        st.warning(warning)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):,.6g}"
+    return str(value)
+
+
+st.title("Diagnostics")
+st.write("Check whether the adjustment worked: balance of the confounders, overlap of the propensity scores and how "
+         "uneven the weights are. A method whose diagnostics look poor deserves less trust, whatever its estimate.")
+dataset = require_dataset()
+bundle = get_results()
+if bundle is None or not bundle.results:
+    st.info("No estimates yet. Run at least one method on the **Estimate** page.")
+    link_to("pages/4_Estimate.py", "Go to Estimate", icon=":material/calculate:")
+    st.stop()
+stale = results_staleness()
+if stale:
+    st.warning(stale + " The diagnostics below describe the old results.", icon=":material/sync_problem:")
+    if dataset.version != bundle.data_version:
+        st.stop()
+df = dataset.df
+
+st.subheader("Covariate balance")
+if not bundle.roles.confounders:
+    st.info("No confounders are assigned, so there is no balance to check.")
+else:
+    tables = attempt(_balance_tables, bundle, df, what="The balance tables")
+    _, _, balance_errors = st.session_state.get("_diag_balance", (None, None, []))
+    if tables:
+        st.caption("Absolute standardised mean difference of each confounder between treated and control, before "
+                   "(open circles) and after each method's weights. Below 0.1 (dashed line) is conventionally balanced.")
+        st.plotly_chart(love_plot(tables), width="stretch", key="diag_love_plot")
+        chosen_table = st.selectbox("Balance table for", list(tables), key="diag_balance_method")
+        _balance_detail(tables[chosen_table])
+    elif not balance_errors:
+        st.info("None of the methods run produced weights (weighting and matching methods do). Run one to see balance.")
+    for text in balance_errors or []:
+        st.warning(f"Balance could not be computed for {text}")
+
+st.divider()
+st.subheader("One method in detail")
+labels = {m: cc.get_method(m).label for m in bundle.results}
+method = st.selectbox("Method", list(bundle.results), format_func=labels.get, key="diag_method")
+result = bundle.results[method]
+data = _prepared(bundle, df, method)
+tab_overlap, tab_weights, tab_covariate, tab_details = st.tabs(
+    ["Propensity overlap", "Weights", "Covariate distributions", "Method diagnostics"])
+with tab_overlap:
+    propensity = result.diagnostics.get("propensity")
+    if propensity is not None and data is not None and np.asarray(propensity).shape == (data.n,):
+        st.caption("Distribution of the estimated probability of treatment. Where one group has scores the other "
+                   "lacks (near 0 or 1), effects rest on extrapolation.")
+        st.plotly_chart(overlap_plot(np.asarray(propensity), data.treated,
+                                     treated_label=f"Treated ({bundle.roles.treatment} = {data.treated_level})",
+                                     control_label=f"Control ({bundle.roles.treatment} = {data.control_level})"),
+                        width="stretch", key="diag_overlap")
+    else:
+        st.info(f"{labels[method]} does not report propensity scores; methods that fit a propensity model "
+                "(such as inverse probability weighting) do.")
+with tab_weights:
+    if result.weights is not None and data is not None and np.asarray(result.weights).shape == (data.n,):
+        st.caption(f"Effective sample size (Kish, (Σw)²/Σw²): {result.effective_sample_size:,.1f} of {data.n:,} rows. "
+                   "A few very large weights mean the estimate rests on few rows.")
+        st.plotly_chart(weight_plot(result.weights, data.treated), width="stretch", key="diag_weights")
+    else:
+        st.info(f"{labels[method]} does not produce one weight per row.")
+with tab_covariate:
+    if data is None or data.X.shape[1] == 0:
+        st.info("No confounders to show.")
+    else:
+        names = list(data.covariate_names)
+        covariate = st.selectbox("Covariate", names, key="diag_covariate")
+        weights = result.weights if result.weights is not None and np.asarray(result.weights).shape == (data.n,) else None
+        st.caption("Share of treated and control rows at each value, before and after the method's weights; "
+                   "after good weighting the two groups' distributions look alike.")
+        try:
+            st.plotly_chart(covariate_distribution_plot(data.X[:, names.index(covariate)], data.treated, weights=weights,
+                                                        name=covariate), width="stretch", key="diag_covariate_plot")
+        except Exception as exc:
+            show_error(exc, "The covariate plot")
+with tab_details:
+    try:
+        _generic_diagnostics(result, bundle)
+    except Exception as exc:
+        show_error(exc, "Showing the diagnostics")

@@ -1,0 +1,203 @@
+"""Report page: download the charts, the results table, a self-contained HTML report, the analysis file and a script.
+
+Everything is built from the last estimation run (see ``pages/_state.py``).
+Large files (the HTML report, each chart as PNG, SVG or HTML) are generated
+only when their button is clicked.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import Any, Callable
+
+import streamlit as st
+
+import causal_core as cc
+from causal_core.report import (
+    AnalysisSpec,
+    NamedFigure,
+    analysis_figures,
+    build_html_report,
+    dump_analysis,
+    figure_to_html,
+    figure_to_png,
+    figure_to_svg,
+    reproduction_script,
+    results_table_csv,
+    results_table_xlsx,
+    static_export_problem,
+)
+from causal_core.table_reader import SUPPORTED_EXTENSIONS
+from pages._state import Dataset, ResultsBundle, get_dataset, get_results, results_staleness
+from pages._ui import link_to, show_error
+
+APP_VERSION = "0.1.0"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "analysis"
+
+
+def _data_source(dataset: Dataset) -> tuple[str, bool]:
+    """What the script reads: (sample id or data file name, whether the data must be downloaded from here)."""
+    if dataset.source == "sample" and dataset.sample_id:
+        return dataset.sample_id, False
+    name = re.sub(r"\s*\[.*\]$", "", dataset.name)  # "book.xlsx [Sheet1]" -> "book.xlsx"
+    sheet_chosen = name != dataset.name
+    extension = PurePath(name).suffix.lower().lstrip(".")
+    if extension in SUPPORTED_EXTENSIONS and extension not in ("xlsx", "xlsm", "xls") and not sheet_chosen:
+        return name, False
+    return f"{_slug(PurePath(name).stem)}.csv", True
+
+
+def _spec(dataset: Dataset, bundle: ResultsBundle) -> AnalysisSpec:
+    methods = [m for m in bundle.table["method"]]
+    return AnalysisSpec.from_data(
+        dataset.df,
+        data_name=dataset.sample_id if dataset.source == "sample" and dataset.sample_id else dataset.name,
+        roles=bundle.roles,
+        estimand=bundle.estimand,
+        methods=methods,
+        method_options=bundle.options,
+        seed=bundle.seed,
+        app_version=APP_VERSION,
+    )
+
+
+def _figures(dataset: Dataset, bundle: ResultsBundle) -> list[NamedFigure]:
+    """The run's charts, built once per results bundle and kept in the session."""
+    cached = st.session_state.get("_report_figures")
+    if cached is not None and cached[0] is bundle:
+        return cached[1]
+    with st.spinner("Preparing the charts..."):
+        figures = analysis_figures(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand)
+    st.session_state["_report_figures"] = (bundle, figures)
+    return figures
+
+
+def _report_builder(dataset: Dataset, bundle: ResultsBundle, figures: list[NamedFigure]) -> Callable[[], str]:
+    diagram = next((f.figure for f in figures if f.slug == "causal_diagram"), None)
+    others = [f for f in figures if f.slug != "causal_diagram"]
+
+    def build() -> str:
+        return build_html_report(
+            data_name=dataset.name, df=dataset.df, roles=bundle.roles, estimand=bundle.estimand,
+            table=bundle.table, results=bundle.results, figures=others, diagram=diagram,
+            seed=bundle.seed, method_options=bundle.options,
+        )
+
+    return build
+
+
+def _deferred(render: Callable[..., Any], figure: Any) -> Callable[[], Any]:
+    """A no-argument callable for a deferred download (run when the button is clicked)."""
+    return lambda: render(figure)
+
+
+def _downloads_results(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str) -> None:
+    st.subheader("Results table")
+    ran = bundle.table
+    st.caption(f"{len(ran)} method(s), estimand {bundle.estimand}, seed {bundle.seed}; full-precision numbers.")
+    left, right = st.columns(2)
+    with left:
+        st.download_button("Results table (CSV)", data=results_table_csv(ran), file_name=f"{stem}_results.csv",
+                           mime="text/csv", key="report_table_csv", on_click="ignore", icon="📄")
+    with right:
+        st.download_button("Results table (Excel)", data=results_table_xlsx(ran, spec=spec),
+                           file_name=f"{stem}_results.xlsx", mime=XLSX_MIME, key="report_table_xlsx",
+                           on_click="ignore", icon="📊")
+
+
+def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> None:
+    st.subheader("Reproduce the analysis")
+    source, needs_data = _data_source(dataset)
+    try:
+        analysis_text, script = dump_analysis(spec), reproduction_script(spec, source)
+    except cc.CausalInputError as exc:
+        st.error(f"The analysis cannot be saved as a file: {exc}", icon="⚠️")
+        return
+    left, right = st.columns(2)
+    with left:
+        st.download_button("Analysis file (JSON)", data=analysis_text, file_name=f"{stem}_analysis.json",
+                           mime="application/json", key="report_analysis_json", on_click="ignore", icon="💾")
+        st.caption("Restore it later on the **Data** page (with the same data) to get the same roles, "
+                   "methods, options and seed.")
+    with right:
+        st.download_button("Python script", data=script, file_name=f"{stem}_reproduce.py", mime="text/x-python",
+                           key="report_script", on_click="ignore", icon="🐍")
+        if source == dataset.sample_id:
+            st.caption(f"Reads the bundled sample `{source}`; run it from the workbench folder.")
+        else:
+            st.caption(f"Reads `{source}` from the script's folder; run it from the workbench folder.")
+    if needs_data:
+        st.download_button(f"The data as analysed ({source})", file_name=source, mime="text/csv",
+                           data=_deferred(lambda df: df.to_csv(index=False).encode("utf-8"), dataset.df),
+                           key="report_data_csv", on_click="ignore", icon="🗂️")
+
+
+def _downloads_charts(figures: list[NamedFigure], stem: str) -> None:
+    st.subheader("Charts")
+    problem = static_export_problem()
+    if problem:
+        st.info(f"{problem} Interactive HTML downloads still work.")
+    for figure in figures:
+        with st.expander(figure.title, expanded=False):
+            st.plotly_chart(figure.figure, width="stretch", key=f"report_chart_{figure.slug}")
+            columns = st.columns(3)
+            name = f"{stem}_{figure.slug}"
+            with columns[0]:
+                st.download_button("PNG", data=_deferred(figure_to_png, figure.figure), file_name=f"{name}.png",
+                                   mime="image/png", key=f"report_png_{figure.slug}", on_click="ignore",
+                                   disabled=problem is not None, icon="🖼️")
+            with columns[1]:
+                st.download_button("SVG", data=_deferred(figure_to_svg, figure.figure), file_name=f"{name}.svg",
+                                   mime="image/svg+xml", key=f"report_svg_{figure.slug}", on_click="ignore",
+                                   disabled=problem is not None, icon="✏️")
+            with columns[2]:
+                st.download_button("Interactive HTML", data=_deferred(figure_to_html, figure.figure),
+                                   file_name=f"{name}.html", mime="text/html", key=f"report_chart_html_{figure.slug}",
+                                   on_click="ignore", icon="🌐")
+
+
+def _page() -> None:
+    st.title("Report")
+    st.write("Take the analysis with you: a self-contained HTML report, the results table, every chart, "
+             "and the files that let anyone repeat the numbers.")
+    dataset, bundle = get_dataset(), get_results()
+    if bundle is None or dataset is None:
+        st.info("No results yet. Load data on **Data**, assign roles on **Roles**, then run estimators on "
+                "**Estimate**; the downloads appear here.")
+        link_to("pages/4_Estimate.py", "Go to Estimate", icon="➡️")
+        return
+    if dataset.version != bundle.data_version:
+        st.warning(f"{results_staleness()} The report describes one run on one table, so it is not offered "
+                   "until the estimators have run on the loaded data.")
+        link_to("pages/4_Estimate.py", "Go to Estimate", icon="➡️")
+        return
+    staleness = results_staleness()
+    if staleness:
+        st.warning(f"{staleness} The downloads below describe the last run, with the roles it used.")
+    if bundle.table.empty:
+        st.info("The last run has no methods in it; run at least one estimator on the **Estimate** page.")
+        return
+    stem = _slug(PurePath(dataset.sample_id or dataset.name).stem)
+    spec = _spec(dataset, bundle)
+    figures = _figures(dataset, bundle)
+
+    st.subheader("Full report")
+    st.caption("One HTML file with the data summary, roles, diagram, results, charts, warnings and method "
+               "descriptions; plotly.js is inside, so it opens offline in any browser.")
+    st.download_button("Download the HTML report", data=_report_builder(dataset, bundle, figures),
+                       file_name=f"{stem}_report.html", mime="text/html", key="report_html",
+                       on_click="ignore", type="primary", icon="📥")
+    _downloads_results(dataset, bundle, spec, stem)
+    _downloads_reproduce(dataset, spec, stem)
+    _downloads_charts(figures, stem)
+
+
+try:
+    _page()
+except Exception as exc:  # never a traceback on the page
+    show_error(exc, "Preparing the report")

@@ -1,0 +1,182 @@
+"""Mixtures page: k coins from repeated 0/1 measurements, and the hidden discrete confounder behind proxies."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import causal_core as cc
+from causal_core.charts import interventional_plot, mix_iid_plot, proxy_profile_plot, source_weights_plot
+from causal_core.mixtures.simulate import repeated_measurements_sample
+from causal_core.samples import get_sample, load_sample
+from pages._state import get_dataset, get_roles, get_seed, set_dataset, set_roles
+from pages._ui import show_error
+
+LATENT_SAMPLE = "latent_confounder"
+BUNDLED = "Bundled example (1,000 units, 6 trials)"
+LOADED = "The loaded table"
+
+
+@st.cache_data(show_spinner=False)
+def _bundled_repeated_measurements() -> pd.DataFrame:
+    return repeated_measurements_sample()[0]
+
+
+def _binary_columns(df: pd.DataFrame) -> list[str]:
+    out = []
+    for column in df.columns:
+        values = pd.to_numeric(df[column], errors="coerce").dropna()
+        if len(values) and values.isin([0, 1]).all():
+            out.append(str(column))
+    return out
+
+
+def _count_columns(df: pd.DataFrame) -> list[str]:
+    out = []
+    for column in df.columns:
+        values = pd.to_numeric(df[column], errors="coerce").dropna()
+        if len(values) and (values >= 0).all() and (values == values.round()).all():
+            out.append(str(column))
+    return out
+
+
+def _repeated_measurements_section() -> None:
+    st.markdown(
+        "Each unit belongs to one of **k hidden sources** and makes **m repeated 0/1 measurements** of the same "
+        "quantity. The first 2k−1 moments of the success counts fix the sources' weights and success rates "
+        "(Prony's method), so k can be at most (m+1)/2."
+    )
+    dataset = get_dataset()
+    sources = [BUNDLED] + ([LOADED] if dataset is not None else [])
+    choice = st.radio("Data", sources, key="mix_iid_source", horizontal=True)
+    df = _bundled_repeated_measurements() if choice == BUNDLED else dataset.df
+    mode = st.radio("Measurements are", ["several 0/1 columns", "a count column out of m trials"],
+                    key="mix_iid_mode", horizontal=True)
+    kwargs: dict = {}
+    if mode == "several 0/1 columns":
+        options = _binary_columns(df)
+        default = [c for c in options if c.startswith("trial_")] or options[:4]
+        columns = st.multiselect("0/1 columns (one per trial)", options, default=default, key="mix_iid_columns")
+        kwargs["columns"] = columns
+        trials = len(columns)
+    else:
+        options = _count_columns(df)
+        count = st.selectbox("Count column", options, index=options.index("successes") if "successes" in options else 0,
+                             key="mix_iid_count") if options else None
+        maximum = int(pd.to_numeric(df[count], errors="coerce").max()) if count else 1
+        trials = st.number_input("Trials per unit (m)", min_value=1, max_value=1000, value=max(maximum, 1),
+                                 step=1, key="mix_iid_trials")
+        kwargs.update(count=count, trials=int(trials))
+    k = st.number_input("Sources (k)", min_value=1, max_value=10, value=2, step=1, key="mix_iid_k",
+                        help="Needs 2k−1 ≤ m.")
+    if st.button("Fit sources", key="mix_iid_fit", type="primary"):
+        try:
+            if not kwargs.get("columns") and not kwargs.get("count"):
+                raise cc.CausalInputError("Choose the measurement columns (or a count column) first.")
+            st.session_state["mix_iid_result"] = cc.fit_mix_iid(df, k=int(k), **kwargs)
+            st.session_state.pop("mix_iid_error", None)
+        except Exception as exc:  # shown below, never as a traceback
+            st.session_state["mix_iid_result"] = None
+            st.session_state["mix_iid_error"] = exc
+    error = st.session_state.get("mix_iid_error")
+    if error is not None:
+        show_error(error, "Fitting the sources")
+    result = st.session_state.get("mix_iid_result")
+    if result is None:
+        return
+    left, right = st.columns([1, 2])
+    with left:
+        st.dataframe(result.summary_frame(), hide_index=True, width="stretch",
+                     column_config={"weight": st.column_config.NumberColumn(format="%.3f"),
+                                    "bias": st.column_config.NumberColumn(format="%.3f")})
+        st.metric("Hankel condition number", f"{result.condition_number:,.1f}")
+        st.caption(result.identifiability)
+        for warning in result.warnings:
+            st.warning(warning, icon=":material/warning:")
+    with right:
+        st.plotly_chart(mix_iid_plot(result), key="mix_iid_chart")
+
+
+def _load_latent_sample() -> None:
+    info = get_sample(LATENT_SAMPLE)
+    set_dataset(load_sample(LATENT_SAMPLE), name=info.title, source="sample", sample_id=LATENT_SAMPLE)
+    set_roles(info.roles)
+    st.session_state.pop("mix_latent_result", None)
+
+
+def _latent_confounder_section() -> None:
+    st.markdown(
+        "A **hidden discrete confounder U** with k states drives treatment and outcome. Observed **proxies** "
+        "(discrete, independent of each other and of treatment and outcome given U) reveal it: the mixture "
+        "P(U), P(proxy | U), P(T | U), P(Y | T, U) is learnt, then P(Y | do(t)) = Σ_u P(u) P(Y | t, u)."
+    )
+    roles, dataset = get_roles(), get_dataset()
+    if dataset is None or roles is None or not roles.proxies:
+        st.info("This needs a table with treatment, outcome and at least three discrete **proxies** "
+                "(Roles page), or the bundled example.")
+        st.button("Load the hidden-confounder example", key="mix_latent_load", on_click=_load_latent_sample)
+        return
+    st.caption(f"Data: **{dataset.name}**; treatment **{roles.treatment}**, outcome **{roles.outcome}**, "
+               f"proxies {', '.join(roles.proxies)}.")
+    c1, c2, c3 = st.columns(3)
+    k = c1.selectbox("Hidden states (k)", [2, 3, 4, 1, "auto"], key="mix_latent_k", format_func=str)
+    solver = c2.selectbox("Solver", ["auto", "moments+em", "em", "moments"], key="mix_latent_solver")
+    n_boot = c3.number_input("Bootstrap replicates", min_value=20, max_value=2000, value=200, step=20,
+                             key="mix_latent_boot")
+    settings = (dataset.version, roles, k, solver, int(n_boot), get_seed())
+    if st.button("Estimate", key="mix_latent_run", type="primary"):
+        try:
+            with st.spinner("Fitting the mixture and bootstrapping..."):
+                result = cc.estimate(dataset.df, roles, "latent_mixture", seed=get_seed(), k=k, solver=solver,
+                                     n_boot=int(n_boot))
+            st.session_state["mix_latent_result"] = (settings, result, None)
+        except Exception as exc:
+            st.session_state["mix_latent_result"] = (settings, None, exc)
+    stored = st.session_state.get("mix_latent_result")
+    if stored is None:
+        return
+    stored_settings, result, error = stored
+    if stored_settings[:2] != settings[:2]:
+        st.warning("The data or roles changed since this result; press Estimate again.", icon=":material/update:")
+    if error is not None:
+        show_error(error, "The latent-confounder estimate")
+        return
+    _show_latent_result(result, dataset.df, roles)
+
+
+def _show_latent_result(result: cc.EstimateResult, df: pd.DataFrame, roles: cc.Roles) -> None:
+    d = result.diagnostics
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("ATE (adjusted for U)", f"{result.estimate:.3f}", help="Bootstrap percentile 95% CI below.")
+    m2.metric("95% CI", f"{result.ci_low:.3f} to {result.ci_high:.3f}")
+    m3.metric("Naive difference", f"{d['naive_difference']:.3f}")
+    m4.metric("Log-likelihood", f"{d['log_likelihood']:,.1f}", help=f"k={d['k']}, solver {d['solver']}")
+    for warning in result.warnings:
+        st.warning(warning, icon=":material/warning:")
+    st.caption(f"Identifiability: {d['identifiability']}  Moment solver: {d['moment_condition']}")
+    naive = {}
+    treatment = df[roles.treatment]
+    for label in d["interventional"]["treatment"]:
+        rows = treatment.astype(str) == label
+        naive[label] = float(pd.to_numeric(df.loc[rows, roles.outcome], errors="coerce").mean())
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(source_weights_plot(d["source_weights"]), key="mix_latent_weights")
+    with right:
+        st.plotly_chart(interventional_plot(d["interventional"], naive=naive), key="mix_latent_do")
+    st.plotly_chart(proxy_profile_plot(d["proxy_distributions"]), key="mix_latent_proxies")
+    with st.expander("Tables: sources, outcome within sources, solver comparison"):
+        st.dataframe(d["source_weights"], hide_index=True, width="stretch")
+        st.dataframe(d["outcome_distributions"], hide_index=True, width="stretch")
+        st.dataframe(d["interventional"], hide_index=True, width="stretch")
+        if "solver_comparison" in d:
+            st.dataframe(d["solver_comparison"], hide_index=True, width="stretch")
+        if "k_selection" in d:
+            st.dataframe(d["k_selection"], hide_index=True, width="stretch")
+
+
+st.title("Mixtures of hidden sources")
+repeated_tab, latent_tab = st.tabs(["Mixture of repeated measurements", "Hidden discrete confounder"])
+with repeated_tab:
+    _repeated_measurements_section()
+with latent_tab:
+    _latent_confounder_section()

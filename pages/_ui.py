@@ -1,0 +1,69 @@
+"""Small page helpers shared by the app's pages: error display and "load data first" guards.
+
+Import as ``from pages._ui import ...`` (see ``pages/_state.py`` for why this works).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import streamlit as st
+
+import causal_core as cc
+from pages._state import Dataset, get_dataset, get_roles
+
+__all__ = ["show_error", "attempt", "require_dataset", "require_roles", "link_to"]
+
+T = TypeVar("T")
+
+
+def show_error(exc: BaseException, what: str = "This step") -> None:
+    """Show an exception as a message, never a traceback.
+
+    Engine input errors are shown as they are (they say what to change);
+    anything else gets a short message naming the step.
+    """
+    if isinstance(exc, cc.CausalInputError):
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.error(
+            f"{what} failed unexpectedly ({type(exc).__name__}: {exc}). "
+            "Check the roles and the data, or try another method.",
+            icon=":material/error:",
+        )
+
+
+def attempt(function: Callable[..., T], *args: Any, what: str = "This step", **kwargs: Any) -> T | None:
+    """Call ``function``; on any exception show it with :func:`show_error` and return None."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:  # the page must never show a traceback
+        show_error(exc, what)
+        return None
+
+
+def link_to(page: str, label: str, icon: str | None = None) -> None:
+    """A link to another page; plain text when the page is not registered (single-page tests)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except Exception:
+        st.markdown(f"Go to **{label}** in the sidebar.")
+
+
+def require_dataset() -> Dataset:
+    """The loaded dataset; otherwise say where to load one and stop the page."""
+    dataset = get_dataset()
+    if dataset is None:
+        st.info("No data loaded yet. Start on the **Data** page: upload a file or pick a bundled sample.")
+        link_to("pages/1_Data.py", "Go to Data", icon=":material/folder_open:")
+        st.stop()
+    return dataset
+
+
+def require_roles() -> cc.Roles:
+    """The assigned roles; otherwise say where to assign them and stop the page."""
+    roles = get_roles()
+    if roles is None:
+        st.info("Treatment and outcome are not assigned yet. Choose them on the **Roles** page.")
+        link_to("pages/2_Roles.py", "Go to Roles", icon=":material/account_tree:")
+        st.stop()
+    return roles

@@ -1,0 +1,208 @@
+"""The Streamlit app, driven through AppTest with widgets addressed by key."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import causal_core as cc
+from causal_core.samples import get_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = sorted((p for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")),
+               key=lambda p: int(re.match(r"(\d+)", p.name).group(1)) if re.match(r"\d+", p.name) else 10_000)
+TIMEOUT = 120
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    return at
+
+
+def _assert_clean(at: AppTest, where: str) -> None:
+    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+
+
+def _load_sample(at: AppTest, sample_id: str) -> None:
+    at.selectbox(key="data_sample").set_value(sample_id).run()
+    at.button(key="data_load_sample").click().run()
+    _assert_clean(at, "load sample")
+
+
+@pytest.mark.parametrize("page", [p.relative_to(ROOT).as_posix() for p in PAGES])
+def test_every_page_renders_without_data(page):
+    at = _app()
+    at.switch_page(page).run()
+    _assert_clean(at, page)
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", [p.relative_to(ROOT).as_posix() for p in PAGES])
+def test_every_page_renders_with_a_sample_loaded(page):
+    at = _app()
+    _load_sample(at, "simpson_recommendation")
+    at.switch_page(page).run()
+    _assert_clean(at, page)
+
+
+def test_whole_flow_sample_roles_estimate_diagnostics():
+    at = _app()
+    _load_sample(at, "simulated_linear")
+    truth = get_sample("simulated_linear").effect
+    at.switch_page("pages/2_Roles.py").run()
+    _assert_clean(at, "roles")
+    assert any("Roles check out" in s.value for s in at.success)
+    assert at.multiselect(key="roles_confounders").value == ["x1", "x2", "x3", "x4", "region"]
+
+    at.switch_page("pages/4_Estimate.py").run()
+    _assert_clean(at, "estimate")
+    back_door = [m.id for m in cc.list_methods() if m.id in ("ipw", "entropy_balancing", "regression_adjustment",
+                                                                "doubly_robust")]
+    chosen = ["difference_in_means"] + back_door
+    for info in cc.list_methods():
+        box = at.checkbox(key=f"est_use_{info.id}")
+        if not box.disabled:
+            box.set_value(info.id in chosen)
+    at.run()
+    at.button(key="est_run").click().run()
+    _assert_clean(at, "run")
+    bundle = at.session_state["results"]
+    assert list(bundle.table["method"]) == [m.id for m in cc.list_methods() if m.id in chosen]
+    assert len(bundle.results) >= 3
+    assert (bundle.table["error"] == "").all(), bundle.table["error"].tolist()
+    for method in back_door:  # adjusted methods recover the true effect within 4 of their own SEs
+        result = bundle.results[method]
+        assert abs(result.estimate - truth) < 4 * result.std_error, (method, result.estimate)
+    assert not at.error
+
+    first = dict(bundle.results)
+    at.button(key="est_run").click().run()  # unchanged settings: taken from the cache, the same objects
+    assert all(at.session_state["results"].results[m] is first[m] for m in first)
+
+    at.switch_page("pages/5_Diagnostics.py").run()
+    _assert_clean(at, "diagnostics")
+    assert not at.error, [e.value for e in at.error]
+    for method in bundle.results:
+        at.selectbox(key="diag_method").set_value(method).run()
+        _assert_clean(at, f"diagnostics {method}")
+    # moving back keeps the roles, the settings and the results
+    at.switch_page("pages/2_Roles.py").run()
+    at.switch_page("pages/4_Estimate.py").run()
+    assert at.session_state["results"] is not None
+    assert at.checkbox(key="est_use_difference_in_means").value is True
+    assert not at.warning or all("out of date" not in w.value for w in at.warning)
+
+
+def test_failing_method_shows_its_message_while_others_run():
+    at = _app()
+    _load_sample(at, "simulated_linear")
+    at.session_state["methods"] = ["difference_in_means", "ipw"]
+    at.session_state["method_options"] = {"ipw": {"propensity_model": "no_such_model"}}
+    at.switch_page("pages/4_Estimate.py").run()
+    at.button(key="est_run").click().run()
+    _assert_clean(at, "run")
+    table = at.session_state["results"].table.set_index("method")
+    assert table.loc["difference_in_means", "error"] == ""
+    assert "propensity_model" in table.loc["ipw", "error"]
+    assert any("propensity_model" in e.value for e in at.error)
+
+
+def test_bad_upload_keeps_the_loaded_data_and_new_data_marks_results_stale():
+    at = _app()
+    _load_sample(at, "simulated_linear")
+    before = at.session_state["dataset"]
+    at.file_uploader(key="data_upload").set_value(("broken.csv", b"\xff\xfe\x00\x81 not text", "text/csv")).run()
+    _assert_clean(at, "bad upload")
+    assert any("broken.csv" in e.value and "unchanged" in e.value for e in at.error)
+    assert at.session_state["dataset"] is before
+    at.file_uploader(key="data_upload").set_value(("empty.csv", b"", "text/csv")).run()
+    assert at.session_state["dataset"] is before
+    assert any("empty" in e.value for e in at.error)
+
+    at.switch_page("pages/4_Estimate.py").run()
+    at.button(key="est_run").click().run()
+    at.switch_page("pages/1_Data.py").run()
+    good = pd.DataFrame({"t": [0, 1] * 20, "y": range(40), "x": range(40)}).to_csv(index=False).encode()
+    at.file_uploader(key="data_upload").set_value(("good.csv", good, "text/csv")).run()
+    _assert_clean(at, "good upload")
+    assert at.session_state["dataset"].name == "good.csv"
+    assert at.session_state["dataset"].version == before.version + 1
+    assert at.session_state["roles"] is None  # the old roles name columns the new table lacks
+    at.switch_page("pages/5_Diagnostics.py").run()
+    assert any("has since been replaced" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("table.xlsx", b"not a workbook", "not a readable Excel workbook"),
+    ("table.parquet", b"PAR1 nonsense", "not a readable Parquet file"),
+    ("table.csv", "a,b\n1,\xe9\n".encode("latin-1"), "not valid utf-8"),
+])
+def test_unreadable_files_give_a_clear_message(name, content, message):
+    at = _app()
+    at.file_uploader(key="data_upload").set_value((name, content, "application/octet-stream")).run()
+    _assert_clean(at, name)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["dataset"] is None if "dataset" in at.session_state else True
+
+
+def test_excel_and_latin1_uploads_load():
+    at = _app()
+    buffer = io.BytesIO()
+    pd.DataFrame({"t": [0, 1, 0, 1], "y": [1.0, 2.0, 3.0, 4.0]}).to_excel(buffer, index=False, sheet_name="data")
+    at.file_uploader(key="data_upload").set_value(("book.xlsx", buffer.getvalue(), "application/vnd.ms-excel")).run()
+    _assert_clean(at, "excel")
+    assert at.session_state["dataset"].df.shape == (4, 2)
+    at.selectbox(key="data_encoding").set_value("latin-1").run()
+    at.file_uploader(key="data_upload").set_value(("l.csv", "a;b\n1;\xe9\n2;x\n".encode("latin-1"), "text/csv")).run()
+    assert list(at.session_state["dataset"].df["b"]) == ["\xe9", "x"]
+
+
+def test_roles_page_shows_validation_errors():
+    at = _app()
+    _load_sample(at, "simulated_linear")
+    at.switch_page("pages/2_Roles.py").run()
+    at.multiselect(key="roles_instruments").set_value(["x1"]).run()  # x1 is also a confounder
+    _assert_clean(at, "roles")
+    assert any("Column 'x1' is used both as" in e.value for e in at.error)
+    at.multiselect(key="roles_instruments").set_value([]).run()
+    assert not at.error
+
+
+def test_restore_analysis_file():
+    from causal_core.report.analysis_file import AnalysisSpec, dump_analysis
+    from causal_core.samples import load_sample
+
+    roles = cc.Roles(treatment="treat", outcome="y", confounders=("x1", "x2"))
+    spec = AnalysisSpec.from_data(load_sample("simulated_linear"), data_name="simulated_linear", roles=roles,
+                                  estimand="ATT", methods=["difference_in_means", "ipw"], seed=7)
+    at = _app()
+    at.file_uploader(key="data_restore").set_value(("bad.json", b"{not json", "application/json")).run()
+    _assert_clean(at, "bad restore")
+    assert any("bad.json" in e.value for e in at.error)
+    at.file_uploader(key="data_restore").set_value(("a.json", dump_analysis(spec).encode(), "application/json")).run()
+    _assert_clean(at, "restore")
+    assert at.session_state["roles"] == roles
+    assert at.session_state["estimand"] == "ATT" and at.session_state["seed"] == 7
+    assert at.session_state["methods"] == ["difference_in_means", "ipw"]
+    assert at.session_state["dataset"].sample_id == "simulated_linear"
+    at.switch_page("pages/4_Estimate.py").run()
+    assert at.selectbox(key="est_estimand").value == "ATT"
+    assert at.checkbox(key="est_use_ipw").value and not at.checkbox(key="est_use_doubly_robust").value
+
+
+def test_explore_flags_the_simpson_reversal_and_scan_finds_it():
+    at = _app()
+    _load_sample(at, "simpson_recommendation")
+    at.switch_page("pages/3_Explore.py").run()
+    _assert_clean(at, "explore")
+    assert at.selectbox(key="explore_by").value == "income"
+    assert any("Simpson's reversal on `income`" in e.value for e in at.error)
+    at.button(key="explore_scan").click().run()
+    _assert_clean(at, "scan")
+    assert any("1 column(s) reverse" in e.value for e in at.error)
