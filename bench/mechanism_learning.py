@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import causal_core as cc  # noqa: E402
-from causal_core.mechanism import CLASSIFIERS, make_classifier, mechanism_learning_data  # noqa: E402
+from causal_core.mechanism import mechanism_learning_data  # noqa: E402
+from causal_core.mechanism.evaluate import CLASSIFIERS, make_classifier  # noqa: E402
 
 FEATURES = ["x1", "x2"]
 

@@ -22,8 +22,23 @@ from .results import EstimateResult
 from .roles import Roles
 from .samples import SampleInfo, get_sample, list_samples, load_sample
 from .subgroups import SubgroupTable, scan_reversals, subgroup_table
+from .agreement import AgreementSummary, agreement_summary
+from .method_lab import MethodLabResult, method_lab
+from .refute import RefutationResult, refute
+from .sensitivity import e_value, ovb_sensitivity, robustness_section, rosenbaum_bounds, sensitivity_for_result
 
 __all__ = [
+    "AgreementSummary",
+    "MethodLabResult",
+    "RefutationResult",
+    "agreement_summary",
+    "e_value",
+    "method_lab",
+    "ovb_sensitivity",
+    "refute",
+    "robustness_section",
+    "rosenbaum_bounds",
+    "sensitivity_for_result",
     "CausalInputError",
     "CausalWarning",
     "EstimateResult",

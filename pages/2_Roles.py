@@ -124,8 +124,12 @@ def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None
         for role, label in (("confounders", "Confounders"), ("instruments", "Instruments"),
                             ("mechanisms", "Mechanisms (front-door)"), ("proxies", "Proxies of a hidden confounder"),
                             ("subgroups", "Subgroups")):
-            default = [c for c in (getattr(current, role) if current else ()) if c in columns]
-            lists[role] = st.multiselect(label, columns, default=default, key=f"roles_{role}", help=HELP[role],
+            key = f"roles_{role}"
+            # A default only for a new widget: once the key is in session state (the widget's own value, or the
+            # fill button's callback), the value comes from there and a default would clash with it.
+            default = None if key in st.session_state else [
+                c for c in (getattr(current, role) if current else ()) if c in columns]
+            lists[role] = st.multiselect(label, columns, default=default, key=key, help=HELP[role],
                                          placeholder="None")
             if role == "confounders":
                 st.button("Use all other columns as confounders", key="roles_fill_confounders",

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from causal_core.charts.decision_boundary import decision_boundary_figure
-from causal_core.mechanism import CLASSIFIERS, compare_classifiers, load_mechanism_sample
+from causal_core.mechanism import load_mechanism_sample
+from causal_core.mechanism.evaluate import CLASSIFIERS, compare_classifiers
 from causal_core.table_reader import read_table
 from pages._state import get_dataset, get_seed
 from pages._ui import attempt

@@ -146,10 +146,11 @@ def _latent_confounder_section() -> None:
 def _show_latent_result(result: cc.EstimateResult, df: pd.DataFrame, roles: cc.Roles) -> None:
     d = result.diagnostics
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("ATE (adjusted for U)", f"{result.estimate:.3f}", help="Bootstrap percentile 95% CI below.")
-    m2.metric("95% CI", f"{result.ci_low:.3f} to {result.ci_high:.3f}")
+    m1.metric("ATE (adjusted for U)", f"{result.estimate:.3f}", help="Bootstrap percentile 95% interval.")
+    m2.metric("Bootstrap SE", f"{result.std_error:.3f}")
     m3.metric("Naive difference", f"{d['naive_difference']:.3f}")
     m4.metric("Log-likelihood", f"{d['log_likelihood']:,.1f}", help=f"k={d['k']}, solver {d['solver']}")
+    st.markdown(f"95% interval **{result.ci_low:.3f} to {result.ci_high:.3f}** (k={d['k']}, solver {d['solver']}).")
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
     st.caption(f"Identifiability: {d['identifiability']}  Moment solver: {d['moment_condition']}")

@@ -29,30 +29,34 @@ def _errors(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     if kind == "normal":
         return rng.normal(size=n)
     if kind == "skewed":
-        return rng.exponential(size=n) - 1.0
+        return (rng.chisquare(1, n) - 1.0) / np.sqrt(2.0)
     if kind == "uniform":
         return rng.uniform(-np.sqrt(3), np.sqrt(3), n)
     raise ValueError(f"unknown error kind {kind!r}")
 
 
 def outcome_selection_data(n: int = 2000, seed: int = 0, effect: float = 1.0, gamma: float = 1.0,
-                           errors: str = "skewed") -> tuple[pd.DataFrame, float]:
+                           errors: str = "skewed", shadow_strength: float = 1.0,
+                           shadow_on_selection: float = 0.0) -> tuple[pd.DataFrame, float]:
     """Income answered with log odds rising by ``gamma`` per unit of income (MNAR).
 
     ``graduate ~ Bernoulli(expit(0.6 ability))``;
-    ``income = 1 + effect * graduate + 0.5 ability + parent_income + e`` with
-    ``e`` of the shape ``errors`` (mean 0, variance 1);
-    ``answered ~ Bernoulli(expit(0.3 + 0.8 contact - 0.8 graduate + gamma (income - 1.5)))``.
+    ``income = 1 + effect * graduate + 0.5 ability + shadow_strength * parent_income + 1.5 e`` with
+    ``e`` of the shape ``errors`` (mean 0, variance 1; "skewed" is a centred chi-square(1), skewness 2.8);
+    ``answered ~ Bernoulli(expit(0.3 + 0.8 contact - 1.5 graduate + gamma (income - 1.5)))``.
     ``parent_income`` is a shadow variable (it moves income, not answering
     given income); ``contact`` (call attempts) moves answering only, which
-    also makes it Heckman's exclusion variable. Graduates answer less, so the
+    also makes it Heckman's exclusion variable. ``shadow_on_selection`` adds
+    ``shadow_on_selection * (parent_income^2 - 1)`` to the answering index,
+    breaking the shadow-variable assumption. Graduates answer less, so the
     recorded graduates are the high earners, and so are the recorded non-graduates.
     """
     rng = np.random.default_rng(seed)
     ability, contact, parent_income = rng.normal(size=(3, n))
     graduate = rng.binomial(1, expit(0.6 * ability))
-    income = 1.0 + effect * graduate + 0.5 * ability + parent_income + _errors(rng, errors, n)
-    answered = rng.binomial(1, expit(0.3 + 0.8 * contact - 0.8 * graduate + gamma * (income - 1.5)))
+    income = 1.0 + effect * graduate + 0.5 * ability + shadow_strength * parent_income + 1.5 * _errors(rng, errors, n)
+    answered = rng.binomial(1, expit(0.3 + 0.8 * contact - 1.5 * graduate + gamma * (income - 1.5)
+                                      + shadow_on_selection * (parent_income**2 - 1)))
     frame = pd.DataFrame({
         "ability": ability, "contact": contact, "parent_income": parent_income, "graduate": graduate,
         "answered": answered, "income": np.where(answered == 1, income, np.nan),

@@ -140,6 +140,27 @@ def _go_to(page, title: str) -> None:
     _wait_idle(page)
 
 
+def _checkboxes(page, prefix: str) -> dict[str, dict[str, bool]]:
+    """Widget key -> {checked, disabled} of every live checkbox whose key starts with ``prefix``."""
+    return page.evaluate(
+        "(prefix) => {"
+        "  const found = {};"
+        "  for (const element of document.querySelectorAll(`[class*='st-key-${prefix}']:not([data-stale='true'])`)) {"
+        "    const key = [...element.classList].find(c => c.startsWith(`st-key-${prefix}`)).slice(7);"
+        "    const box = element.querySelector(\"input[type='checkbox']\");"
+        "    if (box) found[key] = {checked: box.checked, disabled: box.disabled};"
+        "  }"
+        "  return found; }",
+        prefix,
+    )
+
+
+def _run_button_says(page, text: str) -> None:
+    """Wait until the server has re-rendered the Estimate page's run button with ``text``, then for the run's end."""
+    page.locator(".st-key-est_run:not([data-stale='true']) button", has_text=re.compile(rf"^{re.escape(text)}$")).wait_for()
+    _wait_idle(page)
+
+
 def _choose(page, key: str, option: str | re.Pattern) -> None:
     """Pick ``option`` in the selectbox whose widget key is ``key``."""
     _widget(page, key, "button[aria-label='Open']").click()
@@ -177,31 +198,49 @@ def test_upload_roles_estimate_and_download_report(app_url, page, tmp_path):
 
     # 2. roles: treatment, outcome, and every other column as confounders
     _go_to(page, "Roles")
+    # Each wait is for something only the server draws after the change, then for that script run to end:
+    # the browser shows a new selection at once, and "Roles check out" already shows before confounders are
+    # filled, so waiting on either alone could move on mid-run and lose the confounders (roles without
+    # confounders leave only difference in means available on the Estimate page).
     _choose(page, "roles_treatment", re.compile(r"^treat\b"))
+    page.get_by_text(re.compile(r"^Treated: treat = 1; comparison: treat = 0\.$")).wait_for()
+    _wait_idle(page)
     _choose(page, "roles_outcome", re.compile(r"^y\b"))
-    _widget(page, "roles_fill_confounders", "button").click()
     page.get_by_text(re.compile(r"Roles check out: 800 rows usable")).wait_for()
+    _wait_idle(page)
+    _widget(page, "roles_fill_confounders", "button").click()
+    page.wait_for_function(
+        "(wanted) => {"
+        "  const tags = document.querySelectorAll(\".st-key-roles_confounders:not([data-stale='true']) [data-tag]\");"
+        "  return [...tags].map(tag => tag.getAttribute('aria-label')).sort().join(',') === wanted; }",
+        arg=",".join(sorted(CONFOUNDERS)),
+    )
     _wait_idle(page)
     _shot(page, "03_roles")
 
-    # 3. estimate: exactly the three methods, then run
+    # 3. estimate: exactly the three methods, then run. The page lists every registered method (some ticked by
+    # default, some greyed out), so the boxes to click are read from the page itself: untick the extra ones,
+    # then tick the missing ones. Each click changes the count by one, and the run button's label, which only
+    # the server redraws, says when that click has been taken in.
     _go_to(page, "Estimate")
+    page.get_by_text(f"{len(CONFOUNDERS)} confounder(s)").first.wait_for()
     _widget(page, "est_run", "button").wait_for()
-    for info in cc.list_methods():
-        box = _widget(page, f"est_use_{info.id}", "input[type='checkbox']")
-        if box.count() == 0 or box.is_disabled():
-            continue
-        if box.is_checked() != (info.id in METHODS):
-            _widget(page, f"est_use_{info.id}", "label").click()
-            page.wait_for_function(
-                "([key, wanted]) => {"
-                "  const box = document.querySelector(`.st-key-${key}:not([data-stale='true']) input`);"
-                "  return box && box.checked === wanted; }",
-                arg=[f"est_use_{info.id}", info.id in METHODS],
-            )
-            _wait_idle(page)
+    _wait_idle(page)
+    boxes = _checkboxes(page, "est_use_")
+    for method in METHODS:
+        state = boxes.get(f"est_use_{method}")
+        assert state is not None and not state["disabled"], f"{method} is not offered on the Estimate page: {state}"
+    checked = {key for key, state in boxes.items() if state["checked"] and not state["disabled"]}
+    wanted = {f"est_use_{method}" for method in METHODS}
+    n_checked = len(checked)
+    for key in sorted(checked - wanted) + sorted(wanted - checked):
+        _widget(page, key, "label").click()
+        n_checked += -1 if key in checked else 1
+        _run_button_says(page, f"Run {n_checked} method(s)")
+    boxes = _checkboxes(page, "est_use_")
+    assert {key for key, state in boxes.items() if state["checked"]} == wanted, boxes
     run_button = _widget(page, "est_run", "button")
-    page.get_by_role("button", name=f"Run {len(METHODS)} method(s)").wait_for()
+    _run_button_says(page, f"Run {len(METHODS)} method(s)")
     run_button.click()
     page.get_by_text(f"Done: {len(METHODS)} of {len(METHODS)} method(s) gave an estimate.").wait_for()
     _wait_idle(page)

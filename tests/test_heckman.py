@@ -67,7 +67,6 @@ def test_corrected_se_matches_stacked_m_estimator(seed):
     greene = np.sqrt(np.diag(fit["cov"]))
     sandwich = _stacked_sandwich_se(df["y"].to_numpy(), X_out, W, s, fit["gamma"], fit["beta"])
     np.testing.assert_allclose(greene, sandwich, rtol=0.05)
-    # the naive OLS SE of the second step ignores the estimated gamma and is smaller for lambda
     result = cc.estimate(df, HECKMAN_ROLES, METHOD)
     assert result.std_error == pytest.approx(greene[1], rel=1e-12)
 

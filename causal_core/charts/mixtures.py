@@ -30,7 +30,8 @@ def mix_iid_plot(result, *, title: str | None = None) -> go.Figure:
         )
     figure.update_xaxes(title="Successes out of {}".format(result.trials), dtick=1)
     figure.update_yaxes(title="Share of units", rangemode="tozero")
-    return base_layout(figure, title=title or f"{result.k} sources fitted to {result.n_units} units")
+    base_layout(figure, title=title or f"{result.k} sources fitted to {result.n_units} units", height=460)
+    return figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
 
 
 def source_weights_plot(source_table: pd.DataFrame, *, title: str = "Hidden sources") -> go.Figure:
@@ -61,11 +62,12 @@ def proxy_profile_plot(proxy_table: pd.DataFrame, *, title: str = "Proxy distrib
         figure.add_bar(x=labels, y=proxy_table[source], name=source, marker_color=PALETTE[i % len(PALETTE)])
     figure.update_layout(barmode="group")
     figure.update_yaxes(title="P(proxy = level | source)", range=[0, 1])
-    return base_layout(figure, title=title, height=380)
+    base_layout(figure, title=title, height=400)
+    return figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
 
 
 def interventional_plot(do_table: pd.DataFrame, *, naive: dict | None = None,
-                        title: str = "Outcome under each treatment, adjusted for the hidden source") -> go.Figure:
+                        title: str = "Mean outcome: adjusted vs unadjusted") -> go.Figure:
     """Bars of E[Y | do(T = t)] per treatment value, with the unadjusted means beside them when given.
 
     ``naive`` maps treatment label -> observed mean outcome.
@@ -84,4 +86,5 @@ def interventional_plot(do_table: pd.DataFrame, *, naive: dict | None = None,
     figure.update_layout(barmode="group")
     figure.update_xaxes(title="Treatment")
     figure.update_yaxes(title="Mean outcome", rangemode="tozero")
-    return base_layout(figure, title=title, height=360)
+    base_layout(figure, title=title, height=400)
+    return figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))

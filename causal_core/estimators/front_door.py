@@ -148,7 +148,8 @@ def _check_mechanisms(data: PreparedData) -> None:
         if abs(column[treated].mean() - column[~treated].mean()) <= 1e-10 * scale:
             raise CausalInputError(
                 f"Mechanism column '{name}' does not vary with treatment '{data.roles.treatment}' "
-                "(identical means in both arms); the front-door effect runs through the mechanism, so it must respond to treatment."
+                "(identical means in both arms); the front-door effect runs through the mechanism, "
+                "so it must respond to treatment."
             )
 
 
@@ -207,7 +208,8 @@ def _check_discrete_positivity(data: PreparedData) -> None:
                    "flexible regression; 'auto' picks discrete when there are at most 10 levels, else linear.",
                    choices=MECHANISM_TYPES),
         OptionSpec("mechanism_model", "model", None,
-                   "Regressor for E[Y | M, T, X] when mechanism_type='nonparametric' (default: ridge on cubic splines with pairwise interactions)."),
+                   "Regressor for E[Y | M, T, X] when mechanism_type='nonparametric' "
+                   "(default: ridge on cubic splines with pairwise interactions)."),
         OptionSpec("n_boot", "int", 200, "Bootstrap replicates for the SE and percentile CI.", low=20, high=5000),
     ),
 )
@@ -255,9 +257,14 @@ def front_door(
     se, ci_low, ci_high, failed = bootstrap(statistic, data.n, seed=seed, n_boot=int(n_boot))
     warnings: list[str] = []
     if failed:
-        warnings.append(f"{failed} of {n_boot} bootstrap replicates failed (e.g. a mechanism level missing from an arm) and were skipped.")
+        warnings.append(
+            f"{failed} of {n_boot} bootstrap replicates failed "
+            "(e.g. a mechanism level missing from an arm) and were skipped."
+        )
     if not np.isfinite(se):
-        raise CausalInputError("Too few bootstrap replicates succeeded to give a standard error; the data are too sparse.")
+        raise CausalInputError(
+            "Too few bootstrap replicates succeeded to give a standard error; the data are too sparse."
+        )
     if mechanism_model is not None and kind != "nonparametric":
         warnings.append(f"Option 'mechanism_model' is ignored for mechanism_type='{kind}'.")
     treated = data.t == 1

@@ -100,7 +100,8 @@ def _check_inputs(data: PreparedData) -> None:
     if data.S is None or np.ptp(data.S) == 0:
         value = None if data.S is None else int(data.S[0])
         raise CausalInputError(
-            f"Selection column '{selection}' is constant ({value}); Heckman's model needs both selected and unselected rows."
+            f"Selection column '{selection}' is constant ({value}); "
+            "Heckman's model needs both selected and unselected rows."
         )
     for j, name in enumerate(data.Z_names):
         if np.ptp(data.Z[:, j]) == 0:

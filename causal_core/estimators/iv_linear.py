@@ -85,7 +85,12 @@ def _check_instruments(data: PreparedData) -> None:
 
 
 def _test_row(name: str, test: Any) -> dict[str, Any]:
-    return {"test": name, "statistic": float(test.stat), "p_value": float(test.pval), "distribution": str(test.dist_name)}
+    return {
+        "test": name,
+        "statistic": float(test.stat),
+        "p_value": float(test.pval),
+        "distribution": str(test.dist_name),
+    }
 
 
 @register(
@@ -126,6 +131,15 @@ def two_stage_least_squares(
         Coefficient on the treatment and its SE; diagnostics hold the first-stage
         F, over-identification and endogeneity tests, the OLS coefficient and,
         for one 0/1 instrument without covariates, the Wald estimator.
+
+    Raises
+    ------
+    CausalInputError
+        For a constant instrument, instruments collinear with the covariates,
+        and instruments with no evidence of relevance: first-stage partial F
+        below 1 *and* p-value above 0.5 (the F sits below its median under
+        "no correlation", so the data show nothing at all to identify from).
+        F between 1 and 10 only warns ("weak instrument").
     """
     if cov_type not in COV_TYPES:
         raise CausalInputError(f"The 'cov_type' option must be one of {list(COV_TYPES)}; got {cov_type!r}.")
@@ -163,11 +177,14 @@ def two_stage_least_squares(
 
     tests = []
     if n_instruments > 1:
-        overid = result.sargan if cov_type == "unadjusted" else result.wooldridge_overid
-        tests.append(_test_row("over-identification (" + ("Sargan" if cov_type == "unadjusted" else "Wooldridge score") + ")", overid))
+        classical = cov_type == "unadjusted"
+        overid = result.sargan if classical else result.wooldridge_overid
+        label = "Sargan" if classical else "Wooldridge score, robust"
+        tests.append(_test_row(f"over-identification ({label})", overid))
         if overid.pval < 0.05:
             warnings.append(
-                f"Over-identification test rejects (p = {overid.pval:.3f}): the instruments disagree, so at least one may be invalid."
+                f"Over-identification test rejects (p = {overid.pval:.3f}): "
+                "the instruments disagree, so at least one may be invalid."
             )
     tests.append(_test_row("endogeneity (Wu-Hausman)", result.wu_hausman()))
     if cov_type == "robust":

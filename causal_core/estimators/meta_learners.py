@@ -18,6 +18,7 @@ cross-fitted AIPW estimate with its influence-function standard error.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import numpy as np
@@ -204,8 +205,13 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     -------
     MethodOutput
     """
-    return _plug_in_learner(s_learner_effects, "s_learner", data, estimand=estimand, seed=seed,
-                            base_model=base_model, n_boot=n_boot)
+    output = _plug_in_learner(s_learner_effects, "s_learner", data, estimand=estimand, seed=seed,
+                              base_model=base_model, n_boot=n_boot)
+    if isinstance(base_model, str) and base_model == "linear":
+        note = ("A linear S-learner has no treatment-covariate interactions, so it gives the same effect to every "
+                "row; its ATT and ATC equal its ATE even when effects vary.")
+        output = dataclasses.replace(output, warnings=output.warnings + (note,))
+    return output
 
 
 @register(

@@ -207,11 +207,11 @@ def fit_mix_iid(
     weights, biases, condition, notes = prony_sources(mu, k)
     warnings = list(notes)
     smallest, noise = _hankel_signal_and_noise(counts, m, k)
-    if condition > ILL_CONDITIONED or smallest < 3 * noise:
+    if condition > ILL_CONDITIONED or smallest < noise:
         warnings.append(
             f"The Hankel matrix of moments is ill-conditioned (condition number {condition:.3g}; its smallest "
-            f"singular value {smallest:.2g} is {'below' if smallest < 3 * noise else 'near'} 3 standard errors of "
-            f"the moments, {3 * noise:.2g}): the sources are close together or one is tiny, so the recovered "
+            f"singular value {smallest:.2g} is {'below' if smallest < noise else 'above'} the largest standard error of "
+            f"the moments, {noise:.2g}): the sources are close together or one is tiny, so the recovered "
             "weights and biases are unstable. Try a smaller k."
         )
     distribution = np.bincount(counts, minlength=m + 1) / counts.size

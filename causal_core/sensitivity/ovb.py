@@ -299,7 +299,7 @@ def ovb_sensitivity(
             rows.append({
                 "benchmark": name, "kd": k_d, "ky": k_y, "r2dx_benchmark": r2dxj_x, "r2yx_benchmark": r2yxj_dx,
                 "r2dz_x": r2dz, "r2yz_dx": r2yz, "adjusted_estimate": adj, "adjusted_se": adj_se,
-                "adjusted_t": adj / adj_se, "adjusted_ci_low": adj - z * adj_se, "adjusted_ci_high": adj + z * adj_se,
+                "adjusted_t": adj / adj_se if adj_se > 0 else float("nan"), "adjusted_ci_low": adj - z * adj_se, "adjusted_ci_high": adj + z * adj_se,
             })
     table = pd.DataFrame(rows, columns=[
         "benchmark", "kd", "ky", "r2dx_benchmark", "r2yx_benchmark", "r2dz_x", "r2yz_dx", "adjusted_estimate",
@@ -338,5 +338,7 @@ def bias_contour_grid(sensitivity: OVBSensitivity, *, max_r2dz: float | None = N
     bias = ovb_bias(sensitivity.std_error, sensitivity.dof, d, y)
     adj = adjusted_estimate(sensitivity.estimate, sensitivity.std_error, sensitivity.dof, d, y)
     adj_se = adjusted_std_error(sensitivity.std_error, sensitivity.dof, d, y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adjusted_t = np.where(adj_se > 0, adj / np.where(adj_se > 0, adj_se, 1.0), np.nan)
     return pd.DataFrame({"r2dz_x": d, "r2yz_dx": y, "bias": bias, "adjusted_estimate": adj,
-                         "adjusted_t": adj / adj_se})
+                         "adjusted_t": adjusted_t})

@@ -1,0 +1,180 @@
+"""Heterogeneity page: latent Gaussian-mixture subgroups or a CATE learner, with their charts.
+
+Settings are copied into ``st.session_state["het_settings"]`` (widget keys are
+dropped when the page is not shown) and results are cached in
+``st.session_state["het_cache"]`` by (data version, roles, method, estimand,
+options, seed), so returning to the page shows the last run instantly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import causal_core as cc
+from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariate_plot, qini_plot,
+                                              subgroup_effects_plot, subgroup_projection_plot,
+                                              unit_effects_histogram)
+from causal_core.data import prepare
+from causal_core.uplift import qini_coefficient, qini_curve
+from pages._state import get_estimand, get_seed
+from pages._ui import require_dataset, require_roles, show_error
+
+METHODS = {
+    "gmm_subgroups": "Gaussian-mixture subgroups",
+    "dr_learner": "DR-learner",
+    "x_learner": "X-learner",
+    "t_learner": "T-learner",
+    "s_learner": "S-learner",
+    "tarnet": "TARNet / CFR (neural)",
+}
+ESTIMANDS = ("ATE", "ATT", "ATC")
+BASE_MODELS = ("gradient_boosting", "random_forest", "linear")
+DEFAULTS: dict[str, Any] = {"method": "gmm_subgroups", "estimand": None, "n_components": 0,
+                            "within_method": "doubly_robust", "base_model": "gradient_boosting", "n_boot": 50,
+                            "epochs": 100, "cfr_penalty": 0.0, "covariate": None}
+
+
+def _settings() -> dict[str, Any]:
+    stored = st.session_state.setdefault("het_settings", dict(DEFAULTS))
+    return {**DEFAULTS, **stored}
+
+
+def _options(method: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The keyword options the chosen method gets from the page's settings."""
+    if method == "gmm_subgroups":
+        k = int(settings["n_components"])
+        return {"n_components": k if k >= 2 else None, "within_method": settings["within_method"]}
+    if method == "tarnet":
+        return {"epochs": int(settings["epochs"]), "cfr_penalty": float(settings["cfr_penalty"])}
+    options: dict[str, Any] = {"base_model": settings["base_model"]}
+    if method != "dr_learner":
+        options["n_boot"] = int(settings["n_boot"])
+    return options
+
+
+def _run(dataset, roles: cc.Roles, method: str, estimand: str, options: dict, seed: int) -> cc.EstimateResult:
+    cache = st.session_state.setdefault("het_cache", {})
+    key = (dataset.version, repr(roles), method, estimand, repr(sorted(options.items())), seed)
+    if key not in cache:
+        with st.spinner(f"Running {METHODS[method]}..."):
+            cache[key] = cc.estimate(dataset.df, roles, method, estimand=estimand, seed=seed, **options)
+    st.session_state["het_last"] = key
+    return cache[key]
+
+
+def _last_result(dataset, roles: cc.Roles) -> cc.EstimateResult | None:
+    key = st.session_state.get("het_last")
+    if key is None or key[0] != dataset.version or key[1] != repr(roles):
+        return None
+    return st.session_state.get("het_cache", {}).get(key)
+
+
+def _headline(result: cc.EstimateResult) -> None:
+    c1, c2, c3 = st.columns(3)
+    c1.metric(f"Overall {result.estimand}", f"{result.estimate:,.4g}")
+    c2.metric("95% CI", f"{result.ci_low:,.4g} to {result.ci_high:,.4g}")
+    c3.metric("Rows used", f"{result.n_used:,}")
+    st.caption(f"Standard error: {result.diagnostics.get('se_method', 'see the method description')}.")
+    if result.warnings:
+        with st.expander(f"{len(result.warnings)} warning(s)"):
+            for text in result.warnings:
+                st.markdown(f"- {text}")
+
+
+def _show_subgroups(result: cc.EstimateResult, outcome: str) -> None:
+    diagnostics = result.diagnostics
+    table: pd.DataFrame = diagnostics["subgroups"]
+    st.plotly_chart(subgroup_effects_plot(table, overall=result.estimate, overall_ci=(result.ci_low, result.ci_high),
+                                          outcome=outcome), width="stretch", key="het_forest")
+    left, right = st.columns(2)
+    left.plotly_chart(bic_curve_plot(diagnostics["bic"], chosen=diagnostics["n_subgroups"]), width="stretch",
+                      key="het_bic")
+    right.plotly_chart(subgroup_projection_plot(diagnostics["projection"], diagnostics["assignments"]),
+                       width="stretch", key="het_projection")
+    st.dataframe(table, hide_index=True, width="stretch", key="het_subgroup_table")
+
+
+def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, settings: dict[str, Any]) -> None:
+    data = prepare(dataset.df, roles, cc.get_method(result.method))
+    effects = result.unit_effects
+    st.plotly_chart(unit_effects_histogram(effects, average=float(np.mean(effects))), width="stretch",
+                    key="het_histogram")
+    names = list(data.covariate_names)
+    current = settings["covariate"] if settings["covariate"] in names else names[0]
+    covariate = st.selectbox("Covariate", names, index=names.index(current), key="het_covariate",
+                             help="Plot the estimated unit effects against this covariate.")
+    settings["covariate"] = covariate
+    st.plotly_chart(effect_by_covariate_plot(data.X[:, names.index(covariate)], effects, name=covariate),
+                    width="stretch", key="het_by_covariate")
+    curve = qini_curve(effects, data.y, data.t)
+    st.plotly_chart(qini_plot(curve), width="stretch", key="het_qini")
+    st.caption(f"Qini coefficient (area above random targeting): {qini_coefficient(curve):,.4g}. The Qini curve "
+               "compares raw treated and control outcomes among the top-ranked rows, so it is only causal when "
+               "treatment was randomised; with confounding read it as a rough check of the ranking.")
+
+
+st.title("Heterogeneity")
+st.write("Does the effect differ between units? Find latent subgroups of similar units with a Gaussian mixture, "
+         "or estimate an effect for every unit with a CATE learner.")
+dataset = require_dataset()
+roles = require_roles()
+if not roles.confounders:
+    st.info("These methods need at least one confounder; assign some on the **Roles** page.")
+    st.stop()
+
+settings = _settings()
+c1, c2, c3 = st.columns([2, 1, 1])
+method_ids = list(METHODS)
+method = c1.selectbox("Method", method_ids, index=method_ids.index(settings["method"]),
+                      format_func=METHODS.get, key="het_method")
+default_estimand = settings["estimand"] or (get_estimand() if get_estimand() in ESTIMANDS else "ATE")
+estimand = c2.selectbox("Estimand", ESTIMANDS, index=ESTIMANDS.index(default_estimand), key="het_estimand")
+seed = int(c3.number_input("Seed", value=get_seed(), min_value=0, step=1, key="het_seed"))
+settings.update(method=method, estimand=estimand)
+
+with st.expander("Options", expanded=False):
+    if method == "gmm_subgroups":
+        settings["n_components"] = st.number_input(
+            "Number of subgroups (0 = choose by BIC)", min_value=0, max_value=15, step=1,
+            value=int(settings["n_components"]), key="het_n_components")
+        within = ("doubly_robust", "regression_adjustment", "ipw", "difference_in_means")
+        settings["within_method"] = st.selectbox("Method within each subgroup", within,
+                                                 index=within.index(settings["within_method"]),
+                                                 key="het_within_method")
+    elif method == "tarnet":
+        settings["epochs"] = st.number_input("Epochs", min_value=1, max_value=2000, step=10,
+                                             value=int(settings["epochs"]), key="het_epochs")
+        settings["cfr_penalty"] = st.number_input("CFR balance penalty (0 = TARNet)", min_value=0.0, max_value=100.0,
+                                                  value=float(settings["cfr_penalty"]), key="het_cfr_penalty")
+    else:
+        settings["base_model"] = st.selectbox("Base model", BASE_MODELS, index=BASE_MODELS.index(settings["base_model"]),
+                                              key="het_base_model")
+        if method != "dr_learner":
+            settings["n_boot"] = st.number_input("Bootstrap replicates", min_value=10, max_value=2000, step=10,
+                                                 value=int(settings["n_boot"]), key="het_n_boot")
+st.session_state["het_settings"] = settings
+st.caption(cc.get_method(method).summary)
+
+if st.button("Run", key="het_run", type="primary"):
+    try:
+        _run(dataset, roles, method, estimand, _options(method, settings), seed)
+    except Exception as exc:  # the page must never show a traceback
+        show_error(exc, "The heterogeneity analysis")
+
+result = _last_result(dataset, roles)
+if result is not None:
+    st.divider()
+    st.subheader(f"{METHODS.get(result.method, result.method)}: {result.estimand} of {roles.treatment} on {roles.outcome}")
+    try:
+        _headline(result)
+        if result.method == "gmm_subgroups":
+            _show_subgroups(result, roles.outcome)
+        else:
+            _show_unit_effects(result, dataset, roles, settings)
+    except Exception as exc:
+        show_error(exc, "Showing the results")
+else:
+    st.info("Choose a method and press **Run**.")
