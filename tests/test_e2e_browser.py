@@ -141,18 +141,25 @@ def _go_to(page, title: str) -> None:
 
 
 def _checkboxes(page, prefix: str) -> dict[str, dict[str, bool]]:
-    """Widget key -> {checked, disabled} of every live checkbox whose key starts with ``prefix``."""
-    return page.evaluate(
+    """Widget key -> {checked, disabled} of every live checkbox whose key starts with ``prefix``.
+
+    Waits until each of them is drawn: Streamlit shows a skeleton in a widget's place until the browser has
+    loaded that widget's code, which takes a while on a busy machine.
+    """
+    handle = page.wait_for_function(
         "(prefix) => {"
         "  const found = {};"
-        "  for (const element of document.querySelectorAll(`[class*='st-key-${prefix}']:not([data-stale='true'])`)) {"
-        "    const key = [...element.classList].find(c => c.startsWith(`st-key-${prefix}`)).slice(7);"
+        "  const elements = document.querySelectorAll(`[class*='st-key-${prefix}']:not([data-stale='true'])`);"
+        "  for (const element of elements) {"
+        "    const key = [...element.classList].find(c => c.startsWith(`st-key-${prefix}`)).slice('st-key-'.length);"
         "    const box = element.querySelector(\"input[type='checkbox']\");"
-        "    if (box) found[key] = {checked: box.checked, disabled: box.disabled};"
+        "    if (!box) return false;"
+        "    found[key] = {checked: box.checked, disabled: box.disabled};"
         "  }"
-        "  return found; }",
-        prefix,
+        "  return elements.length > 0 && found; }",
+        arg=prefix,
     )
+    return handle.json_value()
 
 
 def _run_button_says(page, text: str) -> None:

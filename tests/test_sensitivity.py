@@ -239,3 +239,16 @@ def test_agreement_summary_reads_sign_overlap_and_spread():
     assert not split.same_sign and not split.common_overlap and "sign" in split.verdict
     with pytest.raises(cc.CausalInputError, match="at least 2"):
         cc.agreement_summary({"a": result(1.0, 0.1)})
+
+
+def test_robustness_section_renders_html_and_figures():
+    df, _ = linear_confounded(n=400, seed=8)
+    roles = cc.Roles("treat", "y", ["x1", "x2", "x3", "x4", "region"])
+    results = {m: cc.estimate(df, roles, m) for m in ("regression_adjustment", "ipw")}
+    section = cc.robustness_section(
+        sensitivity={"regression_adjustment": cc.sensitivity_for_result(df, roles, results["regression_adjustment"])},
+        refutations={"ipw": cc.refute(df, roles, "ipw", tests=["placebo_treatment"], n_repeats=3)},
+        agreement=cc.agreement_summary(results),
+    )
+    assert "<h2>Robustness</h2>" in section.html and "<script" not in section.html
+    assert [slug for slug, _, _ in section.figures] == ["ovb_regression_adjustment", "refutation_ipw"]

@@ -96,7 +96,7 @@ def unit_effects_histogram(unit_effects: np.ndarray, *, average: float | None = 
                                     marker=dict(color=CONTROL_COLOUR), opacity=0.8, name="Unit effects"))
     if average is not None and np.isfinite(average):
         figure.add_vline(x=average, line=dict(color=TREATED_COLOUR, width=2, dash="dash"),
-                         annotation_text=f"Average {average:,.4g}", annotation_position="top")
+                         annotation_text=f"Mean of all rows {average:,.4g}", annotation_position="top")
     figure.update_xaxes(title="Estimated unit effect")
     figure.update_yaxes(title="Rows")
     return base_layout(figure, title="Distribution of unit-level effects", height=340)

@@ -37,7 +37,7 @@ def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-var
                                 name="observed"))
     bench = sensitivity.benchmarks
     if len(bench):
-        labels = [f"{b} x{k:g}: {a:.3g}" for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
+        labels = [f"{k:g}× {b}: {a:.3g}" for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
         figure.add_trace(go.Scatter(x=bench["r2dz_x"], y=bench["r2yz_dx"], mode="markers+text", text=labels,
                                     textposition="top right", marker=dict(color=TREATED_COLOUR, size=9, symbol="diamond"),
                                     name="benchmarks"))

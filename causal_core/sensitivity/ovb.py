@@ -294,6 +294,9 @@ def ovb_sensitivity(
             except CausalInputError as exc:
                 warnings.append(f"Benchmark '{name}' x{k_d:g}: {exc}")
                 continue
+            if r2yz >= 1.0:
+                warnings.append(f"Benchmark '{name}' x{k_d:g} implies a confounder explaining all of the outcome's "
+                                "residual variance (capped at 1); lower 'ky'.")
             adj = float(adjusted_estimate(est, se, dof, r2dz, r2yz))
             adj_se = float(adjusted_std_error(se, dof, r2dz, r2yz))
             rows.append({

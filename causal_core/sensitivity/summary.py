@@ -40,7 +40,7 @@ def sensitivity_for_result(
     *,
     options: dict[str, Any] | None = None,
     benchmarks: list[str] | None = None,
-    kd: tuple[float, ...] = (1.0, 2.0, 3.0),
+    kd: tuple[float, ...] = (1.0,),
 ) -> SensitivityReport:
     """E-value (always), OVB (regression, doubly robust) and Rosenbaum bounds (1:1 matching without replacement).
 
