@@ -5,7 +5,12 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
+# One BLAS thread per test process: the suite's arrays are small, and threaded
+# BLAS on a 2-core machine (or beside pytest-xdist workers) only oversubscribes.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -164,7 +164,8 @@ def _checkboxes(page, prefix: str) -> dict[str, dict[str, bool]]:
 
 def _run_button_says(page, text: str) -> None:
     """Wait until the server has re-rendered the Estimate page's run button with ``text``, then for the run's end."""
-    page.locator(".st-key-est_run:not([data-stale='true']) button", has_text=re.compile(rf"^{re.escape(text)}$")).wait_for()
+    label = re.compile(rf"^{re.escape(text)}$")
+    page.locator(".st-key-est_run:not([data-stale='true']) button", has_text=label).wait_for()
     _wait_idle(page)
 
 
