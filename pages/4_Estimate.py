@@ -16,6 +16,7 @@ from pages._state import (
     get_estimand,
     get_method_options,
     get_methods,
+    methods_were_chosen,
     get_results,
     get_seed,
     result_cache,
@@ -72,7 +73,7 @@ def _method_picker(estimand: str, available: set[str], unavailable: dict[str, st
     """Checkboxes grouped by family with their options; returns the chosen ids and every method's options."""
     stored_methods = get_methods()
     stored_options = get_method_options()
-    if not stored_methods:
+    if not methods_were_chosen():
         stored_methods = [m for m in DEFAULT_METHODS if m in available]
     chosen: list[str] = []
     options: dict[str, dict[str, Any]] = {}

@@ -45,6 +45,7 @@ __all__ = [
     "get_estimand",
     "set_estimand",
     "get_methods",
+    "methods_were_chosen",
     "set_methods",
     "get_method_options",
     "set_method_options",
@@ -167,6 +168,11 @@ def get_methods() -> list[str]:
 
 def set_methods(methods: list[str]) -> None:
     st.session_state["methods"] = list(methods)
+
+
+def methods_were_chosen() -> bool:
+    """True once the analyst has made a choice of methods (an empty choice included)."""
+    return "methods" in st.session_state
 
 
 def get_method_options() -> dict[str, dict[str, Any]]:
