@@ -25,7 +25,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import logit
 
 from .api import estimate as _estimate
 from .data import prepare
@@ -78,6 +77,7 @@ class MethodLabResult:
 def _structure(X: np.ndarray, t: np.ndarray, names: Sequence[str], *, scenario: str, effect: float,
                confounding: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean outcome under control ``mu0`` and unit effects ``tau`` (noise added per replication)."""
+    from scipy.special import logit
     n = t.size
     if X.shape[1]:
         sd = X.std(axis=0)

@@ -9,10 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone, is_classifier
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from .errors import CausalInputError
 
@@ -32,11 +28,15 @@ PS_EXTREME = 0.01
 
 def default_propensity_model() -> Any:
     """Unpenalised logistic regression on standardised covariates (the textbook logit)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     return make_pipeline(StandardScaler(), LogisticRegression(C=1e6, max_iter=5000))
 
 
 def default_outcome_model() -> Any:
     """Ordinary least squares."""
+    from sklearn.linear_model import LinearRegression
     return LinearRegression()
 
 
@@ -72,6 +72,7 @@ def fit_propensity(
     Raises :class:`CausalInputError` on perfect separation (one covariate or
     the fitted model classifying every unit with certainty).
     """
+    from sklearn.base import clone, is_classifier
     if X.shape[1] == 0:
         share = float(t.mean() if train is None else t[train].mean())
         n = X.shape[0] if predict is None else int(np.size(X[predict], 0))
@@ -104,6 +105,7 @@ def fit_outcome(
     predict: np.ndarray | None = None,
 ) -> np.ndarray:
     """Predicted E[Y | X] for ``predict`` rows from a model fitted on ``train`` rows."""
+    from sklearn.base import clone
     model = clone(model) if model is not None else default_outcome_model()
     rows = slice(None) if train is None else train
     Xt = X[rows] if X.shape[1] else np.zeros((np.size(y[rows]), 1))

@@ -30,7 +30,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .api import estimate as _estimate
 from .data import encode_columns
@@ -169,6 +168,7 @@ def _dummy_outcome(frame: pd.DataFrame, roles: Roles, rng: np.random.Generator, 
 
 def _judge(test: str, original: float, se: float, values: np.ndarray, n_repeats: int, n_failed: int,
            subset_fraction: float) -> RefutationResult:
+    from scipy import stats
     if values.size < 2:
         return RefutationResult(test, False, original, se, float("nan"), float("nan"), float("nan"), float("nan"),
                                 float("nan"), float("nan"), n_repeats, n_failed, tuple(values),

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["EstimateResult", "MethodOutput"]
 
@@ -74,12 +73,14 @@ class EstimateResult:
 
     def conf_int(self, level: float = 0.95) -> tuple[float, float]:
         """Normal-approximation interval at another level (the stored one is 95%)."""
+        from scipy import stats
         z = stats.norm.ppf(0.5 + level / 2)
         return (self.estimate - z * self.std_error, self.estimate + z * self.std_error)
 
     @property
     def p_value(self) -> float:
         """Two-sided p-value of 'no effect' from the normal approximation."""
+        from scipy import stats
         if not np.isfinite(self.std_error) or self.std_error <= 0:
             return float("nan")
         return float(2 * stats.norm.sf(abs(self.estimate / self.std_error)))

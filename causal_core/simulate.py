@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 __all__ = ["linear_confounded", "heterogeneous_confounded", "kang_schafer"]
 
@@ -25,6 +24,7 @@ def linear_confounded(n: int = 2000, seed: int = 0, effect: float = 2.0) -> tupl
 
     Naive difference in means is biased upward (about +1.3 at effect 2).
     """
+    from scipy.special import expit
     rng = np.random.default_rng(seed)
     x1, x2, x3 = rng.normal(size=(3, n))
     x4 = rng.binomial(1, 0.4, n)
@@ -45,6 +45,7 @@ def heterogeneous_confounded(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame
     the ATT and ATC are 1 + E[x1 | T=1] and 1 + E[x1 | T=0] (computed by
     numerical integration below).
     """
+    from scipy.special import expit
     rng = np.random.default_rng(seed)
     x1, x2, x3 = rng.normal(size=(3, n))
     p = expit(0.8 * x1 - 0.4 * x2)
@@ -67,6 +68,7 @@ def kang_schafer(n: int = 1000, seed: int = 0, effect: float = 0.0) -> tuple[pd.
     With the observed columns ``w1..w4`` both the propensity and outcome models
     are misspecified; with ``z1..z4`` (also returned) both are correct.
     """
+    from scipy.special import expit
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, 4))
     y0 = 210 + 27.4 * z[:, 0] + 13.7 * z[:, 1] + 13.7 * z[:, 2] + 13.7 * z[:, 3] + rng.normal(size=n)

@@ -23,8 +23,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
-from scipy.special import expit, softmax
 
 from .errors import CausalInputError
 
@@ -76,6 +74,7 @@ class StableModel:
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """Predictions for ``df``: the fitted value (regression) or P(target = 1) (classification)."""
+        from scipy.special import expit
         X = _feature_matrix(df, self.features)
         linear = self.intercept + X @ self.coefficients.to_numpy()
         return expit(linear) if self.task == "classification" else linear
@@ -141,6 +140,8 @@ def decorrelation_loss(X: np.ndarray, weights: np.ndarray) -> float:
 
 def decorrelation_weights(X: np.ndarray, *, penalty: float = 0.01, max_iter: int = 500) -> tuple[np.ndarray, bool]:
     """Positive sample weights (mean 1) that decorrelate the columns of ``X``; returns ``(weights, converged)``."""
+    from scipy import optimize
+    from scipy.special import softmax
     n = X.shape[0]
     Xs = (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
     A, mask = _balance_terms(Xs)

@@ -8,14 +8,16 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from sklearn.mixture import GaussianMixture
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ..errors import CausalInputError
+
+if TYPE_CHECKING:
+    from sklearn.mixture import GaussianMixture
 
 __all__ = ["COVARIANCE_TYPES", "standardise", "fit_mixture_path", "density_ratio_propensity"]
 
@@ -29,12 +31,14 @@ RATIO_REG_COVAR = 0.3
 
 def standardise(X: np.ndarray) -> np.ndarray:
     """Covariates centred and scaled to unit variance (constant columns left at zero)."""
+    from sklearn.preprocessing import StandardScaler
     if X.shape[1] == 0:
         raise CausalInputError("Gaussian-mixture methods need at least one non-constant confounder.")
     return StandardScaler().fit_transform(X)
 
 
 def _mixture(k: int, covariance_type: str, n_init: int, seed: int, reg_covar: float) -> GaussianMixture:
+    from sklearn.mixture import GaussianMixture
     return GaussianMixture(n_components=k, covariance_type=covariance_type, n_init=n_init,
                            reg_covar=reg_covar, max_iter=300, random_state=seed)
 
@@ -78,6 +82,7 @@ def density_ratio_propensity(
 
     Returns the propensities and the number of components chosen in each arm.
     """
+    from scipy.special import expit
     treated = t == 1
     log_density = {}
     chosen = {}

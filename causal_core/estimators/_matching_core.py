@@ -24,8 +24,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
-from sklearn.linear_model import LinearRegression
 
 from ..errors import CausalInputError
 from ..results import kish_ess
@@ -143,6 +141,7 @@ def match_with_replacement(
     ``MAX_TIED_PAIRS`` pairs (purely discrete covariates), ties are broken by
     tree order and ``ties_broken`` is set.
     """
+    from scipy.spatial import cKDTree
     points = _as_matrix(points)
     tree = cKDTree(points[pool])
     n_targets, n_pool = targets.size, pool.size
@@ -199,6 +198,7 @@ def match_without_replacement(
     unit), each taking its ``n_neighbors`` nearest unused pool units (within the
     ``caliper``). Targets left without any match are returned in ``unmatched``.
     """
+    from scipy.spatial import cKDTree
     points = _as_matrix(points)
     tree = cKDTree(points[pool])
     n_targets, n_pool = targets.size, pool.size
@@ -240,6 +240,7 @@ def conditional_variance(points: np.ndarray, y: np.ndarray, t: np.ndarray, n_mat
 
     ``sigma2_i = J / (J + 1) * (y_i - mean of its J nearest same-arm outcomes)^2``.
     """
+    from scipy.spatial import cKDTree
     points = _as_matrix(points)
     sigma2 = np.zeros(y.size)
     for arm in (0, 1):
@@ -264,6 +265,7 @@ def _bias_adjustment(X: np.ndarray, y: np.ndarray, matches: Matches, pool_rows: 
     used as matches, weighted by how often they are used (all pool units when
     too few are used).
     """
+    from sklearn.linear_model import LinearRegression
     use = np.bincount(matches.source, weights=matches.weight, minlength=y.size)[pool_rows]
     rows, weight = pool_rows[use > 0], use[use > 0]
     if rows.size <= X.shape[1] + 1:

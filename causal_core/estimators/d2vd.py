@@ -35,13 +35,9 @@ its coverage on a design with strong signals.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn import config_context
-from sklearn.linear_model import Lasso, LassoCV, LogisticRegression
-from sklearn.model_selection import KFold
-from sklearn.svm import l1_min_c
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -50,6 +46,9 @@ from ..models import fit_propensity, overlap_warnings
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from .ipw import hajek_ipw, logit_design
+
+if TYPE_CHECKING:
+    from sklearn.model_selection import KFold
 
 __all__ = ["d2vd", "treatment_support", "outcome_support", "variable_roles"]
 
@@ -73,6 +72,8 @@ def _one_se_index(mean_loss: np.ndarray, se_loss: np.ndarray, strength: np.ndarr
 
 def treatment_support(U: np.ndarray, t: np.ndarray, *, folds: KFold, rule: str) -> np.ndarray:
     """Boolean support of an L1 logistic regression of T on standardised U, penalty by CV log-loss."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import l1_min_c
     if np.max(np.abs(U.T @ (t - t.mean()))) / t.shape[0] < 1e-10:
         return np.zeros(U.shape[1], dtype=bool)  # no covariate is associated with treatment at all
     base = l1_min_c(U, t, loss="log")
@@ -97,6 +98,7 @@ def outcome_support(U: np.ndarray, t: np.ndarray, y: np.ndarray, *, folds: KFold
     T is partialled out of Y and of every column of U first (Frisch-Waugh),
     which is the same as leaving its coefficient out of the penalty.
     """
+    from sklearn.linear_model import Lasso, LassoCV
     design_t = np.column_stack([np.ones_like(t), t])
     stacked = np.column_stack([y, U])
     coef, *_ = np.linalg.lstsq(design_t, stacked, rcond=None)
@@ -168,6 +170,8 @@ def d2vd(
         ``weights`` (one per row), diagnostics ``variable_roles`` (encoded
         covariate -> role), ``propensity`` and ``adjustment_coefficients``.
     """
+    from sklearn import config_context
+    from sklearn.model_selection import KFold
     _check_options(n_folds, penalty_rule, data.n)
     X, t, y, names = data.X, data.t, data.y, data.covariate_names
     U = _standardise(X)

@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import KFold
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -73,6 +72,7 @@ def nuisance_predictions(
     With ``cross_fit`` each row's predictions come from models fitted on the
     other folds (seeded ``KFold``), outcome models within each arm of those folds.
     """
+    from sklearn.model_selection import KFold
     X, t, y, names = data.X, data.t, data.y, data.covariate_names
     treated = t == 1
     if not cross_fit:

@@ -32,10 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import PolynomialFeatures, SplineTransformer
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -87,6 +83,7 @@ def front_door_regression(
     y: np.ndarray, t: np.ndarray, features_m: np.ndarray, X: np.ndarray, model: Any
 ) -> float:
     """Plug-in front-door estimate with ``mu`` fitted by ``model`` on (mechanism features, T, X)."""
+    from sklearn.base import clone
     if X.shape[1]:
         e = np.clip(fit_propensity(X, t), 1e-3, 1 - 1e-3)
     else:
@@ -99,11 +96,18 @@ def front_door_regression(
     return float(np.mean(weight * h))
 
 
-class _CellMeans(RegressorMixin, BaseEstimator):
-    """``mu(m, t, x)``: one mean per (mechanism level, treatment) cell plus a linear shift in x (OLS)."""
+class _CellMeans:
+    """``mu(m, t, x)``: one mean per (mechanism level, treatment) cell plus a linear shift in x (OLS).
+
+    A plain class with scikit-learn's ``fit``/``predict`` and ``__sklearn_clone__``, so that
+    ``sklearn.base.clone`` works without importing scikit-learn when this module loads.
+    """
 
     def __init__(self, n_levels: int = 1):
         self.n_levels = n_levels
+
+    def __sklearn_clone__(self) -> "_CellMeans":
+        return _CellMeans(self.n_levels)
 
     def _design(self, features: np.ndarray) -> np.ndarray:
         level, t, x = features[:, 0].astype(int), features[:, 1], features[:, 2:]
@@ -126,6 +130,9 @@ def default_mechanism_model() -> Any:
     Flexible enough for smooth nonlinear ``E[Y | M, T, X]`` with treatment-mechanism
     interactions, and cheap enough to refit in every bootstrap replicate.
     """
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, SplineTransformer
     return make_pipeline(
         SplineTransformer(n_knots=5, degree=3),
         PolynomialFeatures(degree=2, interaction_only=True, include_bias=False),

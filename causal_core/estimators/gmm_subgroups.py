@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -294,6 +293,7 @@ def gmm_subgroups(
 
 def _projection(Z: np.ndarray) -> np.ndarray:
     """First two principal components (a zero second column when there is one covariate)."""
+    from sklearn.decomposition import PCA
     components = min(2, Z.shape[1])
     coords = PCA(n_components=components).fit_transform(Z)
     return coords if components == 2 else np.column_stack([coords, np.zeros(Z.shape[0])])

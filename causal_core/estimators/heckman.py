@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -35,6 +33,7 @@ MIN_SELECTED_PER_ARM = 2
 
 def inverse_mills_ratio(index: np.ndarray) -> np.ndarray:
     """``phi(index) / Phi(index)``, computed on the log scale so that it stays finite for very negative index."""
+    from scipy import stats
     return np.exp(stats.norm.logpdf(index) - stats.norm.logcdf(index))
 
 
@@ -61,6 +60,7 @@ def heckman_two_step(
         (their corrected covariance), ``gamma``, ``gamma_cov``, ``probit``
         (the statsmodels result), ``sigma``, ``rho`` (unclipped ``rho_raw`` too).
     """
+    import statsmodels.api as sm
     probit = sm.Probit(s, W).fit(disp=0, maxiter=200)
     gamma = np.asarray(probit.params)
     gamma_cov = np.asarray(probit.cov_params())
@@ -151,6 +151,7 @@ def heckman(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
         ``lambda`` and ``lambda_std_error`` (coefficient on the inverse Mills ratio),
         ``rho``, ``sigma``, ``naive_selected_ols`` (the uncorrected estimate).
     """
+    from scipy import stats
     _check_inputs(data)
     treatment = data.roles.treatment
     X_out = np.column_stack([np.ones(data.n), data.t, data.X])

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from linearmodels.iv import IV2SLS
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -141,6 +140,7 @@ def two_stage_least_squares(
         "no correlation", so the data show nothing at all to identify from).
         F between 1 and 10 only warns ("weak instrument").
     """
+    from linearmodels.iv import IV2SLS
     if cov_type not in COV_TYPES:
         raise CausalInputError(f"The 'cov_type' option must be one of {list(COV_TYPES)}; got {cov_type!r}.")
     _check_instruments(data)

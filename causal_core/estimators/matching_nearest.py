@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import logit
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -205,6 +204,7 @@ def propensity_score_matching(
     predict the outcome beyond it (in simulation, 95% intervals covered the
     ATT in 98.5-99.5% of samples of ``simulate.linear_confounded``, n=400).
     """
+    from scipy.special import logit
     k = check_matching_options(data.t, estimand, n_neighbors, replace, "propensity_score_matching")
     caliper_sd = _check_caliper(caliper)
     propensity = fit_propensity(data.X, data.t, data.covariate_names, propensity_model)

@@ -22,10 +22,6 @@ import dataclasses
 from typing import Any, Callable
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from ..data import PreparedData
@@ -45,6 +41,9 @@ PS_FLOOR = 0.01
 
 def base_regressor(value: Any, *, method: str, seed: int) -> Any:
     """The base regressor for option ``base_model``: a named seeded model or a clone of a scikit-learn regressor."""
+    from sklearn.base import clone
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import LinearRegression
     if value is None or (isinstance(value, str) and value == "default"):
         value = "gradient_boosting"
     if isinstance(value, str):
@@ -68,6 +67,7 @@ FINAL_MODELS = ("regularised_boosting", "random_forest", "linear", "same_as_base
 
 def final_regressor(value: Any, base: Any, *, seed: int) -> Any:
     """The DR-learner's effect model: pseudo-outcomes are noisy, so the default is heavily regularised boosting."""
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
     if isinstance(value, str) and value == "regularised_boosting":
         return GradientBoostingRegressor(n_estimators=100, max_depth=2, learning_rate=0.05, min_samples_leaf=50,
                                          random_state=seed)
@@ -84,6 +84,7 @@ def final_regressor(value: Any, base: Any, *, seed: int) -> Any:
 
 
 def _fit_predict(model: Any, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
+    from sklearn.base import clone
     fitted = clone(model).fit(X, y)
     return np.asarray(fitted.predict(X_new), dtype=float)
 
@@ -94,6 +95,7 @@ def _features(X: np.ndarray) -> np.ndarray:
 
 def s_learner_effects(X: np.ndarray, t: np.ndarray, y: np.ndarray, model: Any, **_: Any) -> np.ndarray:
     """Unit effects of the S-learner: one model with the treatment as a feature."""
+    from sklearn.base import clone
     X = _features(X)
     fitted = clone(model).fit(np.column_stack([X, t]), y)
     ones, zeros = np.ones_like(t), np.zeros_like(t)
@@ -313,6 +315,7 @@ def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any 
 
 def _dr_learner_fit(data: PreparedData, estimand: str, seed: int, model: Any, ps_model: Any, final: Any,
                     n_folds: int) -> MethodOutput:
+    from sklearn.model_selection import KFold
     method = "dr_learner"
     X, t, y = _features(data.X), data.t, data.y
     treated = t == 1

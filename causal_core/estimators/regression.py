@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import statsmodels.api as sm
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -47,6 +46,7 @@ def ols_effect(X: np.ndarray, t: np.ndarray, y: np.ndarray, estimand: str, *, in
     Returns ``(estimate, std_error, unit_effects)``; with ``interactions`` the
     unit effects vary with the covariates, otherwise they are constant.
     """
+    import statsmodels.api as sm
     target = _target_rows(t, estimand)
     centred = X - X[target].mean(axis=0) if X.shape[1] else X
     blocks = [np.ones_like(t), t, centred]

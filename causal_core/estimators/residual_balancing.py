@@ -14,8 +14,6 @@ target-sample term.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import ElasticNetCV
-from sklearn.model_selection import KFold
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -66,6 +64,8 @@ def _arm_mean(
     seed: int,
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Counterfactual mean of ``arm``'s outcome over ``target_rows``; returns (mean, variance, gamma, predictions)."""
+    from sklearn.linear_model import ElasticNetCV
+    from sklearn.model_selection import KFold
     folds = min(CV_FOLDS, int(arm.sum()))
     model = ElasticNetCV(l1_ratio=L1_RATIO, alphas=50, cv=KFold(folds, shuffle=True, random_state=seed), max_iter=5000)
     model.fit(X_std[arm], y[arm])

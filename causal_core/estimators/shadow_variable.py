@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from ..data import PreparedData
 from ..errors import CausalInputError
@@ -70,6 +69,7 @@ def shadow_moments(theta: np.ndarray, S: np.ndarray, V: np.ndarray, H: np.ndarra
 
 
 def _minimise(theta0: np.ndarray, S: np.ndarray, V: np.ndarray, H: np.ndarray, weight: np.ndarray):
+    from scipy import optimize
     root = np.linalg.cholesky(weight)  # weight = root root'
 
     def residuals(theta: np.ndarray) -> np.ndarray:
@@ -95,6 +95,7 @@ def fit_shadow_gmm(S: np.ndarray, V: np.ndarray, H: np.ndarray, theta0: np.ndarr
         ``cov``, ``j_stat``/``j_df``/``j_p_value`` (``None`` when just
         identified), ``converged`` and ``max_moment`` (largest |mean moment|).
     """
+    from scipy import stats
     n, m = H.shape
     k = V.shape[1]
     weight = np.linalg.inv(H.T @ H / n)
@@ -118,6 +119,8 @@ def fit_shadow_gmm(S: np.ndarray, V: np.ndarray, H: np.ndarray, theta0: np.ndarr
         "cov": influence.T @ influence / n**2,
         "converged": converged,
         "max_moment": float(np.max(np.abs(gbar))),
+        "weight": weight,
+        "jacobian": G,
         "j_stat": None, "j_df": None, "j_p_value": None,
     }
     if m > k:
@@ -131,6 +134,7 @@ def shadow_association(y: np.ndarray, base: np.ndarray, shadow_columns: np.ndarr
 
     Returns ``(F, p_value)``.
     """
+    from scipy import stats
     full = np.column_stack([base, shadow_columns])
     rss_base = np.sum((y - base @ np.linalg.lstsq(base, y, rcond=None)[0]) ** 2)
     rss_full = np.sum((y - full @ np.linalg.lstsq(full, y, rcond=None)[0]) ** 2)
@@ -274,6 +278,7 @@ def shadow_variable(
         (association of Z with Y among recorded rows), ``complete_case``,
         ``mean_treated``/``mean_control``, ``n_selected``, ``converged``.
     """
+    from scipy import stats
     _check_options(extra_moments, n_boot)
     selected = check_selection_inputs(data, "shadow_variable")
     shadow_name = data.roles.shadow

@@ -7,15 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
 from ..errors import CausalInputError
 from .resample import front_door_resample
@@ -34,6 +25,13 @@ CLASSIFIERS = {
 
 def make_classifier(classifier: str, seed: int = 0) -> Any:
     """A fresh, unfitted scikit-learn classifier (features standardised where it matters)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
     if classifier == "logistic":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     if classifier == "naive_bayes":
@@ -90,6 +88,8 @@ def compare_classifiers(
     must hold the cause and the feature columns (the mechanism is not needed
     to predict).
     """
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
     if not isinstance(test, pd.DataFrame) or test.shape[0] == 0:
         raise CausalInputError("The test table is empty; give rows to judge the classifiers on.")
     for column in [cause] + list(features):

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 __all__ = [
@@ -86,6 +84,7 @@ def _component_log_densities(X: np.ndarray, means: np.ndarray, covariances: np.n
 
 def gmm_log_density(X: np.ndarray, fit: GaussianMixtureFit) -> np.ndarray:
     """Log-density of each row of ``X`` under a fitted mixture."""
+    from scipy.special import logsumexp
     X = np.atleast_2d(np.asarray(X, dtype=float))
     return logsumexp(_component_log_densities(X, fit.means, fit.covariances) + np.log(fit.mixing), axis=1)
 
@@ -104,6 +103,8 @@ def _m_step(X: np.ndarray, w: np.ndarray, resp: np.ndarray, reg_covar: float):
 
 
 def _em_once(X, w, n_components, seed, reg_covar, max_iter, tol):
+    from scipy.special import logsumexp
+    from sklearn.cluster import KMeans
     labels = KMeans(n_clusters=n_components, n_init=1, random_state=seed).fit(X, sample_weight=w).labels_
     resp = np.zeros((X.shape[0], n_components))
     resp[np.arange(X.shape[0]), labels] = 1.0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from .weighted_gmm import gmm_log_density, select_weighted_gmm
 
@@ -72,6 +71,7 @@ def mechanism_log_densities(
 
 def front_door_weight_matrix(log_densities: np.ndarray, cause_codes: np.ndarray) -> np.ndarray:
     """Normalised front-door weights ``w[n, j] ∝ p(z_n | y_j) / p(z_n | y_n)``; each column sums to 1."""
+    from scipy.special import logsumexp
     own = log_densities[np.arange(cause_codes.size), cause_codes]
     log_w = log_densities - own[:, None]
     return np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))

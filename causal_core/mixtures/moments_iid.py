@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from ..errors import CausalInputError
 from .identifiability import mix_iid_identifiable
@@ -60,11 +59,13 @@ class MixIIDResult:
 
     def fitted_count_distribution(self) -> np.ndarray:
         """P(c = 0..m) under the fitted mixture of binomials."""
+        from scipy import stats
         c = np.arange(self.trials + 1)
         return sum(w * stats.binom.pmf(c, self.trials, p) for w, p in zip(self.weights, self.biases))
 
     def component_count_distributions(self) -> np.ndarray:
         """(k, m+1) array: ``w_i * Binomial(m, p_i)`` pmf of each source."""
+        from scipy import stats
         c = np.arange(self.trials + 1)
         return np.vstack([w * stats.binom.pmf(c, self.trials, p) for w, p in zip(self.weights, self.biases)])
 
@@ -116,6 +117,7 @@ def counts_from_frame(
 
 def iid_moments(counts: np.ndarray, trials: int, order: int) -> np.ndarray:
     """Unbiased moment estimates ``mu_j = mean(C(c, j) / C(m, j))`` for ``j = 0..order``."""
+    from scipy import special
     counts = np.asarray(counts, dtype=float)
     j = np.arange(order + 1)
     return (special.comb(counts[:, None], j[None, :]) / special.comb(trials, j)[None, :]).mean(axis=0)
@@ -154,6 +156,7 @@ def prony_sources(moments: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, 
 
 def _hankel_signal_and_noise(counts: np.ndarray, trials: int, k: int) -> tuple[float, float]:
     """Smallest singular value of the Hankel matrix and the largest standard error of the moments in it."""
+    from scipy import special
     if k == 1:
         return 1.0, 0.0
     j = np.arange(2 * k - 1)

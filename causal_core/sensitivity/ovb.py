@@ -28,7 +28,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
 
 from ..data import prepare
 from ..errors import CausalInputError
@@ -60,6 +59,7 @@ def robustness_value(t_statistic: float, dof: float, *, q: float = 1.0, alpha: f
     at ``f = f_q - f*``, 0 when that is negative, and ``(f_q^2 - f*^2) / (1 + f_q^2)``
     when ``f_q > 1 / f*`` (the treatment constraint does not bind).
     """
+    from scipy import stats
     if q <= 0:
         raise CausalInputError(f"Option 'q' must be positive (the share of the estimate to remove); got {q!r}.")
     fq = q * abs(t_statistic) / np.sqrt(dof)
@@ -172,6 +172,7 @@ class OVBSensitivity:
 
 def _least_squares(design: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, int]:
     """Coefficients and rank of a least-squares fit (QR with column pivoting: rank-deficient dummies are fine)."""
+    from scipy import linalg
     coef, _, rank, _ = linalg.lstsq(design, target, lapack_driver="gelsy", check_finite=False)
     return coef, int(rank)
 
@@ -230,6 +231,7 @@ def ovb_sensitivity(
     -------
     OVBSensitivity
     """
+    from scipy import stats
     data = prepare(df, roles, treatment_kind="continuous")
     n = data.n
     X = data.X

@@ -21,8 +21,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
-from scipy.special import logit
 
 from ..data import prepare
 from ..errors import CausalInputError
@@ -79,6 +77,7 @@ class RosenbaumBounds:
 
 
 def _ranks(differences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import stats
     nonzero = differences[differences != 0]
     return stats.rankdata(np.abs(nonzero)), nonzero > 0
 
@@ -89,6 +88,7 @@ def signed_rank_upper_p_value(ranks: np.ndarray, statistic: float, gamma: float,
     Exact by convolution over the doubled (integer) ranks, or by the normal
     approximation without continuity correction.
     """
+    from scipy import stats
     p = gamma / (1.0 + gamma)
     if exact:
         doubled = np.rint(2 * ranks).astype(int)
@@ -132,6 +132,7 @@ def rosenbaum_bounds(
     -------
     RosenbaumBounds
     """
+    from scipy import optimize
     d = np.asarray(differences, dtype=float)
     if d.ndim != 1 or not np.all(np.isfinite(d)):
         raise CausalInputError("Matched-pair differences must be a one-dimensional array of finite numbers.")
@@ -187,6 +188,7 @@ def matched_pair_differences(
     ``n_neighbors=1, replace=False``, exactly as the estimator does, and
     returns the raw pair differences (no regression bias adjustment).
     """
+    from scipy.special import logit
     from ..estimators._matching_core import match_without_replacement, whiten_mahalanobis
     from ..models import fit_propensity, resolve_model
 
