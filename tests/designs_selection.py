@@ -22,6 +22,8 @@ IPSW_ROLES = cc.Roles(treatment="graduate", outcome="income", confounders=["abil
 HECKMAN_ROLES = cc.Roles(treatment="graduate", outcome="income", confounders=["ability", "parent_income"],
                          instruments=["contact"], selection="answered")
 ERRORS = ("normal", "skewed", "uniform")
+#: Half the distance between the two modes of the "bimodal" errors (each mode has SD sqrt(1 - m^2)).
+BIMODAL_MODE = 0.95
 
 
 def _errors(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
@@ -32,12 +34,16 @@ def _errors(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
         return (rng.chisquare(1, n) - 1.0) / np.sqrt(2.0)
     if kind == "uniform":
         return rng.uniform(-np.sqrt(3), np.sqrt(3), n)
+    if kind == "bimodal":
+        m = BIMODAL_MODE
+        return rng.choice([-m, m], n) + rng.normal(scale=np.sqrt(1 - m * m), size=n)
     raise ValueError(f"unknown error kind {kind!r}")
 
 
 def outcome_selection_data(n: int = 2000, seed: int = 0, effect: float = 1.0, gamma: float = 1.0,
                            errors: str = "skewed", shadow_strength: float = 1.0,
-                           shadow_on_selection: float = 0.0) -> tuple[pd.DataFrame, float]:
+                           shadow_on_selection: float = 0.0, contact_strength: float = 0.8,
+                           graduate_on_answering: float = -1.5) -> tuple[pd.DataFrame, float]:
     """Income answered with log odds rising by ``gamma`` per unit of income (MNAR).
 
     ``graduate ~ Bernoulli(expit(0.6 ability))``;
@@ -55,7 +61,8 @@ def outcome_selection_data(n: int = 2000, seed: int = 0, effect: float = 1.0, ga
     ability, contact, parent_income = rng.normal(size=(3, n))
     graduate = rng.binomial(1, expit(0.6 * ability))
     income = 1.0 + effect * graduate + 0.5 * ability + shadow_strength * parent_income + 1.5 * _errors(rng, errors, n)
-    answered = rng.binomial(1, expit(0.3 + 0.8 * contact - 1.5 * graduate + gamma * (income - 1.5)
+    answered = rng.binomial(1, expit(0.3 + contact_strength * contact + graduate_on_answering * graduate
+                                      + gamma * (income - 1.5)
                                       + shadow_on_selection * (parent_income**2 - 1)))
     frame = pd.DataFrame({
         "ability": ability, "contact": contact, "parent_income": parent_income, "graduate": graduate,

@@ -98,8 +98,10 @@ def fit_shadow_gmm(S: np.ndarray, V: np.ndarray, H: np.ndarray, theta0: np.ndarr
     -------
     dict
         ``theta``, ``influence`` (n, k) influence function of ``theta``,
-        ``cov``, ``j_stat``/``j_df``/``j_p_value`` (``None`` when just
-        identified), ``converged`` and ``max_moment`` (largest |mean moment|).
+        ``cov`` (its sandwich covariance), ``weight`` (the final weight matrix
+        ``W``), ``jacobian`` (``G``, mean moment Jacobian),
+        ``j_stat``/``j_df``/``j_p_value`` (``None`` when just identified),
+        ``converged`` and ``max_moment`` (largest |mean moment|).
     """
     from scipy import stats
     n, m = H.shape

@@ -2,7 +2,9 @@
 
 The file holds the data's name, shape, column names and SHA-256 fingerprint
 (never the data itself), the roles, estimand, methods, method options and
-seed, and the versions that wrote it. :func:`load_analysis` validates every
+seed, the settings of any refutation tests and method-lab run (format
+version 2), and the versions that wrote it. Files of format version 1 (no
+robustness settings) still load. :func:`load_analysis` validates every
 field and raises :class:`~causal_core.CausalInputError` with one sentence for
 a corrupt, foreign or newer file.
 """
@@ -19,11 +21,13 @@ import pandas as pd
 from ..errors import CausalInputError
 from ..registry import get_method
 from ..roles import Roles
+from .robustness_settings import MethodLabSettings, RefutationSettings
 
 __all__ = [
     "AnalysisSpec",
     "FILE_FORMAT",
     "FORMAT_VERSION",
+    "READABLE_FORMAT_VERSIONS",
     "data_fingerprint",
     "data_mismatches",
     "dump_analysis",
@@ -33,8 +37,10 @@ __all__ = [
 
 #: Marker written in every analysis file, so a foreign JSON file is recognised.
 FILE_FORMAT = "causal-workbench-analysis"
-#: Version of the file layout; :func:`load_analysis` reads this version only.
-FORMAT_VERSION = 1
+#: Version of the file layout written by :func:`dump_analysis` (2 added the ``robustness`` field).
+FORMAT_VERSION = 2
+#: Versions :func:`load_analysis` reads; a version-1 file has no robustness settings.
+READABLE_FORMAT_VERSIONS = (1, 2)
 
 
 def engine_version() -> str:
@@ -79,7 +85,11 @@ class AnalysisSpec:
     method_options : dict
         Method id -> keyword options (only methods with non-default options need an entry).
     seed : int
-        Seed passed to every method.
+        Seed passed to every method (and to the refutation tests and method lab).
+    refutations : tuple of RefutationSettings
+        Refutation tests the analyst ran, one entry per method refuted.
+    method_lab : MethodLabSettings or None
+        The method-lab run, if the analyst ran one.
     app_version, engine_version : str
         Versions of the app and of :mod:`causal_core` that wrote the file.
     """
@@ -95,6 +105,8 @@ class AnalysisSpec:
     seed: int = 0
     app_version: str = "0+unknown"
     engine_version: str = field(default_factory=engine_version)
+    refutations: tuple[RefutationSettings, ...] = ()
+    method_lab: MethodLabSettings | None = None
 
     @classmethod
     def from_data(
@@ -108,9 +120,16 @@ class AnalysisSpec:
         method_options: Mapping[str, Mapping[str, Any]] | None = None,
         seed: int = 0,
         app_version: str = "0+unknown",
+        refutations: tuple[RefutationSettings, ...] | list[RefutationSettings] = (),
+        method_lab: MethodLabSettings | None = None,
     ) -> "AnalysisSpec":
-        """Describe an analysis of ``df`` (its shape, columns and fingerprint are read from it)."""
+        """Describe an analysis of ``df`` (its shape, columns and fingerprint are read from it).
+
+        Refutation settings of methods outside ``methods`` are dropped (the
+        file could not name their options).
+        """
         options = {m: dict(o) for m, o in (method_options or {}).items() if m in set(methods)}
+        refuted = tuple(r for r in refutations if r.method in set(methods))
         return cls(
             data_name=str(data_name),
             n_rows=int(df.shape[0]),
@@ -122,6 +141,8 @@ class AnalysisSpec:
             method_options=options,
             seed=int(seed),
             app_version=str(app_version),
+            refutations=refuted,
+            method_lab=method_lab,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +163,10 @@ class AnalysisSpec:
             "methods": list(self.methods),
             "method_options": {m: dict(o) for m, o in self.method_options.items()},
             "seed": self.seed,
+            "robustness": {
+                "refutations": [r.to_dict() for r in self.refutations],
+                "method_lab": self.method_lab.to_dict() if self.method_lab is not None else None,
+            },
         }
 
 
@@ -216,11 +241,31 @@ def _check_version(document: Mapping[str, Any]) -> None:
     version = document.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise CausalInputError("The analysis file has no integer 'format_version' field; it is damaged.")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMAT_VERSIONS:
         newer = " (it was written by a newer version of the app)" if version > FORMAT_VERSION else ""
+        readable = " and ".join(map(str, READABLE_FORMAT_VERSIONS))
         raise CausalInputError(
-            f"Analysis file format version {version} is not supported{newer}; this app reads version {FORMAT_VERSION}."
+            f"Analysis file format version {version} is not supported{newer}; this app reads versions {readable}."
         )
+
+
+def _robustness(document: Mapping[str, Any], methods: tuple[str, ...]) -> tuple[
+        tuple[RefutationSettings, ...], MethodLabSettings | None]:
+    """The robustness settings of a version-2 file (absent in version 1, or left out: none)."""
+    raw = document.get("robustness")
+    if raw is None:
+        return (), None
+    if not isinstance(raw, dict):
+        raise CausalInputError("Field 'robustness' of the analysis file must be a JSON object.")
+    entries = raw.get("refutations") or []
+    if not isinstance(entries, list):
+        raise CausalInputError("Field 'robustness.refutations' of the analysis file must be a list.")
+    refutations = tuple(RefutationSettings.from_dict(entry, methods) for entry in entries)
+    refuted = [r.method for r in refutations]
+    if len(set(refuted)) != len(refuted):
+        raise CausalInputError("Field 'robustness.refutations' lists a method twice; keep one entry per method.")
+    lab = raw.get("method_lab")
+    return refutations, (MethodLabSettings.from_dict(lab) if lab is not None else None)
 
 
 def _check_methods(methods: tuple[str, ...], options: Mapping[str, Any], estimand: str) -> None:
@@ -264,9 +309,9 @@ def load_analysis(raw: bytes | str) -> AnalysisSpec:
     Raises
     ------
     CausalInputError
-        When the file is not JSON, not an analysis file, of another format
-        version, has a missing or mistyped field, or names an unknown method,
-        option or role.
+        When the file is not JSON, not an analysis file, of an unreadable
+        format version, has a missing or mistyped field, or names an unknown
+        method, option, role, refutation test or method-lab scenario.
     """
     document = _parse(raw)
     _check_version(document)
@@ -292,6 +337,7 @@ def load_analysis(raw: bytes | str) -> AnalysisSpec:
     seed = _require(document, "seed", int, "")
     for key in ("app_version", "engine_version"):
         _require(document, key, str, "")
+    refutations, method_lab = _robustness(document, methods)
     for method_id, method_options in options.items():
         for option, value in method_options.items():
             if isinstance(value, float) and not math.isfinite(value):
@@ -308,6 +354,8 @@ def load_analysis(raw: bytes | str) -> AnalysisSpec:
         seed=seed,
         app_version=document["app_version"],
         engine_version=document["engine_version"],
+        refutations=refutations,
+        method_lab=method_lab,
     )
 
 

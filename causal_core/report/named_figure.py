@@ -1,0 +1,31 @@
+"""A chart with a title for people and a slug for file names."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+__all__ = ["NamedFigure"]
+
+
+@dataclass(frozen=True)
+class NamedFigure:
+    """A chart with a title for people and a slug for file names.
+
+    Attributes
+    ----------
+    slug : str
+        File-name-safe identifier, unique within one analysis.
+    title : str
+        Heading shown above the chart.
+    figure : plotly Figure
+    method : str or None
+        Method id when the chart is one of that method's own diagnostics (the
+        HTML report shows it in the method's diagnostics block); ``None`` for
+        charts of the whole analysis.
+    """
+
+    slug: str
+    title: str
+    figure: go.Figure
+    method: str | None = None
