@@ -1,13 +1,16 @@
 """Report page: download the charts, the results table, a self-contained HTML report, the analysis file and a script.
 
-Everything is built from the last estimation run (see ``pages/_state.py``).
-Large files (the HTML report, each chart as PNG, SVG or HTML) are generated
-only when their button is clicked.
+Everything is built from the last estimation run (see ``pages/_state.py``) and
+the robustness checks run on it on the Robustness page (kept in
+``st.session_state["robustness"]`` by ``pages/10_Robustness.py``). Large files
+(the HTML report, each chart as PNG, SVG or HTML) are generated only when
+their button is clicked.
 """
 from __future__ import annotations
 
 import re
 from pathlib import PurePath
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import streamlit as st
@@ -22,11 +25,17 @@ from causal_core.report import (
     figure_to_html,
     figure_to_png,
     figure_to_svg,
+    method_lab_settings,
+    refutation_settings,
+    report_robustness,
     reproduction_script,
     results_table_csv,
     results_table_xlsx,
+    robustness_figures,
     static_export_problem,
 )
+from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings
+from causal_core.sensitivity import RobustnessSection
 from causal_core.table_reader import SUPPORTED_EXTENSIONS
 from pages._state import Dataset, ResultsBundle, get_dataset, get_results, results_staleness
 from pages._ui import link_to, show_error
@@ -52,7 +61,65 @@ def _data_source(dataset: Dataset) -> tuple[str, bool]:
     return f"{_slug(PurePath(name).stem)}.csv", True
 
 
-def _spec(dataset: Dataset, bundle: ResultsBundle) -> AnalysisSpec:
+@dataclass(frozen=True)
+class Robustness:
+    """What the report shows of the robustness checks, and the settings the script needs to rerun them."""
+
+    section: RobustnessSection
+    figures: list[NamedFigure]
+    refutations: tuple[RefutationSettings, ...]
+    method_lab: MethodLabSettings | None
+    ran: tuple[str, ...]
+
+
+def _stored_checks(bundle: ResultsBundle) -> tuple[dict[str, Any], dict[str, list], Any]:
+    """Sensitivity reports, refutation results and the method lab the Robustness page computed for this run.
+
+    The Robustness page keys its results by ``(data version, roles, estimand, seed, kind[, method])``.
+    """
+    store = st.session_state.get("robustness") or {}
+    run = (bundle.data_version, bundle.roles, bundle.estimand, bundle.seed)
+    sensitivity: dict[str, Any] = {}
+    refutations: dict[str, list] = {}
+    lab = None
+    for key, value in store.items():
+        if not isinstance(key, tuple) or len(key) < 5 or key[:4] != run or value is None:
+            continue
+        kind, method = key[4], (key[5] if len(key) > 5 else None)
+        if kind == "sensitivity" and method in bundle.results:
+            sensitivity[method] = value
+        elif kind == "refute" and method in bundle.results and value:
+            refutations[method] = list(value)
+        elif kind == "lab":
+            lab = value
+    return sensitivity, refutations, lab
+
+
+def _robustness(dataset: Dataset, bundle: ResultsBundle) -> Robustness:
+    """The report's robustness part, rebuilt only when the run or the stored checks change."""
+    sensitivity, refutations, lab = _stored_checks(bundle)
+    signature = (id(bundle), tuple((m, id(v)) for m, v in sorted(refutations.items())), id(lab))
+    cached = st.session_state.get("_report_robustness")
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    with st.spinner("Summarising agreement and sensitivity..."):
+        section, _ = report_robustness(dataset.df, bundle.roles, bundle.results, method_options=bundle.options,
+                                       sensitivity=sensitivity, refutations=refutations, lab=lab)
+    ran = [f"refutation tests of {cc.get_method(m).label}" for m in refutations]
+    if lab is not None:
+        ran.append("the method lab")
+    robustness = Robustness(
+        section=section,
+        figures=robustness_figures(section),
+        refutations=tuple(refutation_settings(m, r) for m, r in refutations.items()),
+        method_lab=method_lab_settings(lab) if lab is not None else None,
+        ran=tuple(ran),
+    )
+    st.session_state["_report_robustness"] = (signature, robustness)
+    return robustness
+
+
+def _spec(dataset: Dataset, bundle: ResultsBundle, robustness: Robustness | None) -> AnalysisSpec:
     methods = [m for m in bundle.table["method"]]
     return AnalysisSpec.from_data(
         dataset.df,
@@ -63,6 +130,8 @@ def _spec(dataset: Dataset, bundle: ResultsBundle) -> AnalysisSpec:
         method_options=bundle.options,
         seed=bundle.seed,
         app_version=APP_VERSION,
+        refutations=robustness.refutations if robustness is not None else (),
+        method_lab=robustness.method_lab if robustness is not None else None,
     )
 
 
@@ -77,7 +146,8 @@ def _figures(dataset: Dataset, bundle: ResultsBundle) -> list[NamedFigure]:
     return figures
 
 
-def _report_builder(dataset: Dataset, bundle: ResultsBundle, figures: list[NamedFigure]) -> Callable[[], str]:
+def _report_builder(dataset: Dataset, bundle: ResultsBundle, figures: list[NamedFigure],
+                    robustness: Robustness | None) -> Callable[[], str]:
     diagram = next((f.figure for f in figures if f.slug == "causal_diagram"), None)
     others = [f for f in figures if f.slug != "causal_diagram"]
 
@@ -86,6 +156,7 @@ def _report_builder(dataset: Dataset, bundle: ResultsBundle, figures: list[Named
             data_name=dataset.name, df=dataset.df, roles=bundle.roles, estimand=bundle.estimand,
             table=bundle.table, results=bundle.results, figures=others, diagram=diagram,
             seed=bundle.seed, method_options=bundle.options,
+            robustness=robustness.section if robustness is not None else None,
         )
 
     return build
@@ -183,18 +254,32 @@ def _page() -> None:
         st.info("The last run has no methods in it; run at least one estimator on the **Estimate** page.")
         return
     stem = _slug(PurePath(dataset.sample_id or dataset.name).stem)
-    spec = _spec(dataset, bundle)
     figures = _figures(dataset, bundle)
+    robustness = None
+    try:
+        robustness = _robustness(dataset, bundle)
+    except Exception as exc:  # the rest of the report is still worth having
+        show_error(exc, "Summarising the robustness checks")
+    spec = _spec(dataset, bundle, robustness)
 
     st.subheader("Full report")
-    st.caption("One HTML file with the data summary, roles, diagram, results, charts, warnings and method "
-               "descriptions; plotly.js is inside, so it opens offline in any browser.")
-    st.download_button("Download the HTML report", data=_report_builder(dataset, bundle, figures),
+    st.caption("One HTML file with the data summary, roles, diagram, results, charts, each method's own "
+               "diagnostics, the robustness checks, warnings and method descriptions; plotly.js is inside, "
+               "so it opens offline in any browser.")
+    if robustness is not None:
+        if robustness.ran:
+            extra = (f"It also has {' and '.join(robustness.ran)} from the **Robustness** page; the analysis "
+                     "file and the script rerun them with the same settings and seed.")
+        else:
+            extra = "Run refutation tests or the method lab on the **Robustness** page to add them too."
+        st.caption("Robustness: the report always has the agreement across estimators and the sensitivity of "
+                   f"each estimate to unmeasured confounding. {extra}")
+    st.download_button("Download the HTML report", data=_report_builder(dataset, bundle, figures, robustness),
                        file_name=f"{stem}_report.html", mime="text/html", key="report_html",
                        on_click="ignore", type="primary", icon="📥")
     _downloads_results(dataset, bundle, spec, stem)
     _downloads_reproduce(dataset, spec, stem)
-    _downloads_charts(figures, stem)
+    _downloads_charts(figures + (robustness.figures if robustness is not None else []), stem)
 
 
 try:

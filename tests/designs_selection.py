@@ -21,7 +21,7 @@ IPSW_ROLES = cc.Roles(treatment="graduate", outcome="income", confounders=["abil
                       selection="answered")
 HECKMAN_ROLES = cc.Roles(treatment="graduate", outcome="income", confounders=["ability", "parent_income"],
                          instruments=["contact"], selection="answered")
-ERRORS = ("normal", "skewed", "uniform")
+ERRORS = ("normal", "skewed", "uniform")  # the main benchmark's shapes; "bimodal" is also available
 #: Half the distance between the two modes of the "bimodal" errors (each mode has SD sqrt(1 - m^2)).
 BIMODAL_MODE = 0.95
 
@@ -48,11 +48,14 @@ def outcome_selection_data(n: int = 2000, seed: int = 0, effect: float = 1.0, ga
 
     ``graduate ~ Bernoulli(expit(0.6 ability))``;
     ``income = 1 + effect * graduate + 0.5 ability + shadow_strength * parent_income + 1.5 e`` with
-    ``e`` of the shape ``errors`` (mean 0, variance 1; "skewed" is a centred chi-square(1), skewness 2.8);
-    ``answered ~ Bernoulli(expit(0.3 + 0.8 contact - 1.5 graduate + gamma (income - 1.5)))``.
+    ``e`` of the shape ``errors`` (mean 0, variance 1; "skewed" is a centred chi-square(1), skewness 2.8;
+    "bimodal" an equal mixture of N(+-0.95, 0.31^2));
+    ``answered ~ Bernoulli(expit(0.3 + contact_strength * contact + graduate_on_answering * graduate
+    + gamma (income - 1.5)))`` with defaults 0.8 and -1.5.
     ``parent_income`` is a shadow variable (it moves income, not answering
     given income); ``contact`` (call attempts) moves answering only, which
-    also makes it Heckman's exclusion variable. ``shadow_on_selection`` adds
+    also makes it Heckman's exclusion variable (weak at ``contact_strength=0.1``, where Heckman's
+    correction rests on its normality assumption). ``shadow_on_selection`` adds
     ``shadow_on_selection * (parent_income^2 - 1)`` to the answering index,
     breaking the shadow-variable assumption. Graduates answer less, so the
     recorded graduates are the high earners, and so are the recorded non-graduates.

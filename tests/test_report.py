@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import plotly.graph_objects as go
@@ -28,12 +29,20 @@ from causal_core.report import (
     figure_to_png,
     figure_to_svg,
     load_analysis,
+    report_robustness,
     reproduction_script,
     results_table_csv,
     results_table_xlsx,
     static_export_problem,
 )
 from causal_core.report import static_export
+from causal_core.report.method_diagnostics import HEAD_ROWS, TAIL_ROWS, diagnostics_html, frame_html
+from causal_core.report.robustness_settings import (
+    MethodLabSettings,
+    RefutationSettings,
+    method_lab_settings,
+    refutation_settings,
+)
 from causal_core.simulate import linear_confounded
 from causal_core.table_reader import read_table
 
@@ -142,6 +151,13 @@ def test_results_xlsx_opens_with_openpyxl_and_has_one_row_per_method(table, spec
     assert analysis["role: treatment"] == "treat"
 
 
+def test_results_xlsx_lists_robustness_settings(table, robust_spec):
+    book = openpyxl.load_workbook(io.BytesIO(results_table_xlsx(table, spec=robust_spec)))
+    analysis = dict(book["Analysis"].iter_rows(min_row=2, values_only=True))
+    assert analysis["refutation tests: nearest_neighbor_matching"] == "placebo_treatment, data_subset; 5 repetitions each"
+    assert "scenario nonlinear" in analysis["method lab"] and "20 replications" in analysis["method lab"]
+
+
 def test_results_table_rejects_table_without_method_column():
     with pytest.raises(cc.CausalInputError, match="'method' column"):
         results_table_csv(pd.DataFrame({"estimate": [1.0]}))
@@ -150,12 +166,73 @@ def test_results_table_rejects_table_without_method_column():
 # --- analysis file -------------------------------------------------------------------------------
 
 
+ROBUST_SPEC_SETTINGS = dict(
+    refutations=(RefutationSettings("nearest_neighbor_matching", ("placebo_treatment", "data_subset"), 5),),
+    method_lab=MethodLabSettings(("ipw", "difference_in_means"), "nonlinear", 0.5, 1.25, 20),
+)
+
+
+@pytest.fixture(scope="module")
+def robust_spec(data) -> AnalysisSpec:
+    return AnalysisSpec.from_data(
+        data, data_name="trial.csv", roles=ROLES, estimand="ATE", methods=METHODS,
+        method_options=OPTIONS, seed=4, app_version="test", **ROBUST_SPEC_SETTINGS,
+    )
+
+
 def test_analysis_file_round_trips(spec):
     text = dump_analysis(spec)
-    assert json.loads(text)["format_version"] == 1
+    assert json.loads(text)["format_version"] == 2
     assert load_analysis(text) == spec
     assert load_analysis(text.encode("utf-8")) == spec
     assert load_analysis(b"\xef\xbb\xbf" + text.encode("utf-8")) == spec  # a BOM added by an editor
+
+
+def test_analysis_file_keeps_robustness_settings(robust_spec):
+    document = json.loads(dump_analysis(robust_spec))
+    assert document["robustness"]["refutations"] == [
+        {"method": "nearest_neighbor_matching", "tests": ["placebo_treatment", "data_subset"], "n_repeats": 5}
+    ]
+    assert document["robustness"]["method_lab"]["scenario"] == "nonlinear"
+    assert load_analysis(json.dumps(document)) == robust_spec
+
+
+#: An analysis file as format version 1 wrote it (before the robustness settings existed).
+VERSION_1_FILE = """{
+  "format": "causal-workbench-analysis",
+  "format_version": 1,
+  "app_version": "0.1.0",
+  "engine_version": "0+unknown",
+  "data": {"name": "simulated_linear", "n_rows": 2000, "columns": ["x1", "x2", "x3", "x4", "region", "treat", "y"],
+           "sha256": "0daebb5841419c73e3d14ca5e791f226bddb07331c3a7dd4932424601de6f3b1"},
+  "roles": {"treatment": "treat", "outcome": "y", "confounders": ["x1", "x2"], "instruments": [], "mechanisms": [],
+            "proxies": [], "subgroups": [], "selection": null, "shadow": null, "treated_level": null},
+  "estimand": "ATT",
+  "methods": ["difference_in_means", "nearest_neighbor_matching"],
+  "method_options": {"nearest_neighbor_matching": {"n_neighbors": 3}},
+  "seed": 7
+}"""
+
+
+def test_version_1_analysis_file_still_loads():
+    spec = load_analysis(VERSION_1_FILE)
+    assert spec.methods == ("difference_in_means", "nearest_neighbor_matching")
+    assert spec.method_options == {"nearest_neighbor_matching": {"n_neighbors": 3}}
+    assert spec.roles.confounders == ("x1", "x2") and spec.estimand == "ATT" and spec.seed == 7
+    assert spec.refutations == () and spec.method_lab is None
+    assert json.loads(dump_analysis(spec))["format_version"] == 2  # saved again in the current format
+
+
+def test_robustness_settings_are_read_back_from_results(data):
+    tests = cc.refute(data, ROLES, "difference_in_means", tests=["dummy_outcome", "placebo_treatment"], n_repeats=2,
+                      seed=4)
+    assert refutation_settings("difference_in_means", tests) == RefutationSettings(
+        "difference_in_means", ("dummy_outcome", "placebo_treatment"), 2)
+    lab = cc.method_lab(data, ROLES, ["ipw", "difference_in_means"], scenario="heterogeneous", effect=0.25,
+                        confounding=0.5, n_replications=2, seed=4)
+    settings = method_lab_settings(lab)
+    assert (set(settings.methods), settings.scenario, settings.effect, settings.confounding, settings.n_replications) \
+        == ({"ipw", "difference_in_means"}, "heterogeneous", 0.25, 0.5, 2)
 
 
 def test_analysis_file_keeps_treated_level_and_other_roles(data):
@@ -175,7 +252,8 @@ BAD_FILES = {
     "not utf8": (lambda s: b"\xff\xfe\x00bad", "not UTF-8"),
     "foreign json": (lambda s: json.dumps({"hello": 1}), "not an analysis saved by the workbench"),
     "json list": (lambda s: "[1, 2]", "not an analysis saved by the workbench"),
-    "newer version": (lambda s: _edited(s, lambda d: d.update(format_version=2)), "version 2 is not supported"),
+    "newer version": (lambda s: _edited(s, lambda d: d.update(format_version=3)), "version 3 is not supported"),
+    "version 0": (lambda s: _edited(s, lambda d: d.update(format_version=0)), "version 0 is not supported"),
     "version as text": (lambda s: _edited(s, lambda d: d.update(format_version="1")), "format_version"),
     "missing roles": (lambda s: _edited(s, lambda d: d.pop("roles")), "no 'roles' field"),
     "seed as text": (lambda s: _edited(s, lambda d: d.update(seed="4")), "'seed'.*int"),
@@ -195,14 +273,45 @@ BAD_FILES = {
         lambda s: _edited(s, lambda d: d["method_options"].update(exact_matching={})), "not in the file's 'methods'"
     ),
     "unsupported estimand": (lambda s: _edited(s, lambda d: d.update(estimand="LATE")), "does not estimate the LATE"),
+    "robustness not an object": (lambda s: _edited(s, lambda d: d.update(robustness=[1])), "'robustness'.*object"),
+    "refutation of unlisted method": (
+        lambda s: _edited(s, lambda d: d["robustness"]["refutations"][0].update(method="ipw")),
+        "names method 'ipw', which is not in",
+    ),
+    "unknown refutation test": (
+        lambda s: _edited(s, lambda d: d["robustness"]["refutations"][0].update(tests=["coin_flip"])),
+        "refutations.tests",
+    ),
+    "one refutation repeat": (
+        lambda s: _edited(s, lambda d: d["robustness"]["refutations"][0].update(n_repeats=1)), "at least 2",
+    ),
+    "refutation twice": (
+        lambda s: _edited(s, lambda d: d["robustness"]["refutations"].append(d["robustness"]["refutations"][0])),
+        "lists a method twice",
+    ),
+    "unknown lab scenario": (
+        lambda s: _edited(s, lambda d: d["robustness"]["method_lab"].update(scenario="wild")), "scenario",
+    ),
+    "unknown lab method": (
+        lambda s: _edited(s, lambda d: d["robustness"]["method_lab"].update(methods=["nope"])), "Unknown method",
+    ),
+    "lab effect as text": (
+        lambda s: _edited(s, lambda d: d["robustness"]["method_lab"].update(effect="big")), "method_lab.effect",
+    ),
+    "lab effect not finite": (
+        lambda s: _edited(s, lambda d: d["robustness"]["method_lab"].update(effect=float("nan"))), "finite",
+    ),
+    "lab without replications": (
+        lambda s: _edited(s, lambda d: d["robustness"]["method_lab"].pop("n_replications")), "n_replications",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
-def test_bad_analysis_file_raises_clear_error(spec, case):
+def test_bad_analysis_file_raises_clear_error(robust_spec, case):
     make, message = BAD_FILES[case]
     with pytest.raises(cc.CausalInputError, match=message):
-        load_analysis(make(spec))
+        load_analysis(make(robust_spec))
 
 
 def test_unsaveable_option_value_raises_clear_error(data):
@@ -227,7 +336,22 @@ def test_data_mismatches_name_what_changed(data, spec):
 # --- reproduction script -------------------------------------------------------------------------
 
 
-def _run_script(script: str, folder: Path) -> pd.DataFrame:
+def _sections(stdout: str) -> dict[str, pd.DataFrame]:
+    """The script's output: '## title' then a whitespace-separated table, until a blank line."""
+    blocks: dict[str, list[list[str]]] = {}
+    current = None
+    for line in stdout.splitlines():
+        if line.startswith("## "):
+            current = line[3:]
+            blocks[current] = []
+        elif not line.strip():
+            current = None
+        elif current is not None:
+            blocks[current].append(line.split())
+    return {title: pd.DataFrame(rows[1:], columns=rows[0]) for title, rows in blocks.items()}
+
+
+def _run_script(script: str, folder: Path) -> dict[str, pd.DataFrame]:
     path = folder / "reproduce.py"
     path.write_text(script, encoding="utf-8")
     done = subprocess.run(
@@ -235,8 +359,7 @@ def _run_script(script: str, folder: Path) -> pd.DataFrame:
     )
     assert done.returncode == 0, done.stderr
     assert "differs from the data" not in done.stderr
-    lines = [line.split() for line in done.stdout.strip().splitlines()]
-    return pd.DataFrame(lines[1:], columns=lines[0])
+    return _sections(done.stdout)
 
 
 def test_generated_script_reproduces_compare_from_a_csv_file(tmp_path, data):
@@ -247,7 +370,7 @@ def test_generated_script_reproduces_compare_from_a_csv_file(tmp_path, data):
         loaded, data_name="trial.csv", roles=ROLES, estimand="ATE", methods=METHODS, method_options=OPTIONS, seed=4,
     )
     expected = cc.compare(loaded, ROLES, methods=METHODS, estimand="ATE", seed=4, options=OPTIONS)
-    printed = _run_script(reproduction_script(spec, "trial.csv"), tmp_path)  # relative: beside the script
+    printed = _run_script(reproduction_script(spec, "trial.csv"), tmp_path)["Results"]  # relative: beside the script
     assert printed["method"].tolist() == list(METHODS)
     for column in ("estimate", "std_error", "ci_low", "ci_high"):
         assert printed[column].astype(float).tolist() == pytest.approx(expected[column].tolist(), rel=1e-10)
@@ -262,9 +385,57 @@ def test_generated_script_reproduces_compare_from_a_bundled_sample(tmp_path):
     methods = ("difference_in_means", "propensity_score_matching")
     spec = AnalysisSpec.from_data(df, data_name=info.title, roles=info.roles, estimand="ATT", methods=methods, seed=7)
     expected = cc.compare(df, info.roles, methods=methods, estimand="ATT", seed=7)
-    printed = _run_script(reproduction_script(spec, info.id), tmp_path)
+    printed = _run_script(reproduction_script(spec, info.id), tmp_path)["Results"]
     assert printed["estimate"].astype(float).tolist() == pytest.approx(expected["estimate"].tolist(), rel=1e-10)
     assert printed["estimand"].tolist() == ["ATT", "ATT"]
+
+
+def test_generated_script_reproduces_the_robustness_checks(tmp_path, data):
+    csv_path = tmp_path / "trial.csv"
+    data.to_csv(csv_path, index=False)
+    loaded = read_table(csv_path.read_bytes(), csv_path.name)
+    methods = ("difference_in_means", "regression_adjustment", "ipw")
+    refutation = RefutationSettings("regression_adjustment", ("placebo_treatment", "random_common_cause"), 3)
+    lab_settings = MethodLabSettings(("regression_adjustment", "ipw"), "nonlinear", 0.5, 1.0, 3)
+    spec = AnalysisSpec.from_data(loaded, data_name="trial.csv", roles=ROLES, estimand="ATT", methods=methods,
+                                  seed=9, refutations=[refutation], method_lab=lab_settings)
+    sections = _run_script(reproduction_script(spec, "trial.csv"), tmp_path)
+
+    # in process, as the Robustness page computes them
+    results = {m: cc.estimate(loaded, ROLES, m, estimand="ATT", seed=9) for m in methods}
+    sensitivity = {m: cc.sensitivity_for_result(loaded, ROLES, r, options={}) for m, r in results.items()}
+    printed = sections["Sensitivity to unmeasured confounding"].set_index("method")
+    assert list(printed.index) == list(methods)
+    for method, report in sensitivity.items():
+        assert float(printed.loc[method, "e_value"]) == pytest.approx(report.e_value.e_value_estimate, rel=1e-10)
+        assert float(printed.loc[method, "e_value_ci"]) == pytest.approx(report.e_value.e_value_ci, rel=1e-10)
+    ovb = sensitivity["regression_adjustment"].ovb
+    assert float(printed.loc["regression_adjustment", "robustness_value"]) == pytest.approx(ovb.robustness_value,
+                                                                                            rel=1e-10)
+    assert printed.loc["ipw", "robustness_value"] == "NaN"  # no OVB analysis for weighting
+
+    agreement = cc.agreement_summary(results)
+    shown = sections["Agreement across estimators"]
+    assert shown["distance_in_se"].astype(float).tolist() == pytest.approx(
+        agreement.table["distance_in_se"].tolist(), rel=1e-10)
+
+    tests = cc.refute(loaded, ROLES, "regression_adjustment", estimand="ATT", tests=list(refutation.tests),
+                      n_repeats=3, seed=9, options={})
+    refuted = sections["Refutation tests"]
+    assert refuted["test"].tolist() == list(refutation.tests)
+    assert refuted["refuted_mean"].astype(float).tolist() == pytest.approx([t.refuted_mean for t in tests], rel=1e-10)
+
+    lab = cc.method_lab(loaded, ROLES, list(lab_settings.methods), estimand="ATT", scenario="nonlinear", effect=0.5,
+                        confounding=1.0, n_replications=3, seed=9)
+    shown_lab = sections["Method lab"]
+    assert shown_lab["method"].tolist() == lab.table["method"].tolist()
+    assert shown_lab["rmse"].astype(float).tolist() == pytest.approx(lab.table["rmse"].tolist(), rel=1e-10)
+
+
+def test_script_without_robustness_runs_skips_refutations_and_lab(spec):
+    script = reproduction_script(spec, "trial.csv")
+    assert "cc.sensitivity_for_result" in script and "cc.agreement_summary" in script
+    assert "cc.refute" not in script and "cc.method_lab" not in script
 
 
 @pytest.mark.parametrize("source, message", [("data.sav", "extension '.sav'"), ("", "empty")])
@@ -319,6 +490,129 @@ def test_html_report_lists_methods_warnings_and_roles(report):
     assert report.lstrip().startswith("<!DOCTYPE html>") and report.rstrip().endswith("</html>")
 
 
+def _section(report: str, method: str) -> str:
+    """The HTML of one method's diagnostics block."""
+    match = re.search(rf'<section class="method-diagnostics" id="diagnostics-{method}">(.*?)</section>', report,
+                      flags=re.DOTALL)
+    assert match is not None, f"no diagnostics block for {method}"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def iv_analysis():
+    """Instrumental-variable data with 2SLS and a short CB-IV run (which draws a response curve)."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    u, v, e, x1 = rng.normal(size=(4, 400))
+    z = rng.binomial(1, 0.5, 400)
+    treat = 0.8 * z + 0.5 * x1 + u + v
+    df = pd.DataFrame({"x1": x1, "z": z, "treat": treat, "y": 1.0 + 1.5 * treat + 0.5 * x1 + 2.0 * u + e})
+    roles = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"])
+    results = {
+        "two_stage_least_squares": cc.estimate(df, roles, "two_stage_least_squares", estimand="ATE", seed=1),
+        "cb_iv": cc.estimate(df, roles, "cb_iv", estimand="ATE", seed=1, epochs=5, n_boot=2, hidden_units=8),
+    }
+    table = pd.DataFrame([{**r.summary(), "error": ""} for r in results.values()])
+    return df, roles, results, table
+
+
+@pytest.fixture(scope="module")
+def iv_report(iv_analysis) -> str:
+    df, roles, results, table = iv_analysis
+    robustness, _ = report_robustness(df, roles, results)
+    return build_html_report(
+        data_name="iv.csv", df=df, roles=roles, estimand="ATE", table=table, results=results,
+        figures=analysis_figures(df, roles, table, results, estimand="ATE"), seed=1, robustness=robustness,
+    )
+
+
+def test_html_report_shows_each_methods_own_diagnostics(iv_report, iv_analysis):
+    _, _, results, _ = iv_analysis
+    two_sls = _section(iv_report, "two_stage_least_squares")
+    first_stage_f = results["two_stage_least_squares"].diagnostics["first_stage_f"]
+    assert "<code>first_stage_f</code>" in two_sls
+    assert f'data-value="{float(first_stage_f)!r}"' in two_sls
+    assert "<code>coefficients</code>" in two_sls and "<code>tests</code>" in two_sls  # DataFrames as tables
+    neural = _section(iv_report, "cb_iv")
+    assert "Response curve: " in neural and "Plotly.newPlot" in neural
+    assert "Estimated response" in neural  # the response curve's trace
+    assert "<code>bootstrap_estimates</code>" in neural  # two replicates: listed, not per row
+    assert "<code>response_curve</code>" not in neural  # drawn, not repeated as a table
+
+
+def test_html_report_has_the_robustness_section(iv_report, iv_analysis):
+    df, roles, results, _ = iv_analysis
+    assert "<h2>Robustness</h2>" in iv_report and "Agreement across estimators" in iv_report
+    for method, result in results.items():
+        e_value = cc.sensitivity_for_result(df, roles, result).e_value
+        assert f"Sensitivity: {method}" in iv_report
+        assert f"E-value {e_value.e_value_estimate:.2f} (confidence limit {e_value.e_value_ci:.2f}" in iv_report
+    assert len(re.findall(r"plotly\.js v\d", iv_report)) == 1  # still one copy of the library
+    assert not re.search(r"<script[^>]*\bsrc\s*=", iv_report, flags=re.IGNORECASE)
+
+
+def test_html_report_robustness_includes_refutations_and_method_lab(data, table):
+    results = {m: cc.estimate(data, ROLES, m, estimand="ATE", seed=4, **OPTIONS.get(m, {})) for m in METHODS}
+    tests = cc.refute(data, ROLES, "difference_in_means", tests=["placebo_treatment"], n_repeats=2, seed=4)
+    lab = cc.method_lab(data, ROLES, ["difference_in_means"], n_replications=2, seed=4)
+    robustness, reports = report_robustness(data, ROLES, results, method_options=OPTIONS,
+                                            refutations={"difference_in_means": tests}, lab=lab)
+    assert set(reports) == set(METHODS)
+    page = build_html_report(data_name="trial.csv", df=data, roles=ROLES, estimand="ATE", table=table,
+                             results=results, robustness=robustness)
+    assert "Refutation tests: difference_in_means" in page and "Method lab" in page
+    assert html.escape(lab.recommendation) in page
+    assert page.count("Plotly.newPlot") == len(robustness.figures)  # no diagnostic chart applies here
+
+
+def test_per_row_arrays_are_named_not_dumped(data):
+    methods = {"ipw": {}, "gmm_subgroups": {"within_method": "regression_adjustment", "max_components": 3, "n_init": 1},
+               "t_learner": {"base_model": "linear", "n_boot": 10}}
+    results = {m: cc.estimate(data, ROLES, m, estimand="ATE", seed=4, **o) for m, o in methods.items()}
+    table = pd.DataFrame([{**r.summary(), "error": ""} for r in results.values()])
+    page = build_html_report(data_name="trial.csv", df=data, roles=ROLES, estimand="ATE", table=table,
+                             results=results)
+    ipw, gmm, learner = (_section(page, m) for m in methods)
+    assert "One value per row, not listed here: <code>propensity</code>" in ipw
+    assert "<code>assignments</code>" in gmm and "<code>projection</code>" in gmm
+    for block in (ipw, gmm, learner):
+        assert block.count("<tr") < 60  # nothing with one line per data row
+    assert "Effect within each subgroup" in gmm and "Number of subgroups (BIC)" in gmm
+    assert "Unit-level effects: " in learner  # the T-learner's unit effects as a histogram
+    assert "Unit-level effects" not in ipw
+    assert "ess_before: treated" in ipw  # dicts of numbers flattened into the key/value table
+
+
+def _result(diagnostics: dict, n_used: int = 100) -> cc.EstimateResult:
+    return cc.EstimateResult(estimate=1.0, std_error=0.1, ci_low=0.8, ci_high=1.2, estimand="ATE", method="ipw",
+                             n_used=n_used, diagnostics=diagnostics)
+
+
+def test_long_diagnostic_tables_are_truncated():
+    frame = pd.DataFrame({"epoch": range(50), "loss": np.linspace(1.0, 0.1, 50)})
+    shown = frame_html(frame)
+    assert shown.count("<tr") == 1 + HEAD_ROWS + 1 + TAIL_ROWS  # header, head, gap, tail
+    assert f"first {HEAD_ROWS} and last {TAIL_ROWS} of 50 rows" in shown
+    assert "<td>49</td>" in shown and "<td>20</td>" not in shown
+    wide = frame_html(pd.DataFrame(np.ones((2, 30)), columns=[f"c{i}" for i in range(30)]))
+    assert "first 12 of 30 columns" in wide and "c29" not in wide
+
+
+def test_diagnostics_html_describes_arrays_by_size():
+    block = diagnostics_html(_result({
+        "propensity": np.linspace(0.1, 0.9, 100), "weights_matrix": np.ones((100, 3)),
+        "bootstrap_estimates": np.arange(30.0), "n_boot": 30, "converged": True, "note": "<b>bold</b>",
+        "selected": [f"x{i}" for i in range(15)],
+        "ess": {"treated": {"before": 50.0, "after": 40.5}, "control": 50},
+    }))
+    assert "One value per row, not listed here: <code>propensity</code>, <code>weights_matrix</code>" in block
+    assert "30 values: mean 14.5" in block
+    assert "x0, x1, x2" in block and "x14" in block  # names are listed
+    assert "ess: treated: after" in block and 'data-value="40.5"' in block
+    assert "&lt;b&gt;bold&lt;/b&gt;" in block  # text is escaped
+    assert diagnostics_html(_result({})) == "<p>This method reports no diagnostics of its own.</p>"
+
+
 # --- standard figures ----------------------------------------------------------------------------
 
 
@@ -331,6 +625,15 @@ def test_analysis_figures_cover_results_and_diagnostics(data, table):
     assert all(isinstance(f.figure, go.Figure) and f.title for f in figures)
     forest = next(f.figure for f in figures if f.slug == "forest_plot")
     assert cc.get_method("nearest_neighbor_matching").label in set(forest.data[0].y)
+    assert all(f.method is None for f in figures)  # none of these methods has charts of its own
+
+
+def test_analysis_figures_include_method_diagnostic_charts(iv_analysis):
+    df, roles, results, table = iv_analysis
+    figures = {f.slug: f for f in analysis_figures(df, roles, table, results, estimand="ATE")}
+    curve = figures["response_curve_cb_iv"]
+    assert curve.method == "cb_iv" and curve.title == f"Response curve: {cc.get_method('cb_iv').label}"
+    assert list(curve.figure.data[-1].x) == sorted(results["cb_iv"].diagnostics["response_curve"]["treatment"])
 
 
 def test_analysis_figures_skip_what_does_not_apply(data):
@@ -346,7 +649,7 @@ REPORT_PAGE = str(ROOT / "pages" / "6_Report.py")
 REPORT_KEYS = ("report_html", "report_table_csv", "report_table_xlsx", "report_analysis_json", "report_script")
 
 
-def _report_app(data, table, *, data_version: int = 1, sample_id: str | None = None):
+def _report_app(data, table, *, data_version: int = 1, sample_id: str | None = None, robustness: dict | None = None):
     from streamlit.testing.v1 import AppTest
 
     from pages._state import Dataset, ResultsBundle
@@ -361,6 +664,8 @@ def _report_app(data, table, *, data_version: int = 1, sample_id: str | None = N
             data_version=data_version, data_name="trial.csv", roles=ROLES, estimand="ATE", seed=4,
             table=table, results=results, options=OPTIONS,
         )
+        if robustness is not None:
+            app.session_state["robustness"] = robustness
     return app.run()
 
 
@@ -385,3 +690,31 @@ def test_report_page_refuses_results_of_replaced_data(data, table):
     assert not app.exception
     assert "replaced" in app.warning[0].value
     assert not app.get("download_button")
+
+
+def test_report_page_includes_the_robustness_pages_results(data, table):
+    run = (1, ROLES, "ATE", 4)  # how the Robustness page keys its results: data version, roles, estimand, seed
+    tests = cc.refute(data, ROLES, "difference_in_means", tests=["placebo_treatment"], n_repeats=2, seed=4)
+    lab = cc.method_lab(data, ROLES, ["difference_in_means"], n_replications=2, seed=4)
+    stale = cc.refute(data, ROLES, "difference_in_means", tests=["dummy_outcome"], n_repeats=2, seed=5)
+    app = _report_app(data, table, robustness={
+        (*run, "refute", "difference_in_means"): tests, (*run, "lab"): lab, (*run, "sensitivity", "ipw"): None,
+        (1, ROLES, "ATE", 5, "refute", "difference_in_means"): stale,  # another seed: another run
+    })
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    keys = {button.key for button in app.get("download_button")}
+    assert {"report_png_robustness_refutation_difference_in_means", "report_png_robustness_method_lab"} <= keys
+    assert any("refutation tests of Difference in means and the method lab" in c.value for c in app.caption)
+    robustness = app.session_state["_report_robustness"][1]
+    assert robustness.refutations == (RefutationSettings("difference_in_means", ("placebo_treatment",), 2),)
+    assert robustness.method_lab == method_lab_settings(lab)
+
+
+def test_report_page_always_has_agreement_and_sensitivity(data, table):
+    app = _report_app(data, table)
+    assert not app.exception and not app.error
+    assert any("Run refutation tests or the method lab" in c.value for c in app.caption)
+    robustness = app.session_state["_report_robustness"][1]
+    assert "Agreement across estimators" in robustness.section.html
+    assert all(f"Sensitivity: {m}" in robustness.section.html for m in METHODS)
+    assert robustness.refutations == () and robustness.method_lab is None

@@ -1,5 +1,10 @@
 """Report and export: the analysis as a JSON file, a reproduction script, charts and tables as files, an HTML report.
 
+The HTML report and the script cover the estimates, each method's own
+diagnostics (:mod:`.method_diagnostics`) and the robustness checks
+(:mod:`.robustness`: agreement and sensitivity always; refutation tests and
+the method lab with their saved settings, :mod:`.robustness_settings`).
+
 Nothing here imports streamlit; the Report page calls these functions and
 offers their output as downloads.
 """
@@ -10,8 +15,12 @@ from .analysis_file import (
     dump_analysis,
     load_analysis,
 )
-from .figures import NamedFigure, analysis_figures
+from .figures import analysis_figures
 from .html_report import build_html_report
+from .method_diagnostics import diagnostic_figures, diagnostics_html
+from .named_figure import NamedFigure
+from .robustness import report_robustness, robustness_figures, sensitivity_table
+from .robustness_settings import MethodLabSettings, RefutationSettings, method_lab_settings, refutation_settings
 from .script import reproduction_script
 from .static_export import (
     StaticExportError,
@@ -24,8 +33,17 @@ from .tables import results_table_csv, results_table_xlsx
 
 __all__ = [
     "AnalysisSpec",
+    "MethodLabSettings",
     "NamedFigure",
+    "RefutationSettings",
     "analysis_figures",
+    "diagnostic_figures",
+    "diagnostics_html",
+    "method_lab_settings",
+    "refutation_settings",
+    "report_robustness",
+    "robustness_figures",
+    "sensitivity_table",
     "StaticExportError",
     "build_html_report",
     "data_fingerprint",

@@ -6,7 +6,6 @@ continuous treatment, no method with weights) is left out, never an error.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -21,20 +20,13 @@ from ..models import fit_propensity
 from ..registry import get_method
 from ..results import EstimateResult
 from ..roles import Roles
+from .method_diagnostics import diagnostic_figures
+from .named_figure import NamedFigure
 from .tables import export_frame
 
 __all__ = ["NamedFigure", "analysis_figures"]
 
 BALANCE_ESTIMANDS = ("ATE", "ATT", "ATC")
-
-
-@dataclass(frozen=True)
-class NamedFigure:
-    """A chart with a title for people and a slug for file names."""
-
-    slug: str
-    title: str
-    figure: go.Figure
 
 
 def _label(method_id: str, table: pd.DataFrame) -> str:
@@ -130,7 +122,10 @@ def analysis_figures(
     list of NamedFigure
         Causal diagram, forest plot, propensity overlap (binary treatment with
         confounders), love plot and one weight chart per weighting or matching
-        method, where they apply.
+        method, where they apply; then each method's own diagnostic charts
+        (response curve, subgroup effects, BIC curve, unit-effect histogram),
+        which carry ``method`` so the HTML report shows them with that method's
+        diagnostics.
     """
     results = dict(results or {})
     table = export_frame(table)  # adds method labels for the chart axes
@@ -155,4 +150,7 @@ def analysis_figures(
         figures.append(NamedFigure(
             f"weights_{method_id}", f"Weights: {_label(method_id, table)}", weight_plot(result.weights, treated)
         ))
+    for method_id, result in results.items():
+        own, _ = diagnostic_figures(result, roles, label=_label(method_id, table))
+        figures.extend(own)
     return figures

@@ -2,8 +2,11 @@
 
 plotly.js is embedded inline once in the page head; every chart is a ``<div>``
 with its figure JSON, so the file has no external script, style or font.
-Each number in the results table carries its full-precision value in a
-``data-value`` attribute, for anyone who reads the report by program.
+Each number in the results table and in the method diagnostics carries its
+full-precision value in a ``data-value`` attribute, for anyone who reads the
+report by program. After the results come each method's own diagnostics
+(:mod:`causal_core.report.method_diagnostics`) and, when given, the
+robustness section (:func:`causal_core.report.robustness.report_robustness`).
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ from ..errors import CausalInputError
 from ..registry import get_method
 from ..results import EstimateResult
 from ..roles import Roles
+from ..sensitivity import RobustnessSection
 from .analysis_file import data_fingerprint, engine_version
-from .figures import NamedFigure
+from .method_diagnostics import diagnostic_figures, diagnostics_html
+from .named_figure import NamedFigure
 
 __all__ = ["build_html_report", "format_number"]
 
@@ -54,6 +59,9 @@ tr.failed td { color: #9b1c1c; }
 .error { background: #fdecec; border-left: 4px solid #c81e1e; padding: 0.4rem 0.7rem; margin: 0.3rem 0; }
 .figure { margin: 1rem 0 1.6rem 0; }
 code { background: #f3f5f7; padding: 0 0.2rem; }
+h4 { font-size: 0.95rem; margin: 0.9rem 0 0.2rem 0; }
+table.diagnostics-values th { font-weight: normal; }
+section.method-diagnostics { margin-bottom: 1.6rem; }
 """
 
 
@@ -207,6 +215,56 @@ def _methods_section(methods: Sequence[str], options: Mapping[str, Mapping[str, 
     return "".join(blocks)
 
 
+def _diagnostics_section(
+    methods: Sequence[str],
+    results: Mapping[str, EstimateResult],
+    roles: Roles,
+    figures: Sequence[NamedFigure],
+) -> str:
+    """One block per method that ran: its diagnostics tables, then its charts (given, or drawn here)."""
+    blocks = []
+    for method in methods:
+        result = results.get(method)
+        if result is None:
+            continue
+        label = _method_label(method)
+        own = [f for f in figures if f.method == method]
+        problems: list[str] = []
+        if not own:
+            own, problems = diagnostic_figures(result, roles, label=label)
+        try:
+            tables = diagnostics_html(result)
+        except Exception as exc:  # an odd diagnostic value must not stop the report
+            tables = f'<p class="meta">The diagnostics could not be shown ({escape(type(exc).__name__)}: {escape(str(exc))}).</p>'
+        parts = [
+            f'<section class="method-diagnostics" id="diagnostics-{escape(method)}">',
+            f"<h3>{escape(label)} <code>{escape(method)}</code></h3>",
+            tables,
+        ]
+        for j, item in enumerate(own):
+            parts.append(f"<h4>{escape(item.title)}</h4>")
+            parts.append(f'<div class="figure">{_figure_div(item.figure, f"figure-{method}-{j}")}</div>')
+        parts += [f'<p class="meta">{escape(p)}</p>' for p in problems]
+        parts.append("</section>")
+        blocks.append("".join(parts))
+    return "".join(blocks) or "<p>No method gave a result.</p>"
+
+
+def _robustness_part(section: RobustnessSection) -> str:
+    parts = [section.html]
+    for j, (_, figure_title, figure) in enumerate(section.figures):
+        parts.append(f"<h4>{escape(figure_title)}</h4>")
+        parts.append(f'<div class="figure">{_figure_div(figure, f"figure-robustness-{j}")}</div>')
+    return "\n".join(parts)
+
+
+def _named(item: NamedFigure | tuple[str, go.Figure], i: int) -> NamedFigure:
+    if isinstance(item, NamedFigure):
+        return item
+    figure_title, figure = item
+    return NamedFigure(f"figure_{i}", figure_title, figure)
+
+
 def build_html_report(
     *,
     data_name: str,
@@ -221,6 +279,7 @@ def build_html_report(
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
     title: str = "Causal analysis report",
     notes: Sequence[str] = (),
+    robustness: RobustnessSection | None = None,
 ) -> str:
     """One self-contained HTML page describing the analysis and its results.
 
@@ -239,7 +298,9 @@ def build_html_report(
     results : dict, optional
         Method id -> :class:`EstimateResult`, for the full warnings.
     figures : sequence of NamedFigure or (title, Figure)
-        Diagnostic and result charts, shown in order.
+        Result charts, shown in order after the results table; a
+        :class:`NamedFigure` with ``method`` set is shown with that method's
+        diagnostics instead (methods given none get their charts drawn here).
     diagram : Figure, optional
         The causal diagram, shown with the roles.
     seed : int
@@ -250,6 +311,10 @@ def build_html_report(
         Page title.
     notes : sequence of str
         Extra sentences shown under the title (e.g. "results are out of date").
+    robustness : RobustnessSection, optional
+        Agreement, sensitivity, refutation and method-lab results
+        (:func:`causal_core.report.robustness.report_robustness`), shown after
+        the method diagnostics.
 
     Returns
     -------
@@ -294,10 +359,16 @@ def build_html_report(
 
     parts.append(f"<h2>Results: {escape(estimand)}</h2>")
     parts.append(_results_table(table))
-    for i, item in enumerate(figures):
-        figure_title, figure = (item.title, item.figure) if isinstance(item, NamedFigure) else item
-        parts.append(f"<h3>{escape(figure_title)}</h3>")
-        parts.append(f'<div class="figure">{_figure_div(figure, f"figure-{i}")}</div>')
+    named = [_named(item, i) for i, item in enumerate(figures)]
+    for i, item in enumerate(f for f in named if f.method is None):
+        parts.append(f"<h3>{escape(item.title)}</h3>")
+        parts.append(f'<div class="figure">{_figure_div(item.figure, f"figure-{i}")}</div>')
+
+    if results:
+        parts.append("<h2>Method diagnostics</h2>")
+        parts.append(_diagnostics_section(methods + [m for m in results if m not in methods], results, roles, named))
+    if robustness is not None:
+        parts.append(_robustness_part(robustness))
 
     parts.append("<h2>Warnings</h2>")
     parts.append(_warnings_section(table, results))

@@ -109,6 +109,8 @@ def _array_row(name: str, value: Any, n_rows: int) -> tuple[str, Any] | None:
         if finite.size:
             return name, (f"{array.size:,} values: mean {_format(finite.mean())}, SD {_format(finite.std(ddof=1) if finite.size > 1 else 0.0)}, "
                           f"from {_format(finite.min())} to {_format(finite.max())}")
+    if array.size <= MAX_DICT_ENTRIES:  # names (selected variables...) are worth listing
+        return name, ", ".join(str(v) for v in array)
     return name, f"{array.size:,} values (not shown)"
 
 
@@ -189,7 +191,8 @@ def diagnostics_html(result: EstimateResult) -> str:
         parts.append(f'<table class="diagnostics-values"><tbody>{body}</tbody></table>')
     for name, value in result.diagnostics.items():
         if isinstance(value, pd.DataFrame) and name not in CHARTED:
-            parts.append(f"<h4>{escape(name.replace('_', ' ').capitalize())} <code>{escape(name)}</code></h4>")
+            title = f"{escape(name.replace('_', ' ').capitalize())} " if "_" in name else ""
+            parts.append(f"<h4>{title}<code>{escape(name)}</code></h4>")
             parts.append(frame_html(value) if len(value.columns) else "<p>Empty table.</p>")
     if per_row:
         listed = ", ".join(f"<code>{escape(n)}</code>" for n in per_row)

@@ -1,9 +1,15 @@
 """A standalone Python script that repeats an analysis with :mod:`causal_core`.
 
 The script reads the data (a file path or a bundled sample id), checks its
-fingerprint against the saved one, runs :func:`causal_core.compare` with the
-saved roles, estimand, methods, options and seed, and prints the results
-table.
+fingerprint against the saved one, runs every method with the saved roles,
+estimand, options and seed, and prints the results table; then the agreement
+across methods and the sensitivity of each estimate to unmeasured
+confounding, and the refutation tests and method lab with their saved
+settings when the analyst ran them.
+
+The output is a series of sections, each a ``## title`` line followed by a
+table (full-precision numbers, ``NaN`` where a number does not apply) or by
+sentences; a blank line ends a section.
 """
 from __future__ import annotations
 
@@ -18,10 +24,14 @@ from ..roles import Roles
 from ..table_reader import SUPPORTED_EXTENSIONS
 from .analysis_file import AnalysisSpec
 
-__all__ = ["reproduction_script", "PRINTED_COLUMNS"]
+__all__ = ["reproduction_script", "PRINTED_COLUMNS", "REFUTATION_COLUMNS", "LAB_COLUMNS"]
 
 #: Columns of the results table the script prints, in order.
 PRINTED_COLUMNS = ("method", "estimand", "estimate", "std_error", "ci_low", "ci_high", "n_used")
+#: Columns of the refutation table the script prints (``RefutationResult.summary`` keys plus ``method``).
+REFUTATION_COLUMNS = ("method", "test", "passed", "original", "expected", "refuted_mean", "refuted_sd", "p_value")
+#: Columns of the method-lab table the script prints.
+LAB_COLUMNS = ("method", "n_ok", "bias", "rmse", "coverage", "mean_std_error", "sd_estimate")
 
 
 def _is_sample_id(source: str) -> bool:
@@ -77,6 +87,69 @@ def _roles_literal(roles: Roles) -> str:
     return "cc.Roles(\n" + "\n".join(parts) + "\n)"
 
 
+def _robustness_lines(spec: AnalysisSpec) -> list[str]:
+    """Code that reruns the robustness checks: agreement and sensitivity always, the rest when saved."""
+    lines = [
+        "",
+        "# Do the estimators agree? (needs two or more finite estimates)",
+        "usable = {m: r for m, r in results.items() if all(map(math.isfinite, (r.estimate, r.ci_low, r.ci_high)))}",
+        "if len(usable) >= 2:",
+        "    agreement = cc.agreement_summary(usable)",
+        '    show("Agreement across estimators", agreement.table)',
+        "    print(agreement.verdict)",
+        "    print()",
+        "",
+        "# Sensitivity of each estimate to unmeasured confounding: E-value, omitted-variable bias, Rosenbaum bounds",
+        "sensitivity = {}",
+        "for method, result in results.items():",
+        "    try:",
+        "        sensitivity[method] = cc.sensitivity_for_result(df, roles, result, options=options.get(method, {}))",
+        "    except cc.CausalInputError as exc:",
+        '        print(f"{method}: sensitivity analysis not computed: {exc}", file=sys.stderr)',
+        'show("Sensitivity to unmeasured confounding", sensitivity_table(sensitivity))',
+    ]
+    refutations = {r.method: r for r in spec.refutations}
+    if refutations:
+        settings = {m: {"tests": list(r.tests), "n_repeats": r.n_repeats} for m, r in refutations.items()}
+        lines += [
+            "",
+            "# Refutation tests, with the settings used in the app",
+            f"refutation_settings = {_python_literal(settings)}",
+            "rows = []",
+            "for method, settings in refutation_settings.items():",
+            "    if method not in results:",
+            '        print(f"{method}: no estimate, so no refutation tests", file=sys.stderr)',
+            "        continue",
+            "    tests = cc.refute(df, roles, method, estimand=ESTIMAND, seed=SEED, options=options.get(method, {}),",
+            '                      tests=settings["tests"], n_repeats=settings["n_repeats"])',
+            '    rows += [{"method": method, **test.summary()} for test in tests]',
+            "if rows:",
+            f'    show("Refutation tests", pd.DataFrame(rows)[{list(REFUTATION_COLUMNS)!r}])',
+        ]
+    lab = spec.method_lab
+    if lab is not None:
+        lines += [
+            "",
+            "# Method lab: the estimators on outcomes simulated over this design, with the settings used in the app",
+            "lab = cc.method_lab(",
+            "    df,",
+            "    roles,",
+            f"    {list(lab.methods)!r},",
+            "    estimand=ESTIMAND,",
+            f"    scenario={lab.scenario!r},",
+            f"    effect={lab.effect!r},",
+            f"    confounding={lab.confounding!r},",
+            f"    n_replications={lab.n_replications!r},",
+            "    seed=SEED,",
+            f"    options={{m: options.get(m, {{}}) for m in {list(lab.methods)!r}}},",
+            ")",
+            f'show("Method lab", lab.table[{list(LAB_COLUMNS)!r}])',
+            "print(lab.recommendation)",
+            "print()",
+        ]
+    return lines
+
+
 def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.PathLike[str]) -> str:
     """Python source of a script that repeats the analysis and prints its results table.
 
@@ -95,7 +168,8 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
     str
         The script. Run it with ``causal_core`` importable (from the workbench
         repository root, or with the repository on ``PYTHONPATH``); it prints
-        one row per method with full-precision numbers.
+        one row per method with full-precision numbers, then the robustness
+        sections (see the module docstring).
     """
     if not isinstance(spec, AnalysisSpec):
         raise CausalInputError(f"reproduction_script needs an AnalysisSpec; got {type(spec).__name__}.")
@@ -116,6 +190,7 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         "    python this_script.py",
         '"""',
         "import hashlib",
+        "import math",
         "import os",
         "import sys",
         "from pathlib import Path",
@@ -130,6 +205,18 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         "        import causal_core as cc",
         "    except ImportError:",
         '        sys.exit("causal_core is not importable: run this script from the workbench repository root.")',
+        "from causal_core.report.robustness import sensitivity_table",
+        "",
+        'pd.set_option("display.width", 250)',
+        'pd.set_option("display.max_columns", None)',
+        "",
+        "",
+        "def show(title, table):",
+        '    """Print one section: a \'## title\' line, the table with full-precision numbers, a blank line."""',
+        '    print(f"## {title}")',
+        '    print(table.to_string(index=False, float_format=lambda v: f"{v:.12g}"))',
+        "    print()",
+        "",
         "",
         *_loader_lines(source),
         "",
@@ -147,23 +234,25 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         f"methods = {_python_literal(list(spec.methods))}",
         f"options = {_python_literal(options)}",
         "",
-        "table = cc.compare(",
-        "    df,",
-        "    roles,",
-        "    methods=methods,",
-        f"    estimand={spec.estimand!r},",
-        f"    seed={spec.seed!r},",
-        "    options=options,",
-        ")",
+        f"ESTIMAND = {spec.estimand!r}",
+        f"SEED = {spec.seed!r}",
         "",
-        'pd.set_option("display.width", 200)',
-        f"columns = {list(PRINTED_COLUMNS)!r}",
-        'print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.12g}"))',
-        "for row in table.itertuples():",
-        "    if row.error:",
-        '        print(f"{row.method}: failed: {row.error}", file=sys.stderr)',
-        "    elif row.warnings:",
-        '        print(f"{row.method}: {row.warnings}", file=sys.stderr)',
+        "# Each method as cc.compare runs it; the results are kept for the robustness checks below",
+        "results, rows = {}, []",
+        "for method in methods:",
+        "    try:",
+        "        result = cc.estimate(df, roles, method, estimand=ESTIMAND, seed=SEED, **options.get(method, {}))",
+        "    except cc.CausalInputError as exc:",
+        '        rows.append({"method": method, "estimand": ESTIMAND})',
+        '        print(f"{method}: failed: {exc}", file=sys.stderr)',
+        "        continue",
+        "    results[method] = result",
+        "    rows.append(result.summary())",
+        "    if result.warnings:",
+        '        print(f"{method}: {\' | \'.join(result.warnings)}", file=sys.stderr)',
+        f"table = pd.DataFrame(rows).reindex(columns={list(PRINTED_COLUMNS)!r})",
+        'show("Results", table)',
+        *_robustness_lines(spec),
         "",
     ]
     return "\n".join(lines)

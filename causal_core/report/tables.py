@@ -49,6 +49,12 @@ def _analysis_rows(spec: AnalysisSpec) -> pd.DataFrame:
     if spec.roles.treated_level is not None:
         rows.append(("treated level", str(spec.roles.treated_level)))
     rows += [(f"options: {m}", repr(dict(o))) for m, o in spec.method_options.items() if o]
+    rows += [(f"refutation tests: {r.method}", f"{', '.join(r.tests)}; {r.n_repeats} repetitions each")
+             for r in spec.refutations]
+    if spec.method_lab is not None:
+        lab = spec.method_lab
+        rows.append(("method lab", f"{', '.join(lab.methods)}; scenario {lab.scenario}, effect {lab.effect:g}, "
+                                   f"confounding {lab.confounding:g}, {lab.n_replications} replications"))
     rows += [("app version", spec.app_version), ("engine version", spec.engine_version)]
     return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
 
