@@ -115,3 +115,20 @@ def test_deterministic_and_input_untouched(clusters):
     b = cc.estimate(df, CLUSTER_ROLES, "gmm_subgroups", seed=5, n_init=1, within_method="regression_adjustment")
     pd.testing.assert_frame_equal(df, before)
     assert a.estimate == b.estimate and np.array_equal(a.diagnostics["assignments"], b.diagnostics["assignments"])
+
+
+def test_gmm_weighting_warns_when_its_weights_collapse():
+    """On the LaLonde experiment (many binary covariates) the per-arm mixtures fit poorly; the result must say so."""
+    sample = cc.get_sample("lalonde_experimental")
+    result = cc.estimate(cc.load_sample(sample.id), sample.roles, "gmm_weighting", estimand="ATT")
+    assert result.diagnostics["ess"] < 0.05 * result.n_used
+    assert any("very concentrated" in w for w in result.warnings)
+
+
+def test_doubly_robust_without_cross_fitting_accepts_small_samples():
+    """Small subgroups (as gmm_subgroups produces) must not trip the cross-fitting fold check."""
+    df, truth = linear_confounded(n=16, seed=5)
+    roles = cc.Roles(treatment="treat", outcome="y", confounders=["x1"])
+    assert np.isfinite(cc.estimate(df, roles, "doubly_robust").estimate)
+    with pytest.raises(cc.CausalInputError, match="at most 4 for 16 rows when cross-fitting"):
+        cc.estimate(df, roles, "doubly_robust", cross_fit=True, n_folds=5)

@@ -97,9 +97,14 @@ def nuisance_predictions(
 def _check_options(cross_fit: Any, n_folds: Any, n: int) -> None:
     if not isinstance(cross_fit, (bool, np.bool_)):
         raise CausalInputError(f"The 'cross_fit' option of method 'doubly_robust' must be True or False; got {cross_fit!r}.")
-    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or not 2 <= n_folds <= n // 4:
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
         raise CausalInputError(
-            f"The 'n_folds' option of method 'doubly_robust' must be an integer from 2 to {max(2, n // 4)}; got {n_folds!r}."
+            f"The 'n_folds' option of method 'doubly_robust' must be an integer of at least 2; got {n_folds!r}."
+        )
+    if cross_fit and n_folds > n // 4:
+        raise CausalInputError(
+            f"The 'n_folds' option of method 'doubly_robust' must be at most {max(2, n // 4)} for {n} rows "
+            f"when cross-fitting; got {n_folds}."
         )
 
 

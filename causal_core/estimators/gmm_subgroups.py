@@ -41,6 +41,8 @@ WITHIN_CHOICES = ("doubly_robust", "regression_adjustment", "ipw", "difference_i
 EXCLUDED_WITHIN = ("gmm_subgroups", "gmm_weighting")
 PS_CLIP = 1e-3
 Z_95 = 1.959963984540054
+#: Below this share of rows as effective sample size, gmm_weighting warns that its weights are unreliable.
+LOW_ESS_SHARE = 0.05
 
 _MIXTURE_OPTIONS = (
     OptionSpec("max_components", "int", 6, "Largest number of mixture components tried by BIC.", low=1, high=15),
@@ -347,6 +349,13 @@ def gmm_weighting(
                         "the weights finite.")
     estimate, influence, weights = hajek_ipw(data.y, data.t, np.clip(ps, PS_CLIP, 1 - PS_CLIP), estimand)
     warnings.append("The standard error treats the mixture propensities as known; it ignores their estimation.")
+    ess = kish_ess(weights)
+    if ess < LOW_ESS_SHARE * data.n:
+        warnings.append(
+            f"The mixture density-ratio weights are very concentrated (effective sample size {ess:.0f} of "
+            f"{data.n} rows): the per-arm mixtures fit the covariates poorly here (common with many binary "
+            "covariates), so this estimate is unreliable; prefer ipw or doubly_robust."
+        )
     return MethodOutput(
         estimate=estimate,
         std_error=influence_se(influence),
@@ -355,7 +364,7 @@ def gmm_weighting(
             "propensity": ps,
             "components_treated": chosen["treated"],
             "components_control": chosen["control"],
-            "ess": kish_ess(weights),
+            "ess": ess,
             "se_method": "influence function of the Hajek estimator, propensities treated as known",
         },
         warnings=tuple(warnings),
