@@ -12,6 +12,8 @@ Public API::
 
 The package never imports streamlit; torch is imported only by the methods that need it.
 """
+__version__ = "0.1.0"
+
 from .api import compare, estimate
 from .balance import balance_table, effective_sample_size
 from .errors import CausalInputError, CausalWarning
@@ -28,6 +30,7 @@ from .refute import RefutationResult, refute
 from .sensitivity import e_value, ovb_sensitivity, robustness_section, rosenbaum_bounds, sensitivity_for_result
 
 __all__ = [
+    "__version__",
     "AgreementSummary",
     "MethodLabResult",
     "RefutationResult",
