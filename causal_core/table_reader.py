@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 from pathlib import PurePath
 
@@ -15,6 +16,10 @@ __all__ = ["read_table", "excel_sheet_names", "SUPPORTED_EXTENSIONS"]
 SUPPORTED_EXTENSIONS = ("csv", "tsv", "tab", "txt", "xlsx", "xlsm", "xls", "parquet", "pq")
 
 _DELIMITERS = ",;\t|"
+
+#: pandas' Excel engine: calamine (Rust, about 5x faster than openpyxl on a 20 MB
+#: workbook) when python-calamine is installed, else pandas' default.
+_EXCEL_ENGINE = "calamine" if importlib.util.find_spec("python_calamine") is not None else None
 
 
 def _extension(filename: str) -> str:
@@ -59,12 +64,41 @@ def _read_text(data: bytes, filename: str, extension: str, encoding: str) -> pd.
         ) from None
 
 
+def _open_workbook(data: bytes) -> pd.ExcelFile:
+    try:
+        return pd.ExcelFile(io.BytesIO(data), engine=_EXCEL_ENGINE)
+    except Exception as exc:  # calamine/openpyxl/xlrd raise many types for a broken file
+        raise CausalInputError(f"This file is not a readable Excel workbook ({type(exc).__name__}).") from None
+
+
 def excel_sheet_names(data: bytes) -> list[str]:
     """The sheet names of an Excel workbook; unreadable files raise :class:`CausalInputError`."""
+    with _open_workbook(data) as book:
+        return list(book.sheet_names)
+
+
+def _read_excel(data: bytes, filename: str, sheet: str | int | None) -> tuple[pd.DataFrame, str]:
+    with _open_workbook(data) as book:
+        names = list(book.sheet_names)
+        chosen = names[0] if sheet is None else sheet
+        if isinstance(chosen, str) and chosen not in names:
+            raise CausalInputError(f"Workbook '{filename}' has no sheet '{chosen}'; its sheets are {names}.")
+        try:
+            frame = pd.read_excel(book, sheet_name=chosen)
+        except Exception as exc:
+            raise CausalInputError(f"Sheet '{chosen}' of '{filename}' could not be read ({type(exc).__name__}).") from None
+    return frame, f"Sheet '{chosen}' of '{filename}'"
+
+
+def _read_parquet(data: bytes, filename: str) -> pd.DataFrame:
+    import pyarrow as pa
+
     try:
-        return list(pd.ExcelFile(io.BytesIO(data)).sheet_names)
-    except Exception as exc:  # openpyxl/xlrd raise many types for a broken file
-        raise CausalInputError(f"This file is not a readable Excel workbook ({type(exc).__name__}).") from None
+        # BufferReader wraps the bytes without copying them, and pyarrow's reader threads
+        # never call back into Python (as they do through an io.BytesIO)
+        return pd.read_parquet(pa.BufferReader(data))
+    except Exception as exc:
+        raise CausalInputError(f"File '{filename}' is not a readable Parquet file ({type(exc).__name__}).") from None
 
 
 def read_table(data: bytes, filename: str, *, encoding: str = "utf-8", sheet: str | int | None = None) -> pd.DataFrame:
@@ -95,20 +129,9 @@ def read_table(data: bytes, filename: str, *, encoding: str = "utf-8", sheet: st
     if not data:
         raise CausalInputError(f"File '{filename}' is empty.")
     if extension in ("xlsx", "xlsm", "xls"):
-        names = excel_sheet_names(data)
-        chosen = names[0] if sheet is None else sheet
-        if isinstance(chosen, str) and chosen not in names:
-            raise CausalInputError(f"Workbook '{filename}' has no sheet '{chosen}'; its sheets are {names}.")
-        try:
-            frame = pd.read_excel(io.BytesIO(data), sheet_name=chosen)
-        except Exception as exc:
-            raise CausalInputError(f"Sheet '{chosen}' of '{filename}' could not be read ({type(exc).__name__}).") from None
-        where = f"Sheet '{chosen}' of '{filename}'"
+        frame, where = _read_excel(data, filename, sheet)
     elif extension in ("parquet", "pq"):
-        try:
-            frame = pd.read_parquet(io.BytesIO(data))
-        except Exception as exc:
-            raise CausalInputError(f"File '{filename}' is not a readable Parquet file ({type(exc).__name__}).") from None
+        frame = _read_parquet(data, filename)
         where = f"File '{filename}'"
     else:
         frame = _read_text(data, filename, extension, encoding)

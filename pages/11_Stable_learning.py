@@ -39,6 +39,17 @@ def _show(table: pd.DataFrame, ordinary, stable, task: str) -> None:
     )
 
 
+DATA_WIDGETS = ("sl_target", "sl_features", "sl_env_column", "sl_train_env", "sl_shift_feature")
+
+
+def _forget_choices_of_another_table(data_key: object) -> None:
+    """Drop the column choices made for another table, so this one gets its defaults instead of empty widgets."""
+    if st.session_state.get("_sl_data_key") != data_key:
+        for key in DATA_WIDGETS:
+            st.session_state.pop(key, None)
+        st.session_state["_sl_data_key"] = data_key
+
+
 def main() -> None:
     st.title("Stable learning")
     st.markdown(
@@ -53,6 +64,7 @@ def main() -> None:
     source = st.radio("Data", sources, key="sl_source", horizontal=True)
     sample = source == SOURCE_SAMPLE
     df = _sample() if sample else dataset.df
+    _forget_choices_of_another_table("sample" if sample else dataset.version)
     numeric = [str(c) for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
     if len(numeric) < 2:
         st.info("Stable learning needs a numeric target and at least one numeric feature.")

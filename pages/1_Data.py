@@ -36,7 +36,7 @@ def _use_sample(sample_id: str) -> None:
     df = load_sample(sample_id)
     set_dataset(df, name=info.title, source="sample", sample_id=sample_id)
     set_roles(info.roles)
-    if info.estimand in ("ATE", "ATT", "ATC"):
+    if info.estimand:  # the Estimate page falls back to the ATE where the roles do not allow this estimand
         set_estimand(info.estimand)
     st.session_state["_data_message"] = ("success", f"Loaded sample '{info.title}' with its suggested roles.")
 
@@ -50,10 +50,9 @@ def _upload_section() -> None:
                             help="Change this if accents or symbols look wrong or the file is refused.")
     if upload is None:
         return
-    data = upload.getvalue()
     sheet = None
     if upload.name.lower().endswith((".xlsx", ".xlsm", ".xls")):
-        sheets = attempt(excel_sheet_names, data, what="Reading the workbook")
+        sheets = attempt(excel_sheet_names, upload.getvalue(), what="Reading the workbook")
         if not sheets:
             return
         sheet = st.selectbox("Sheet", sheets, key="data_sheet")
@@ -61,6 +60,7 @@ def _upload_section() -> None:
     if st.session_state.get("_data_upload_signature") == signature:
         return
     st.session_state["_data_upload_signature"] = signature
+    data = upload.getvalue()  # a copy of the upload: taken only when it is read, not on every rerun
     try:
         with st.spinner(f"Reading {upload.name}..."):
             df = read_table(data, upload.name, encoding=encoding, sheet=sheet)

@@ -73,8 +73,11 @@ def _method_picker(estimand: str, available: set[str], unavailable: dict[str, st
     """Checkboxes grouped by family with their options; returns the chosen ids and every method's options."""
     stored_methods = get_methods()
     stored_options = get_method_options()
-    if not methods_were_chosen():
-        stored_methods = [m for m in DEFAULT_METHODS if m in available]
+    usable = {info.id for info in cc.list_methods() if info.id in available and estimand in info.estimands}
+    # Defaults on a first visit, and also when none of the stored choices can run any more (new data, roles or
+    # estimand): an empty page of unticked boxes would hide that the old choice no longer applies.
+    if not methods_were_chosen() or (stored_methods and not set(stored_methods) & usable):
+        stored_methods = [m for m in DEFAULT_METHODS if m in usable]
     chosen: list[str] = []
     options: dict[str, dict[str, Any]] = {}
     families: dict[str, list[cc.MethodInfo]] = {}
@@ -202,13 +205,13 @@ st.title("Estimate")
 st.write("Choose what to estimate and which estimators to compare. Each method's options have sensible defaults.")
 dataset = require_dataset()
 roles = require_roles()
-stale = results_staleness()
-if stale:
-    st.warning(stale, icon=":material/sync_problem:")
+stale_slot = st.empty()  # filled at the end: a run on this page makes the stored results current again
 try:
     identification = identify(roles, dataset.df)
 except Exception as exc:
     show_error(exc, "Identification")
+    if results_staleness():
+        stale_slot.warning(results_staleness(), icon=":material/sync_problem:")
     st.stop()
 available = set(identification.available_methods)
 methods_info = {info.id: info for info in cc.list_methods()}
@@ -236,6 +239,9 @@ if run:
         set_results(_run(dataset, roles, estimand, chosen, options, int(seed)))
     except Exception as exc:
         show_error(exc, "Estimation")
+stale = results_staleness()
+if stale:
+    stale_slot.warning(stale, icon=":material/sync_problem:")
 bundle = get_results()
 if bundle is not None:
     st.divider()

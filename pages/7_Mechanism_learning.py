@@ -30,7 +30,7 @@ def _defaults(columns: list[str], sample: bool) -> tuple[str, list[str], list[st
     return columns[0], columns[1:2], columns[2:4]
 
 
-def _split(df: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def _split(df: pd.DataFrame, seed: int, used: set[str]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     mode = st.radio("Judge the classifiers on", [EVAL_SPLIT_COLUMN, EVAL_RANDOM, EVAL_UPLOAD], key="ml_eval",
                     help="Ideally a table where the hidden confounding is absent (e.g. a randomised or "
                          "differently recruited sample).")
@@ -39,9 +39,11 @@ def _split(df: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame] | N
         test = df.sample(frac=share, random_state=seed)
         return df.drop(index=test.index), test
     if mode == EVAL_SPLIT_COLUMN:
-        candidates = [c for c in df.columns if 2 <= df[c].nunique() <= 10]
+        # The marking column is dropped from both halves, so the cause, mechanism and features cannot mark them.
+        candidates = [c for c in df.columns if str(c) not in used and 2 <= df[c].nunique() <= 10]
         if not candidates:
-            st.info("No column with 2 to 10 values marks a test set; choose another way to judge.")
+            st.info("No column with 2 to 10 values, other than the cause, mechanism and features, marks a test "
+                    "set; choose another way to judge.")
             return None
         default = candidates.index("split") if "split" in candidates else 0
         column = st.selectbox("Column marking the test rows", candidates, index=default, key="ml_split_column")
@@ -85,6 +87,17 @@ def _show(result, features: list[str], cause: str, test: pd.DataFrame) -> None:
                        file_name="deconfounded_samples.csv", mime="text/csv", key="ml_download")
 
 
+DATA_WIDGETS = ("ml_cause", "ml_mechanism", "ml_features", "ml_split_column", "ml_split_value")
+
+
+def _forget_choices_of_another_table(data_key: object) -> None:
+    """Drop the column choices made for another table, so this one gets its defaults instead of empty widgets."""
+    if st.session_state.get("_ml_data_key") != data_key:
+        for key in DATA_WIDGETS:
+            st.session_state.pop(key, None)
+        st.session_state["_ml_data_key"] = data_key
+
+
 def main() -> None:
     st.title("Mechanism learning")
     st.markdown(
@@ -99,6 +112,7 @@ def main() -> None:
     source = st.radio("Data", sources, key="ml_source", horizontal=True)
     sample = source == SOURCE_SAMPLE
     df = _sample() if sample else dataset.df
+    _forget_choices_of_another_table("sample" if sample else dataset.version)
     if sample:
         st.caption("2,000 confounded training rows and 2,000 non-confounded test rows (column 'split'); "
                    "cause y, mechanism z, features x1 (causal) and x2 (mostly the hidden confounder).")
@@ -117,7 +131,7 @@ def main() -> None:
     method = left.selectbox("Deconfounding sampler", list(SAMPLERS), format_func=SAMPLERS.get, key="ml_method")
     classifier = right.selectbox("Classifier", list(CLASSIFIERS), format_func=CLASSIFIERS.get, key="ml_classifier")
     seed = get_seed()
-    split = _split(df, seed)
+    split = _split(df, seed, {cause, *mechanism, *features})
     if split is None:
         return
     train, test = split

@@ -206,3 +206,40 @@ def test_explore_flags_the_simpson_reversal_and_scan_finds_it():
     at.button(key="explore_scan").click().run()
     _assert_clean(at, "scan")
     assert any("1 column(s) reverse" in e.value for e in at.error)
+
+
+def test_switching_samples_gives_a_runnable_choice_and_the_sample_estimand():
+    """Card's sample targets the LATE with 2SLS; after a LaLonde run (ATT, backdoor methods) loading Card must
+    preselect 2SLS for the LATE, and going back to LaLonde must tick its defaults again, not an empty set."""
+    at = _app()
+    _load_sample(at, "lalonde_experimental")
+    at.switch_page("pages/4_Estimate.py").run()
+    assert at.checkbox(key="est_use_ipw").value
+    at.switch_page("pages/1_Data.py").run()
+    _load_sample(at, "card")
+    at.switch_page("pages/4_Estimate.py").run()
+    _assert_clean(at, "estimate on card")
+    assert at.selectbox(key="est_estimand").value == "LATE"
+    assert at.checkbox(key="est_use_two_stage_least_squares").value
+    assert not at.button(key="est_run").disabled
+    at.switch_page("pages/1_Data.py").run()
+    _load_sample(at, "nhefs")
+    at.switch_page("pages/4_Estimate.py").run()
+    _assert_clean(at, "estimate on nhefs")
+    assert at.checkbox(key="est_use_ipw").value and at.checkbox(key="est_use_doubly_robust").value
+    assert not at.button(key="est_run").disabled
+
+
+def test_running_again_on_new_data_clears_the_out_of_date_warning():
+    at = _app()
+    _load_sample(at, "simulated_linear")
+    at.switch_page("pages/4_Estimate.py").run()
+    at.button(key="est_run").click().run()
+    at.switch_page("pages/1_Data.py").run()
+    _load_sample(at, "nhefs")
+    at.switch_page("pages/4_Estimate.py").run()
+    assert any("has since been replaced" in w.value for w in at.warning)
+    at.button(key="est_run").click().run()
+    _assert_clean(at, "run on the new data")
+    assert at.session_state["results"].data_name.startswith("NHEFS")
+    assert not any("has since been replaced" in w.value for w in at.warning)

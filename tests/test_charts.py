@@ -157,3 +157,26 @@ def test_mechanisms_replace_the_direct_arrow():
 ])
 def test_group_label(columns, expected):
     assert group_label(columns) == expected
+
+
+def _projection_figure() -> go.Figure:
+    from causal_core.charts.heterogeneity import subgroup_projection_plot
+
+    rng = np.random.default_rng(0)
+    return subgroup_projection_plot(rng.normal(size=(60, 2)), rng.integers(1, 7, 60))
+
+
+def _proxy_figure() -> go.Figure:
+    from causal_core.charts.mixtures import proxy_profile_plot
+
+    table = pd.DataFrame({"proxy": ["p1", "p1"], "level": [0, 1], "source 1": [0.8, 0.2], "source 2": [0.3, 0.7]})
+    return proxy_profile_plot(table)
+
+
+@pytest.mark.parametrize("make", [_projection_figure, _proxy_figure], ids=["subgroup_projection", "proxy_profile"])
+def test_titled_chart_keeps_its_legend_inside_the_figure_and_clear_of_the_title(make):
+    """A wrapped legend above the plot used to overprint the title (six subgroups on the Heterogeneity page)."""
+    figure = make()
+    assert figure.layout.title.text
+    legend = figure.layout.legend
+    assert legend.yref == "container" and legend.yanchor == "bottom" and 0 <= legend.y <= 0.05

@@ -57,3 +57,32 @@ def test_compare_classifiers_reports_metrics_and_rejects_unknown_classifier():
         compare_classifiers(train, test, "y", "z", ["x1", "x2"], classifier="tree")
     with pytest.raises(cc.CausalInputError, match="Column 'x2' is not in the test table"):
         compare_classifiers(train, test.drop(columns="x2"), "y", "z", ["x1", "x2"])
+
+
+def test_split_column_is_never_the_cause_or_a_feature():
+    """With a loaded table, the first few-valued column used to be the cause itself, which the split then dropped."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.selectbox(key="data_sample").set_value("latent_confounder").run()
+    at.button(key="data_load_sample").click().run()
+    at.switch_page("pages/7_Mechanism_learning.py").run()
+    assert at.radio(key="ml_source").value == "The loaded table"
+    used = {at.selectbox(key="ml_cause").value, *at.multiselect(key="ml_mechanism").value,
+            *at.multiselect(key="ml_features").value}
+    assert at.selectbox(key="ml_split_column").value not in used
+    at.button(key="ml_run").click().run()
+    assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+
+
+def test_switching_from_the_loaded_table_to_the_sample_gives_the_sample_defaults():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.selectbox(key="data_sample").set_value("lalonde_experimental").run()
+    at.button(key="data_load_sample").click().run()
+    at.switch_page("pages/7_Mechanism_learning.py").run()
+    at.radio(key="ml_source").set_value("Bundled simulation (hidden confounder)").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="ml_cause").value == "y"
+    assert at.multiselect(key="ml_mechanism").value == ["z"]
+    assert at.multiselect(key="ml_features").value == ["x1", "x2"]
+    assert at.selectbox(key="ml_split_column").value == "split"

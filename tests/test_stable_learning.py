@@ -117,3 +117,19 @@ def test_page_shows_a_message_not_a_traceback():
     at.button(key="sl_run").click().run()
     assert not at.exception
     assert at.error and "must be 0/1 for task 'classification'" in at.error[0].value
+
+
+def test_switching_from_the_loaded_table_to_the_sample_gives_the_sample_defaults():
+    """The loaded table's feature choice used to survive the switch as an empty multiselect (no run button)."""
+    at = AppTest.from_file(str(Path(PAGE).parents[1] / "app.py"), default_timeout=60)
+    at.run()
+    at.selectbox(key="data_sample").set_value("lalonde_experimental").run()
+    at.button(key="data_load_sample").click().run()
+    at.switch_page("pages/11_Stable_learning.py").run()
+    assert at.radio(key="sl_source").value == "The loaded table"
+    at.radio(key="sl_source").set_value("Bundled simulation (environments b=+2 ... b=-2)").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="sl_target").value == "y"
+    assert at.multiselect(key="sl_features").value == ["s1", "s2", "s3", "v1", "v2"]
+    assert at.selectbox(key="sl_env_column").value == "environment"
+    assert at.button(key="sl_run") is not None

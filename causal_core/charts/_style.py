@@ -21,7 +21,10 @@ def base_layout(figure: go.Figure, *, title: str | None = None, height: int = 42
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
     )
     if title:
-        figure.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)))
+        # The title takes the top edge, so the legend goes to the bottom edge (in figure coordinates, where it
+        # makes room for itself below the x-axis title); above the plot it would overprint a wrapped legend.
+        figure.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
+                             legend=dict(yref="container", yanchor="bottom", y=0))
     return figure
 
 

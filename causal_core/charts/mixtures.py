@@ -31,7 +31,7 @@ def mix_iid_plot(result, *, title: str | None = None) -> go.Figure:
     figure.update_xaxes(title="Successes out of {}".format(result.trials), dtick=1)
     figure.update_yaxes(title="Share of units", rangemode="tozero")
     base_layout(figure, title=title or f"{result.k} sources fitted to {result.n_units} units", height=460)
-    return figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    return figure  # a titled layout puts the legend at the bottom
 
 
 def source_weights_plot(source_table: pd.DataFrame, *, title: str = "Hidden sources") -> go.Figure:
@@ -63,7 +63,7 @@ def proxy_profile_plot(proxy_table: pd.DataFrame, *, title: str = "Proxy distrib
     figure.update_layout(barmode="group")
     figure.update_yaxes(title="P(proxy = level | source)", range=[0, 1])
     base_layout(figure, title=title, height=400)
-    return figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    return figure  # a titled layout puts the legend at the bottom
 
 
 def interventional_plot(do_table: pd.DataFrame, *, naive: dict | None = None,
@@ -87,4 +87,4 @@ def interventional_plot(do_table: pd.DataFrame, *, naive: dict | None = None,
     figure.update_xaxes(title="Treatment")
     figure.update_yaxes(title="Mean outcome", rangemode="tozero")
     base_layout(figure, title=title, height=400)
-    return figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    return figure  # a titled layout puts the legend at the bottom
