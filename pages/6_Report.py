@@ -174,11 +174,11 @@ def _downloads_results(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSp
     left, right = st.columns(2)
     with left:
         st.download_button("Results table (CSV)", data=results_table_csv(ran), file_name=f"{stem}_results.csv",
-                           mime="text/csv", key="report_table_csv", on_click="ignore", icon="📄")
+                           mime="text/csv", key="report_table_csv", on_click="ignore", icon=":material/table_view:")
     with right:
         st.download_button("Results table (Excel)", data=results_table_xlsx(ran, spec=spec),
                            file_name=f"{stem}_results.xlsx", mime=XLSX_MIME, key="report_table_xlsx",
-                           on_click="ignore", icon="📊")
+                           on_click="ignore", icon=":material/grid_on:")
 
 
 def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> None:
@@ -187,17 +187,17 @@ def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> Non
     try:
         analysis_text, script = dump_analysis(spec), reproduction_script(spec, source)
     except cc.CausalInputError as exc:
-        st.error(f"The analysis cannot be saved as a file: {exc}", icon="⚠️")
+        st.error(f"The analysis cannot be saved as a file: {exc}", icon=":material/error:")
         return
     left, right = st.columns(2)
     with left:
         st.download_button("Analysis file (JSON)", data=analysis_text, file_name=f"{stem}_analysis.json",
-                           mime="application/json", key="report_analysis_json", on_click="ignore", icon="💾")
+                           mime="application/json", key="report_analysis_json", on_click="ignore", icon=":material/save:")
         st.caption("Restore it later on the **Data** page (with the same data) to get the same roles, "
                    "methods, options and seed.")
     with right:
         st.download_button("Python script", data=script, file_name=f"{stem}_reproduce.py", mime="text/x-python",
-                           key="report_script", on_click="ignore", icon="🐍")
+                           key="report_script", on_click="ignore", icon=":material/code:")
         if source == dataset.sample_id:
             st.caption(f"Reads the bundled sample `{source}`; run it from the workbench folder.")
         else:
@@ -205,7 +205,7 @@ def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> Non
     if needs_data:
         st.download_button(f"The data as analysed ({source})", file_name=source, mime="text/csv",
                            data=_deferred(lambda df: df.to_csv(index=False).encode("utf-8"), dataset.df),
-                           key="report_data_csv", on_click="ignore", icon="🗂️")
+                           key="report_data_csv", on_click="ignore", icon=":material/dataset:")
 
 
 def _downloads_charts(figures: list[NamedFigure], stem: str) -> None:
@@ -221,15 +221,15 @@ def _downloads_charts(figures: list[NamedFigure], stem: str) -> None:
             with columns[0]:
                 st.download_button("PNG", data=_deferred(figure_to_png, figure.figure), file_name=f"{name}.png",
                                    mime="image/png", key=f"report_png_{figure.slug}", on_click="ignore",
-                                   disabled=problem is not None, icon="🖼️")
+                                   disabled=problem is not None, icon=":material/image:")
             with columns[1]:
                 st.download_button("SVG", data=_deferred(figure_to_svg, figure.figure), file_name=f"{name}.svg",
                                    mime="image/svg+xml", key=f"report_svg_{figure.slug}", on_click="ignore",
-                                   disabled=problem is not None, icon="✏️")
+                                   disabled=problem is not None, icon=":material/draw:")
             with columns[2]:
                 st.download_button("Interactive HTML", data=_deferred(figure_to_html, figure.figure),
                                    file_name=f"{name}.html", mime="text/html", key=f"report_chart_html_{figure.slug}",
-                                   on_click="ignore", icon="🌐")
+                                   on_click="ignore", icon=":material/language:")
 
 
 def _page() -> None:
@@ -240,12 +240,12 @@ def _page() -> None:
     if bundle is None or dataset is None:
         st.info("No results yet. Load data on **Data**, assign roles on **Roles**, then run estimators on "
                 "**Estimate**; the downloads appear here.")
-        link_to("pages/4_Estimate.py", "Go to Estimate", icon="➡️")
+        link_to("pages/4_Estimate.py", "Go to Estimate", icon=":material/arrow_forward:")
         return
     if dataset.version != bundle.data_version:
         st.warning(f"{results_staleness()} The report describes one run on one table, so it is not offered "
                    "until the estimators have run on the loaded data.")
-        link_to("pages/4_Estimate.py", "Go to Estimate", icon="➡️")
+        link_to("pages/4_Estimate.py", "Go to Estimate", icon=":material/arrow_forward:")
         return
     staleness = results_staleness()
     if staleness:
@@ -276,7 +276,7 @@ def _page() -> None:
                    f"each estimate to unmeasured confounding. {extra}")
     st.download_button("Download the HTML report", data=_report_builder(dataset, bundle, figures, robustness),
                        file_name=f"{stem}_report.html", mime="text/html", key="report_html",
-                       on_click="ignore", type="primary", icon="📥")
+                       on_click="ignore", type="primary", icon=":material/download:")
     _downloads_results(dataset, bundle, spec, stem)
     _downloads_reproduce(dataset, spec, stem)
     _downloads_charts(figures + (robustness.figures if robustness is not None else []), stem)
