@@ -10,7 +10,7 @@ import pandas as pd
 
 from .data import prepare
 from .errors import CausalInputError
-from .registry import get_method
+from .registry import MethodInfo, OptionSpec, get_method
 from .results import EstimateResult, MethodOutput
 from .roles import Roles
 
@@ -19,7 +19,73 @@ __all__ = ["estimate", "compare"]
 Z_95 = 1.959963984540054
 
 
-def _check_options(info, options: dict[str, Any]) -> None:
+def _range_text(spec: OptionSpec) -> str:
+    if spec.low is not None and spec.high is not None:
+        return f" from {spec.low:g} to {spec.high:g}"
+    if spec.low is not None:
+        return f" of at least {spec.low:g}"
+    if spec.high is not None:
+        return f" of at most {spec.high:g}"
+    return ""
+
+
+def _option_value_problem(info: MethodInfo, spec: OptionSpec, value: Any) -> str | None:
+    """Why ``value`` breaks the declared kind or (inclusive) bounds of ``spec``, or ``None``.
+
+    ``"choice"`` and ``"model"`` options are left to the method, which may
+    accept more than the listed choices (estimator objects, extra levels).
+    """
+    if value is None and spec.default is None:
+        return None
+    prefix = f"The '{spec.name}' option of method '{info.id}'"
+    is_bool = isinstance(value, (bool, np.bool_))
+    if spec.kind == "bool":
+        return None if is_bool else f"{prefix} must be True or False; got {value!r}."
+    if spec.kind not in ("int", "float"):
+        return None
+    if spec.kind == "int":
+        ok, what = isinstance(value, (int, np.integer)) and not is_bool, "an integer"
+    else:
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not is_bool and bool(np.isfinite(value))
+        what = "a finite number"
+    if ok and spec.low is not None and value < spec.low:
+        ok = False
+    if ok and spec.high is not None and value > spec.high:
+        ok = False
+    return None if ok else f"{prefix} must be {what}{_range_text(spec)}; got {value!r}."
+
+
+def _check_option_values(
+    info: MethodInfo, options: dict[str, Any], *, before_method: bool = False, method_succeeded: bool = False
+) -> None:
+    """Raise :class:`CausalInputError` for the first option value outside its ``OptionSpec``.
+
+    With ``before_method``, only what is safe to refuse first (NaN or infinite
+    numbers, which no method expects, and integers above their bound, such as
+    replicate counts that would run for long); in full after the method, or when it
+    fails, so that the method's own, more specific messages come first and
+    nothing outside the declared kind or bounds is ever returned silently.
+    With ``method_succeeded``, ``None`` is accepted (a method may read it as
+    "off", e.g. no caliper).
+    """
+    for spec in info.options:
+        if spec.name not in options:
+            continue
+        value = options[spec.name]
+        if method_succeeded and value is None:
+            continue
+        if before_method and not (
+            (isinstance(value, (float, np.floating)) and not np.isfinite(value) and spec.kind in ("int", "float"))
+            or (spec.kind == "int" and spec.high is not None and isinstance(value, (int, np.integer))
+                and not isinstance(value, (bool, np.bool_)) and value > spec.high)
+        ):
+            continue
+        problem = _option_value_problem(info, spec, value)
+        if problem:
+            raise CausalInputError(problem)
+
+
+def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
     known = {o.name for o in info.options}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -27,6 +93,7 @@ def _check_options(info, options: dict[str, Any]) -> None:
         raise CausalInputError(
             f"Method '{info.id}' has no option(s) {unknown}; its options are: {listed}."
         )
+    _check_option_values(info, options, before_method=True)
 
 
 def estimate(
@@ -72,11 +139,15 @@ def estimate(
             output: MethodOutput = info.function(data, estimand=estimand, seed=seed, **options)
         except CausalInputError:
             raise
-        except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError) as exc:
+        except Exception as exc:
+            _check_option_values(info, options)  # a bad option value is the likeliest cause: name it
+            if not isinstance(exc, (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError)):
+                raise
             raise CausalInputError(
                 f"Method '{method}' failed on this data ({type(exc).__name__}: {exc}); "
                 "check for collinear or constant covariates and too few rows per arm."
             ) from exc
+    _check_option_values(info, options, method_succeeded=True)  # values the method took but its OptionSpec does not
     seconds = time.perf_counter() - start
     se = float(output.std_error)
     ci_low = output.ci_low if output.ci_low is not None else output.estimate - Z_95 * se

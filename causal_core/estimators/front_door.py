@@ -36,7 +36,7 @@ import pandas as pd
 from ..data import PreparedData
 from ..errors import CausalInputError
 from ..inference import bootstrap
-from ..models import fit_propensity
+from ..models import MODEL_CHOICES, fit_propensity, resolve_model
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -122,6 +122,20 @@ class _CellMeans:
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         return self._design(features) @ self.coef
+
+
+def _resolve_mechanism_model(value: Any, *, seed: int) -> Any:
+    """The ``mechanism_model`` option as a regressor, or ``None`` for the default; checked even where it is unused."""
+    if value is None or (isinstance(value, str) and value == "default"):
+        return None
+    if isinstance(value, str) and value in MODEL_CHOICES:
+        return resolve_model(value, option="mechanism_model", method="front_door", kind="regressor", seed=seed)
+    if not (callable(getattr(value, "fit", None)) and callable(getattr(value, "predict", None))):
+        raise CausalInputError(
+            f"The 'mechanism_model' option must be a scikit-learn regressor with fit and predict "
+            f"or one of {list(MODEL_CHOICES)}; got {value!r}."
+        )
+    return value
 
 
 def default_mechanism_model() -> Any:
@@ -256,9 +270,8 @@ def front_door(
     kind = _resolve_type(mechanism_type, data.M)
     if kind == "discrete":
         _check_discrete_positivity(data)
-    model = mechanism_model if mechanism_model is not None else default_mechanism_model()
-    if kind == "nonparametric" and not (hasattr(model, "fit") and hasattr(model, "predict")):
-        raise CausalInputError("The 'mechanism_model' option must be a scikit-learn regressor with fit and predict.")
+    chosen = _resolve_mechanism_model(mechanism_model, seed=seed)
+    model = chosen if chosen is not None else default_mechanism_model()
     statistic = _estimator(data, kind, model)
     estimate = statistic(np.arange(data.n))
     se, ci_low, ci_high, failed = bootstrap(statistic, data.n, seed=seed, n_boot=int(n_boot))
@@ -272,7 +285,7 @@ def front_door(
         raise CausalInputError(
             "Too few bootstrap replicates succeeded to give a standard error; the data are too sparse."
         )
-    if mechanism_model is not None and kind != "nonparametric":
+    if chosen is not None and kind != "nonparametric":
         warnings.append(f"Option 'mechanism_model' is ignored for mechanism_type='{kind}'.")
     treated = data.t == 1
     arms = pd.DataFrame(

@@ -125,7 +125,10 @@ def _ordered_labels(model: Any, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _resolve_within(within_method: Any, estimand: str) -> Any:
     if not isinstance(within_method, str):
         raise CausalInputError(f"The 'within_method' option of method 'gmm_subgroups' must be a method id; got {within_method!r}.")
-    info = get_method(within_method)
+    try:
+        info = get_method(within_method)
+    except CausalInputError as exc:
+        raise CausalInputError(f"The 'within_method' option of method 'gmm_subgroups' names an unknown method: {exc}") from None
     if (info.id in EXCLUDED_WITHIN or not set(info.required_roles) <= {"confounders"}
             or info.treatment_kind != "binary"):
         raise CausalInputError(

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..models import fit_propensity, overlap_warnings
+from ..models import fit_propensity, overlap_warnings, resolve_model
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from ._matching_core import (
@@ -207,7 +207,9 @@ def propensity_score_matching(
     from scipy.special import logit
     k = check_matching_options(data.t, estimand, n_neighbors, replace, "propensity_score_matching")
     caliper_sd = _check_caliper(caliper)
-    propensity = fit_propensity(data.X, data.t, data.covariate_names, propensity_model)
+    model = resolve_model(propensity_model, option="propensity_model", method="propensity_score_matching",
+                          kind="classifier", seed=seed)
+    propensity = fit_propensity(data.X, data.t, data.covariate_names, model)
     score = logit(np.clip(propensity, 1e-12, 1 - 1e-12))
     pooled_sd = float(np.sqrt((score[data.t == 1].var(ddof=1) + score[data.t == 0].var(ddof=1)) / 2))
     caliper_width = None if caliper_sd is None else caliper_sd * pooled_sd

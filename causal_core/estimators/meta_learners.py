@@ -39,8 +39,8 @@ BASE_MODELS = ("gradient_boosting", "random_forest", "linear")
 PS_FLOOR = 0.01
 
 
-def base_regressor(value: Any, *, method: str, seed: int) -> Any:
-    """The base regressor for option ``base_model``: a named seeded model or a clone of a scikit-learn regressor."""
+def base_regressor(value: Any, *, method: str, seed: int, option: str = "base_model") -> Any:
+    """The base regressor for option ``base_model`` (or ``option``): a named seeded model or a clone of a scikit-learn regressor."""
     from sklearn.base import clone
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import LinearRegression
@@ -55,11 +55,11 @@ def base_regressor(value: Any, *, method: str, seed: int) -> Any:
         }
         if value not in catalogue:
             raise CausalInputError(
-                f"The 'base_model' option of method '{method}' must be one of {list(BASE_MODELS)} or a "
+                f"The '{option}' option of method '{method}' must be one of {list(BASE_MODELS)} or a "
                 f"scikit-learn regressor; got {value!r}."
             )
         return catalogue[value]()
-    return clone(resolve_model(value, option="base_model", method=method, kind="regressor", seed=seed))
+    return clone(resolve_model(value, option=option, method=method, kind="regressor", seed=seed))
 
 
 FINAL_MODELS = ("regularised_boosting", "random_forest", "linear", "same_as_base")
@@ -80,7 +80,7 @@ def final_regressor(value: Any, base: Any, *, seed: int) -> Any:
             f"The 'final_model' option of method 'dr_learner' must be one of {list(FINAL_MODELS)} or a "
             f"scikit-learn regressor; got {value!r}."
         )
-    return base_regressor(value, method="dr_learner", seed=seed)
+    return base_regressor(value, method="dr_learner", seed=seed, option="final_model")
 
 
 def _fit_predict(model: Any, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
