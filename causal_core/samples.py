@@ -40,6 +40,8 @@ _SIMULATED: dict[str, tuple[Callable[..., tuple[pd.DataFrame, dict[str, float]]]
     "simulated_linear": (simulate.linear_confounded, {"n": 2000, "seed": 0}),
     "simulated_heterogeneous": (simulate.heterogeneous_confounded, {"n": 2000, "seed": 0}),
     "simulated_kang_schafer": (simulate.kang_schafer, {"n": 1000, "seed": 0}),
+    "selection_survey": (simulate.outcome_dependent_selection, {"n": 3000, "seed": 0}),
+    "front_door": (simulate.front_door_confounded, {"n": 2000, "seed": 0}),
 }
 
 #: The Simpson's-paradox example: (algorithm, income) -> (successes, users).
@@ -306,6 +308,29 @@ def _catalogue() -> tuple[SampleInfo, ...]:
             "1,000 rows; the analyst sees only w1..w4, nonlinear transforms of the true covariates z1..z4 "
             "(also included: use them to see what correct models achieve). True effect 0.",
             Roles(treatment="treat", outcome="y", confounders=("w1", "w2", "w3", "w4")),
+            "ATE",
+        ),
+        _simulated_info(
+            "selection_survey",
+            "Simulated: income recorded only for survey respondents (selection bias)",
+            "3,000 rows; the effect of graduating on income, where income is recorded only for those who "
+            "answered (41%), and answering rises with income: high-income non-graduates answer, low-income "
+            "graduates do not, so comparing respondents overstates the effect (about 1.34 against a true 1). "
+            "contact (call attempts) moves answering only (Heckman's exclusion variable, in the instruments "
+            "role); parent_income moves income but not answering given income (the shadow variable). Try "
+            "heckman, ipsw (which assumes answering at random given covariates, so stays biased) and "
+            "shadow_variable.",
+            Roles(treatment="graduate", outcome="income", confounders=("ability",), instruments=("contact",),
+                  selection="answered", shadow="parent_income"),
+            "ATE",
+        ),
+        _simulated_info(
+            "front_door",
+            "Simulated: hidden confounder, effect carried through a measured mechanism (front door)",
+            "2,000 rows; an unobserved U drives both treat and y, so the naive difference (about 3.5) and "
+            "adjustment for the observed x1 are far off. treat acts on y only through the 0/1 mechanism m, "
+            "which U does not touch: front-door adjustment recovers the true ATE of 1.2.",
+            Roles(treatment="treat", outcome="y", confounders=("x1",), mechanisms=("m",)),
             "ATE",
         ),
         _latent_confounder_info(),

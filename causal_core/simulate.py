@@ -8,7 +8,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["linear_confounded", "heterogeneous_confounded", "kang_schafer"]
+from .errors import CausalInputError
+
+__all__ = [
+    "linear_confounded",
+    "heterogeneous_confounded",
+    "kang_schafer",
+    "outcome_dependent_selection",
+    "front_door_confounded",
+    "SELECTION_ERRORS",
+]
+
+#: Shapes of the outcome errors of :func:`outcome_dependent_selection`.
+SELECTION_ERRORS = ("normal", "skewed", "uniform", "bimodal")
+#: Half the distance between the two modes of the "bimodal" errors (each mode has SD sqrt(1 - m^2)).
+BIMODAL_MODE = 0.95
+#: Mechanism models of :func:`front_door_confounded`.
+FRONT_DOOR_KINDS = ("discrete", "linear", "nonparametric")
 
 
 def _truth_from_units(unit_effects: np.ndarray, t: np.ndarray, population: dict[str, float]) -> dict[str, float]:
@@ -83,3 +99,145 @@ def kang_schafer(n: int = 1000, seed: int = 0, effect: float = 0.0) -> tuple[pd.
                        "z1": z[:, 0], "z2": z[:, 1], "z3": z[:, 2], "z4": z[:, 3], "treat": t, "y": y})
     population = {"ATE": effect, "ATT": effect, "ATC": effect}
     return df, _truth_from_units(np.full(n, effect), t, population)
+
+
+
+def _constant_truth(effect: float) -> dict[str, float]:
+    """Population and sample ATE/ATT/ATC of a design whose expected unit effect is the same for every unit."""
+    value = float(effect)
+    return {name: value for name in ("ATE", "ATT", "ATC", "SATE", "SATT", "SATC")}
+
+
+def _selection_errors(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    """Mean-zero, unit-variance outcome errors of the given shape."""
+    if kind == "normal":
+        return rng.normal(size=n)
+    if kind == "skewed":
+        return (rng.chisquare(1, n) - 1.0) / np.sqrt(2.0)
+    if kind == "uniform":
+        return rng.uniform(-np.sqrt(3), np.sqrt(3), n)
+    m = BIMODAL_MODE
+    return rng.choice([-m, m], n) + rng.normal(scale=np.sqrt(1 - m * m), size=n)
+
+
+def outcome_dependent_selection(
+    n: int = 2000,
+    seed: int = 0,
+    effect: float = 1.0,
+    *,
+    gamma: float = 1.0,
+    errors: str = "skewed",
+    shadow_strength: float = 1.0,
+    shadow_on_selection: float = 0.0,
+    contact_strength: float = 0.8,
+    graduate_on_answering: float = -1.5,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Income survey where income is recorded only for those who answer, and answering depends on income.
+
+    The tutorial's story: the effect of graduating on income, where high-income
+    non-graduates answer and low-income graduates do not, so the recorded
+    graduates are the high earners and complete-case analysis is biased.
+
+    ``graduate ~ Bernoulli(expit(0.6 ability))``;
+    ``income = 1 + effect * graduate + 0.5 ability + shadow_strength * parent_income + 1.5 e`` with
+    ``e`` of the shape ``errors`` (mean 0, variance 1; "skewed" is a centred chi-square(1), skewness 2.8;
+    "bimodal" an equal mixture of N(+-0.95, 0.31^2));
+    ``answered ~ Bernoulli(expit(0.3 + contact_strength * contact + graduate_on_answering * graduate
+    + gamma (income - 1.5) + shadow_on_selection (parent_income^2 - 1)))``.
+
+    ``parent_income`` is a shadow variable: it moves income but not answering
+    given income (unless ``shadow_on_selection`` is non-zero, which breaks that
+    assumption). ``contact`` (call attempts) moves answering only: Heckman's
+    exclusion-restriction variable (weak at ``contact_strength=0.1``).
+
+    Parameters
+    ----------
+    n, seed : int
+        Number of rows and seed of the random generator.
+    effect : float
+        The constant effect of ``graduate`` on ``income``.
+    gamma, errors, shadow_strength, shadow_on_selection, contact_strength, graduate_on_answering
+        The design's coefficients and error shape, as in the formulas above;
+        ``errors`` is one of :data:`SELECTION_ERRORS`.
+
+    Returns
+    -------
+    df : DataFrame
+        Columns ``ability``, ``contact``, ``parent_income``, ``graduate`` (0/1),
+        ``answered`` (0/1) and ``income`` (missing where ``answered`` is 0).
+    truth : dict
+        ATE/ATT/ATC and SATE/SATT/SATC, all equal to ``effect``.
+    """
+    from scipy.special import expit
+
+    if errors not in SELECTION_ERRORS:
+        raise CausalInputError(f"The 'errors' option must be one of {list(SELECTION_ERRORS)}; got {errors!r}.")
+    rng = np.random.default_rng(seed)
+    ability, contact, parent_income = rng.normal(size=(3, n))
+    graduate = rng.binomial(1, expit(0.6 * ability))
+    income = (1.0 + effect * graduate + 0.5 * ability + shadow_strength * parent_income
+              + 1.5 * _selection_errors(rng, errors, n))
+    answered = rng.binomial(1, expit(0.3 + contact_strength * contact + graduate_on_answering * graduate
+                                      + gamma * (income - 1.5)
+                                      + shadow_on_selection * (parent_income**2 - 1)))
+    frame = pd.DataFrame({
+        "ability": ability, "contact": contact, "parent_income": parent_income, "graduate": graduate,
+        "answered": answered, "income": np.where(answered == 1, income, np.nan),
+    })
+    return frame, _constant_truth(effect)
+
+
+def front_door_confounded(
+    n: int = 2000, seed: int = 0, *, kind: str = "discrete", with_covariate: bool = True
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """A hidden U drives treatment and outcome; the treatment acts on the outcome only through ``m``.
+
+    ``treat ~ Bernoulli(expit(1.5 u + 0.5 x1))``, with ``u`` hidden (not in the
+    returned table) and ``x1`` observed (left out, with its terms, when
+    ``with_covariate`` is False). ``kind``:
+
+    * ``"discrete"``: ``m ~ Bernoulli(0.2 + 0.6 treat)``, ``y = 1 + 2 m + 2 u + 0.5 x1 + e``; ATE 1.2.
+    * ``"linear"``: ``m = 0.8 treat + 0.5 x1 + v``, ``y = 1.5 m + 2 u + 0.5 x1 + e``; ATE 1.2.
+    * ``"nonparametric"``: ``m = treat + v``, ``y = m + 0.5 m^2 + 2 u + 0.5 x1 + e``; ATE 1 + 0.5 = 1.5.
+
+    The naive contrast is biased upward by the hidden ``u``; adjusting for ``x1``
+    does not remove that bias, front-door adjustment through ``m`` does.
+
+    Parameters
+    ----------
+    n, seed : int
+        Number of rows and seed of the random generator.
+    kind : {"discrete", "linear", "nonparametric"}
+        How the mechanism and the outcome are generated.
+    with_covariate : bool
+        Whether the observed covariate ``x1`` exists (first column).
+
+    Returns
+    -------
+    df : DataFrame
+        Columns ``x1`` (with ``with_covariate``), ``treat`` (0/1), ``m`` and ``y``.
+    truth : dict
+        ATE/ATT/ATC and SATE/SATT/SATC. The mechanism does not depend on ``u``
+        or ``x1``, so every unit's expected effect is the ATE and all six are equal.
+    """
+    from scipy.special import expit
+
+    if kind not in FRONT_DOOR_KINDS:
+        raise CausalInputError(f"The 'kind' option must be one of {list(FRONT_DOOR_KINDS)}; got {kind!r}.")
+    rng = np.random.default_rng(seed)
+    u, v, e, x1 = rng.normal(size=(4, n))
+    shift = x1 if with_covariate else np.zeros(n)
+    treat = rng.binomial(1, expit(1.5 * u + 0.5 * shift), n)
+    if kind == "discrete":
+        m = rng.binomial(1, 0.2 + 0.6 * treat)
+        y, effect = 1.0 + 2.0 * m + 2.0 * u + 0.5 * shift + e, 1.2
+    elif kind == "linear":
+        m = 0.8 * treat + 0.5 * shift + v
+        y, effect = 1.5 * m + 2.0 * u + 0.5 * shift + e, 1.2
+    else:
+        m = treat + v
+        y, effect = m + 0.5 * m**2 + 2.0 * u + 0.5 * shift + e, 1.5
+    df = pd.DataFrame({"treat": treat, "m": m, "y": y})
+    if with_covariate:
+        df.insert(0, "x1", x1)
+    return df, _constant_truth(effect)

@@ -29,8 +29,9 @@ from pages._state import (
 )
 from pages._ui import link_to, require_dataset, require_roles, show_error
 
+#: Ticked on a first visit where the roles allow them (each strategy's main estimators).
 DEFAULT_METHODS = ("difference_in_means", "regression_adjustment", "ipw", "entropy_balancing", "doubly_robust",
-                   "two_stage_least_squares")
+                   "two_stage_least_squares", "front_door", "heckman", "ipsw", "shadow_variable", "latent_mixture")
 STANDARD_ESTIMANDS = ("ATE", "ATT", "ATC")
 ESTIMAND_HELP = ("ATE: average effect over everyone. ATT: average effect among the treated. "
                  "ATC: among the controls. LATE: among those whose treatment the instrument changes (IV).")

@@ -29,7 +29,8 @@ LALONDE_COLUMNS = ["treat", "age", "educ", "black", "hispanic", "married", "node
                    "re74", "re75", "re78", "u74", "u75"]
 NHEFS_COLUMNS = ["seqn", "qsmk", "wt82_71", "sex", "race", "age", "education", "smokeintensity",
                  "smokeyrs", "exercise", "active", "wt71"]
-SIMULATED = ("simulated_linear", "simulated_heterogeneous", "simulated_kang_schafer")
+SIMULATED = ("simulated_linear", "simulated_heterogeneous", "simulated_kang_schafer", "selection_survey",
+             "front_door")
 
 
 def _finish_lalonde(frame: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy.special import expit
 
 import causal_core as cc
+from causal_core import simulate
 
 IV_ROLES = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"])
 HECKMAN_ROLES = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"], selection="observed")
@@ -58,33 +59,12 @@ def front_door_data(n: int = 2000, seed: int = 0, kind: str = "discrete",
                     with_covariate: bool = False) -> tuple[pd.DataFrame, float]:
     """Hidden U drives treatment and outcome; treatment acts on the outcome only through m.
 
-    ``treat ~ Bernoulli(expit(1.5 u [+ 0.5 x1]))``. ``kind``:
-
-    * ``"discrete"``: ``m ~ Bernoulli(0.2 + 0.6 treat)``, ``y = 1 + 2 m + 2 u + e``; ATE 1.2.
-    * ``"linear"``: ``m = 0.8 treat + v``, ``y = 1.5 m + 2 u + e``; ATE 1.2.
-    * ``"nonparametric"``: ``m = treat + v``, ``y = m + 0.5 m^2 + 2 u + e``; ATE 1 + 0.5 = 1.5.
-
-    With ``with_covariate`` an observed x1 also shifts treatment, m and y.
+    :func:`causal_core.simulate.front_door_confounded` (``kind`` "discrete" or
+    "linear": ATE 1.2; "nonparametric": 1.5), without the covariate x1 unless
+    ``with_covariate``, with the ATE as a number.
     """
-    rng = np.random.default_rng(seed)
-    u, v, e, x1 = rng.normal(size=(4, n))
-    shift = x1 if with_covariate else np.zeros(n)
-    treat = rng.binomial(1, expit(1.5 * u + 0.5 * shift), n)
-    if kind == "discrete":
-        m = rng.binomial(1, 0.2 + 0.6 * treat)
-        y, truth = 1.0 + 2.0 * m + 2.0 * u + 0.5 * shift + e, 1.2
-    elif kind == "linear":
-        m = 0.8 * treat + 0.5 * shift + v
-        y, truth = 1.5 * m + 2.0 * u + 0.5 * shift + e, 1.2
-    elif kind == "nonparametric":
-        m = treat + v
-        y, truth = m + 0.5 * m**2 + 2.0 * u + 0.5 * shift + e, 1.5
-    else:
-        raise ValueError(kind)
-    df = pd.DataFrame({"treat": treat, "m": m, "y": y})
-    if with_covariate:
-        df.insert(0, "x1", x1)
-    return df, truth
+    frame, truth = simulate.front_door_confounded(n=n, seed=seed, kind=kind, with_covariate=with_covariate)
+    return frame, truth["ATE"]
 
 
 def _iv_design(seed: int):

@@ -8,6 +8,7 @@ import statsmodels.formula.api as smf
 from linearmodels.iv import IV2SLS
 
 import causal_core as cc
+from causal_core import simulate
 from causal_core.data import prepare
 from causal_core.samples import SIMPSON_COUNTS, simpson_recommendation_frame, simulated_sample_frame
 
@@ -24,6 +25,8 @@ SHAPES = {
     "simulated_linear": (2000, 7),
     "simulated_heterogeneous": (2000, 5),
     "simulated_kang_schafer": (1000, 10),
+    "selection_survey": (3000, 6),
+    "front_door": (2000, 4),
     "latent_confounder": (3000, 6),
 }
 IDS = [info.id for info in cc.list_samples()]
@@ -108,7 +111,8 @@ def test_simpson_file_matches_counts():
     assert roles.treated_level == "A" and roles.subgroups == ("income",)
 
 
-@pytest.mark.parametrize("sample_id", ["simulated_linear", "simulated_heterogeneous", "simulated_kang_schafer"])
+@pytest.mark.parametrize("sample_id", ["simulated_linear", "simulated_heterogeneous", "simulated_kang_schafer",
+                                       "selection_survey", "front_door"])
 def test_simulated_files_equal_a_fresh_simulation(sample_id):
     stored, fresh = cc.load_sample(sample_id), simulated_sample_frame(sample_id)
     pd.testing.assert_frame_equal(stored, fresh, check_dtype=False, rtol=1e-9, atol=1e-12)
@@ -132,3 +136,12 @@ def test_unknown_sample_id_lists_the_ids(bad):
 def test_unknown_simulated_id_raises():
     with pytest.raises(cc.CausalInputError, match="'nhefs' is not a simulated sample"):
         simulated_sample_frame("nhefs")
+
+
+@pytest.mark.parametrize("function, option, message", [
+    (simulate.outcome_dependent_selection, {"errors": "cauchy"}, "The 'errors' option must be one of"),
+    (simulate.front_door_confounded, {"kind": "cubic"}, "The 'kind' option must be one of"),
+])
+def test_simulated_designs_refuse_unknown_shapes(function, option, message):
+    with pytest.raises(cc.CausalInputError, match=message):
+        function(n=50, seed=0, **option)
