@@ -7,7 +7,7 @@ import streamlit as st
 from causal_core.charts.stable_learning import coefficients_figure, environment_errors_figure
 from causal_core.stable_learning import compare_across_environments, load_stable_sample
 from pages._state import get_dataset, get_seed
-from pages._ui import attempt
+from pages._ui import attempt, forget_choices_of_another_table
 
 SOURCE_LOADED = "The loaded table"
 SOURCE_SAMPLE = "Bundled simulation (environments b=+2 ... b=-2)"
@@ -42,14 +42,6 @@ def _show(table: pd.DataFrame, ordinary, stable, task: str) -> None:
 DATA_WIDGETS = ("sl_target", "sl_features", "sl_env_column", "sl_train_env", "sl_shift_feature")
 
 
-def _forget_choices_of_another_table(data_key: object) -> None:
-    """Drop the column choices made for another table, so this one gets its defaults instead of empty widgets."""
-    if st.session_state.get("_sl_data_key") != data_key:
-        for key in DATA_WIDGETS:
-            st.session_state.pop(key, None)
-        st.session_state["_sl_data_key"] = data_key
-
-
 def main() -> None:
     st.title("Stable learning")
     st.markdown(
@@ -64,7 +56,7 @@ def main() -> None:
     source = st.radio("Data", sources, key="sl_source", horizontal=True)
     sample = source == SOURCE_SAMPLE
     df = _sample() if sample else dataset.df
-    _forget_choices_of_another_table("sample" if sample else dataset.version)
+    forget_choices_of_another_table(DATA_WIDGETS, "sample" if sample else dataset.version, marker="_sl_data_key")
     numeric = [str(c) for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
     if len(numeric) < 2:
         st.info("Stable learning needs a numeric target and at least one numeric feature.")

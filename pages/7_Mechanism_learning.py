@@ -9,7 +9,7 @@ from causal_core.mechanism import load_mechanism_sample
 from causal_core.mechanism.evaluate import CLASSIFIERS, compare_classifiers
 from causal_core.table_reader import read_table
 from pages._state import get_dataset, get_seed
-from pages._ui import attempt
+from pages._ui import attempt, forget_choices_of_another_table
 
 SOURCE_LOADED = "The loaded table"
 SOURCE_SAMPLE = "Bundled simulation (hidden confounder)"
@@ -90,14 +90,6 @@ def _show(result, features: list[str], cause: str, test: pd.DataFrame) -> None:
 DATA_WIDGETS = ("ml_cause", "ml_mechanism", "ml_features", "ml_split_column", "ml_split_value")
 
 
-def _forget_choices_of_another_table(data_key: object) -> None:
-    """Drop the column choices made for another table, so this one gets its defaults instead of empty widgets."""
-    if st.session_state.get("_ml_data_key") != data_key:
-        for key in DATA_WIDGETS:
-            st.session_state.pop(key, None)
-        st.session_state["_ml_data_key"] = data_key
-
-
 def main() -> None:
     st.title("Mechanism learning")
     st.markdown(
@@ -112,7 +104,7 @@ def main() -> None:
     source = st.radio("Data", sources, key="ml_source", horizontal=True)
     sample = source == SOURCE_SAMPLE
     df = _sample() if sample else dataset.df
-    _forget_choices_of_another_table("sample" if sample else dataset.version)
+    forget_choices_of_another_table(DATA_WIDGETS, "sample" if sample else dataset.version, marker="_ml_data_key")
     if sample:
         st.caption("2,000 confounded training rows and 2,000 non-confounded test rows (column 'split'); "
                    "cause y, mechanism z, features x1 (causal) and x2 (mostly the hidden confounder).")

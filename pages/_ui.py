@@ -67,3 +67,15 @@ def require_roles() -> cc.Roles:
         link_to("pages/2_Roles.py", "Go to Roles", icon=":material/account_tree:")
         st.stop()
     return roles
+
+
+def forget_choices_of_another_table(widget_keys: tuple[str, ...], data_key: object, *, marker: str) -> None:
+    """Drop the column choices made for another table, so this one gets its defaults instead of empty widgets.
+
+    ``marker`` names the session-state slot that remembers which table the
+    widgets were last filled for (one per page).
+    """
+    if st.session_state.get(marker) != data_key:
+        for key in widget_keys:
+            st.session_state.pop(key, None)
+        st.session_state[marker] = data_key
