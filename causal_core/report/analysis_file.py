@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import pandas as pd
 
+from ..api import _option_value_problem
 from ..errors import CausalInputError
-from ..registry import get_method
+from ..models import MODEL_CHOICES
+from ..registry import MethodInfo, OptionSpec, get_method
 from ..roles import Roles
+from .analysis_schema import JS_SAFE_INTEGER, check_document, read_document
 from .robustness_settings import MethodLabSettings, RefutationSettings
 
 __all__ = [
@@ -194,42 +196,8 @@ def dump_analysis(spec: AnalysisSpec) -> str:
     return text + "\n"
 
 
-def _require(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in mapping:
-        raise CausalInputError(f"The analysis file has no '{where}{key}' field; it is incomplete or damaged.")
-    value = mapping[key]
-    bad_bool = kind is int and isinstance(value, bool)
-    if not isinstance(value, kind) or bad_bool:
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise CausalInputError(
-            f"Field '{where}{key}' of the analysis file must be of type {names}; got {type(value).__name__}."
-        )
-    return value
-
-
-def _string_list(mapping: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    values = _require(mapping, key, list, where)
-    if not all(isinstance(v, str) for v in values):
-        raise CausalInputError(f"Field '{where}{key}' of the analysis file must list strings.")
-    return tuple(values)
-
-
 def _parse(raw: bytes | str) -> dict[str, Any]:
-    if isinstance(raw, (bytes, bytearray)):
-        try:
-            raw = bytes(raw).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise CausalInputError(
-                "The analysis file is not UTF-8 text; choose the .json file the app saved."
-            ) from None
-    if not isinstance(raw, str):
-        raise CausalInputError(f"load_analysis needs the file's bytes or text; got {type(raw).__name__}.")
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CausalInputError(
-            f"The analysis file is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-        ) from None
+    document = read_document(raw)
     if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
         raise CausalInputError(
             f"This JSON file is not an analysis saved by the workbench (its 'format' field is not '{FILE_FORMAT}')."
@@ -255,11 +223,7 @@ def _robustness(document: Mapping[str, Any], methods: tuple[str, ...]) -> tuple[
     raw = document.get("robustness")
     if raw is None:
         return (), None
-    if not isinstance(raw, dict):
-        raise CausalInputError("Field 'robustness' of the analysis file must be a JSON object.")
     entries = raw.get("refutations") or []
-    if not isinstance(entries, list):
-        raise CausalInputError("Field 'robustness.refutations' of the analysis file must be a list.")
     refutations = tuple(RefutationSettings.from_dict(entry, methods) for entry in entries)
     refuted = [r.method for r in refutations]
     if len(set(refuted)) != len(refuted):
@@ -268,9 +232,39 @@ def _robustness(document: Mapping[str, Any], methods: tuple[str, ...]) -> tuple[
     return refutations, (MethodLabSettings.from_dict(lab) if lab is not None else None)
 
 
+def _same_value(value: Any, choice: Any) -> bool:
+    """``value == choice`` without counting ``True`` as 1 or ``1.0`` as the integer 1."""
+    return type(value) is type(choice) and value == choice
+
+
+def _option_problem(info: MethodInfo, spec: OptionSpec, value: Any) -> str | None:
+    """Why a saved option value does not fit its ``OptionSpec``, or ``None``.
+
+    Numbers and booleans are checked by the engine's own option check; a file
+    holds only JSON values, so a ``"choice"`` must be one of the listed choices
+    and a ``"model"`` one of the named models (``None`` where the default is).
+    """
+    problem = _option_value_problem(info, spec, value)
+    if problem:
+        return problem
+    prefix = f"The '{spec.name}' option of method '{info.id}'"
+    if value is None and spec.default is None:
+        return None
+    if spec.kind == "int" and abs(value) > JS_SAFE_INTEGER:
+        return f"{prefix} must be an integer of at most {JS_SAFE_INTEGER:,} in size; got {value!r}."
+    if spec.kind in ("choice", "model"):
+        allowed = tuple(spec.choices) or (MODEL_CHOICES if spec.kind == "model" else ())
+        if allowed and not any(_same_value(value, choice) for choice in allowed):
+            listed = ", ".join(repr(c) for c in allowed)
+            return f"{prefix} must be one of {listed}; got {value!r}."
+    return None
+
+
 def _check_methods(methods: tuple[str, ...], options: Mapping[str, Any], estimand: str) -> None:
     if not methods:
         raise CausalInputError("The analysis file lists no methods; field 'methods' needs at least one method id.")
+    if len(set(methods)) != len(methods):
+        raise CausalInputError("Field 'methods' of the analysis file lists a method twice; keep one of each.")
     for method_id in methods:
         info = get_method(method_id)  # unknown ids raise CausalInputError naming the known ones
         if estimand not in info.estimands:
@@ -283,19 +277,31 @@ def _check_methods(methods: tuple[str, ...], options: Mapping[str, Any], estiman
             raise CausalInputError(
                 f"Field 'method_options' names method '{method_id}', which is not in the file's 'methods' list."
             )
-        if not isinstance(method_options, dict):
-            raise CausalInputError(f"Options of method '{method_id}' in the analysis file must be a JSON object.")
-        known = {o.name for o in get_method(method_id).options}
-        unknown = sorted(set(method_options) - known)
+        info = get_method(method_id)
+        specs = {o.name: o for o in info.options}
+        unknown = sorted(set(method_options) - set(specs))
         if unknown:
-            listed = ", ".join(sorted(known)) or "none"
+            listed = ", ".join(sorted(specs)) or "none"
             raise CausalInputError(
                 f"Method '{method_id}' has no option(s) {unknown}; its options are: {listed}."
             )
+        for name, value in method_options.items():
+            problem = _option_problem(info, specs[name], value)
+            if problem:
+                raise CausalInputError(f"{problem[:-1]} in the analysis file.")
 
 
 def load_analysis(raw: bytes | str) -> AnalysisSpec:
     """Read and validate an analysis file written by :func:`dump_analysis`.
+
+    The file is read within bounds (:func:`~causal_core.report.analysis_schema.read_document`:
+    at most 1 MB, nested at most 20 deep, finite numbers, integers of at most
+    20 digits), checked against
+    :data:`~causal_core.report.analysis_schema.ANALYSIS_FILE_SCHEMA` (every
+    field, its type and bounds), then against the registry: known method ids,
+    an estimand every method supports, known option names with values inside
+    their ``OptionSpec``, role columns among the data columns, known
+    refutation tests and method-lab scenario.
 
     Parameters
     ----------
@@ -309,49 +315,35 @@ def load_analysis(raw: bytes | str) -> AnalysisSpec:
     Raises
     ------
     CausalInputError
-        When the file is not JSON, not an analysis file, of an unreadable
-        format version, has a missing or mistyped field, or names an unknown
-        method, option, role, refutation test or method-lab scenario.
+        With one sentence naming the field and the rule, for any file that
+        breaks them (corrupt, foreign, hostile or of a newer format version).
     """
     document = _parse(raw)
     _check_version(document)
-    data = _require(document, "data", dict, "")
-    name = _require(data, "name", str, "data.")
-    n_rows = _require(data, "n_rows", int, "data.")
-    if n_rows < 0:
-        raise CausalInputError("Field 'data.n_rows' of the analysis file must be a non-negative integer.")
-    columns = _string_list(data, "columns", "data.")
-    sha = _require(data, "sha256", str, "data.")
-    if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
-        raise CausalInputError("Field 'data.sha256' of the analysis file must be 64 lowercase hexadecimal digits.")
-    roles = Roles.from_dict(_require(document, "roles", dict, ""))
+    check_document(document)
+    data = document["data"]
+    columns = tuple(data["columns"])
+    roles = Roles.from_dict(document["roles"])
     missing = [c for c in roles.columns() if c not in columns]
     if missing:
         raise CausalInputError(
             f"Role column(s) {missing} in the analysis file are not among its data columns; the file is inconsistent."
         )
-    estimand = _require(document, "estimand", str, "")
-    methods = _string_list(document, "methods", "")
-    options = _require(document, "method_options", dict, "")
+    estimand = document["estimand"]
+    methods = tuple(document["methods"])
+    options = document["method_options"]
     _check_methods(methods, options, estimand)
-    seed = _require(document, "seed", int, "")
-    for key in ("app_version", "engine_version"):
-        _require(document, key, str, "")
     refutations, method_lab = _robustness(document, methods)
-    for method_id, method_options in options.items():
-        for option, value in method_options.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise CausalInputError(f"Option '{option}' of method '{method_id}' in the analysis file is not finite.")
     return AnalysisSpec(
-        data_name=name,
-        n_rows=n_rows,
+        data_name=data["name"],
+        n_rows=data["n_rows"],
         columns=columns,
-        data_sha256=sha,
+        data_sha256=data["sha256"],
         roles=roles,
         estimand=estimand,
         methods=methods,
         method_options={m: dict(o) for m, o in options.items()},
-        seed=seed,
+        seed=document["seed"],
         app_version=document["app_version"],
         engine_version=document["engine_version"],
         refutations=refutations,

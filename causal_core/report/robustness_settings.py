@@ -18,8 +18,52 @@ from ..method_lab import SCENARIOS, MethodLabResult
 from ..refute import REFUTERS, RefutationResult
 from ..registry import get_method
 
+#: Most refutation repeats or method-lab replications a file may ask for (the Robustness page offers 200 and 1,000).
+MAX_REPETITIONS = 10_000
+#: Largest simulated effect or confounding strength (in noise standard deviations) a file may hold.
+MAX_STRENGTH = 1e6
+
+#: JSON Schema of one entry of an analysis file's ``robustness.refutations`` (tests and methods are checked
+#: against the registry by :meth:`RefutationSettings.from_dict`).
+REFUTATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "x-rule": "a JSON object with 'method', 'tests' and 'n_repeats'",
+    "required": ["method", "tests", "n_repeats"],
+    "additionalProperties": False,
+    "properties": {
+        "method": {"type": "string", "maxLength": 64, "x-rule": "a method id"},
+        "tests": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 64, "x-rule": "a test name"},
+                  "x-rule": "a list of refutation test names"},
+        "n_repeats": {"type": "integer", "minimum": 2, "maximum": MAX_REPETITIONS,
+                      "x-rule": f"an integer of at least 2 and at most {MAX_REPETITIONS:,}"},
+    },
+}
+
+#: JSON Schema of an analysis file's ``robustness.method_lab`` (``null`` when no lab was run).
+METHOD_LAB_SCHEMA: dict[str, Any] = {
+    "type": ["object", "null"],
+    "x-rule": "a JSON object with the lab's methods, scenario, effect, confounding and n_replications, or null",
+    "required": ["methods", "scenario", "effect", "confounding", "n_replications"],
+    "additionalProperties": False,
+    "properties": {
+        "methods": {"type": "array", "maxItems": 200,
+                    "items": {"type": "string", "maxLength": 64, "x-rule": "a method id"},
+                    "x-rule": "a list of at most 200 method ids"},
+        "scenario": {"enum": list(SCENARIOS), "x-rule": f"one of {', '.join(SCENARIOS)}"},
+        "effect": {"type": "number", "minimum": -MAX_STRENGTH, "maximum": MAX_STRENGTH,
+                   "x-rule": f"a finite number between {-MAX_STRENGTH:g} and {MAX_STRENGTH:g}"},
+        "confounding": {"type": "number", "minimum": -MAX_STRENGTH, "maximum": MAX_STRENGTH,
+                        "x-rule": f"a finite number between {-MAX_STRENGTH:g} and {MAX_STRENGTH:g}"},
+        "n_replications": {"type": "integer", "minimum": 2, "maximum": MAX_REPETITIONS,
+                           "x-rule": f"an integer of at least 2 and at most {MAX_REPETITIONS:,}"},
+    },
+}
+
 __all__ = [
+    "METHOD_LAB_SCHEMA",
+    "MAX_REPETITIONS",
     "MethodLabSettings",
+    "REFUTATION_SCHEMA",
     "RefutationSettings",
     "method_lab_settings",
     "refutation_settings",
