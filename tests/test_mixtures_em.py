@@ -71,6 +71,9 @@ def test_best_restart_is_reported_and_moment_start_reaches_it():
     assert fit.log_likelihood == pytest.approx(max(fit.restart_log_likelihoods))
     start, _ = moment_parameters(data, 2, seed=0)
     from_moments = fit_em(data, 2, n_restarts=0, start=start)
+    # EM stops when the log-likelihood changes by < tol = 1e-9 per row, i.e. < 2e-6 in total over 2000 rows; at a
+    # linear rate r it is then within 2e-6 * r / (1 - r) of the shared optimum, so abs=1e-4 on the total
+    # log-likelihood holds from either start for rates up to 0.98.
     assert from_moments.log_likelihood == pytest.approx(fit.log_likelihood, abs=1e-4)
     assert len(from_moments.restart_log_likelihoods) == 1
     aligned = align_to(from_moments.params, fit.params)

@@ -118,7 +118,11 @@ def test_ipw_sandwich_is_smaller_than_known_score_error_for_the_ate(linear_desig
     df, _ = linear_design
     sandwich = cc.estimate(df, LINEAR_ROLES, "ipw")
     known = cc.estimate(df, LINEAR_ROLES, "ipw", propensity_model=LogisticRegression(C=1e6, max_iter=5000))
-    assert abs(sandwich.estimate - known.estimate) < 1e-3
+    # Both are lbfgs logits stopped at sklearn's default tol=1e-4 on the gradient of the mean log-loss (one on
+    # standardised, one on raw covariates), so their coefficients differ by O(1e-4 / curvature) against a
+    # sampling SE of O(1 / sqrt(n * curvature)): the same estimate to well within 5% of its SE (n = 2000 and
+    # curvature >= 0.01 give at most 1e-4 * sqrt(n / curvature) = 4.5%), not to an absolute 1e-3 one machine met.
+    assert abs(sandwich.estimate - known.estimate) < 0.05 * sandwich.std_error
     assert sandwich.std_error < known.std_error
 
 
