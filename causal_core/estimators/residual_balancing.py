@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
@@ -104,7 +104,7 @@ def approximate_residual_balancing(
 ) -> MethodOutput:
     """ARB estimate with the paper's plug-in variance; ``seed`` fixes the cross-validation folds."""
     if isinstance(zeta, bool) or not isinstance(zeta, (int, float)) or not 0 < zeta < 1:
-        raise CausalInputError(f"Option 'zeta' must be a number strictly between 0 and 1; got {zeta!r}.")
+        raise CausalInputError(f"Option 'zeta' must be a number strictly between 0 and 1; got {plain(zeta)!r}.")
     moments, interactions = check_expansion_options(moments, interactions)
     X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
     treated = data.treated
