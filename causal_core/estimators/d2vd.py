@@ -104,6 +104,9 @@ def outcome_support(U: np.ndarray, t: np.ndarray, y: np.ndarray, *, folds: KFold
     coef, *_ = np.linalg.lstsq(design_t, stacked, rcond=None)
     resid = stacked - design_t @ coef
     y_resid, U_resid = resid[:, 0], resid[:, 1:]
+    # the lasso path is equivariant in the scale of y: fit on unit scale so that large outcomes cannot overflow
+    scale = float(np.std(y_resid))
+    y_resid = y_resid / scale if scale > 0 else y_resid
     path = LassoCV(alphas=N_PENALTIES * 2, cv=folds, max_iter=5000).fit(U_resid, y_resid)
     mse = path.mse_path_
     mean, se = mse.mean(axis=1), mse.std(axis=1, ddof=1) / np.sqrt(mse.shape[1])

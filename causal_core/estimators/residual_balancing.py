@@ -68,8 +68,10 @@ def _arm_mean(
     from sklearn.model_selection import KFold
     folds = min(CV_FOLDS, int(arm.sum()))
     model = ElasticNetCV(l1_ratio=L1_RATIO, alphas=50, cv=KFold(folds, shuffle=True, random_state=seed), max_iter=5000)
-    model.fit(X_std[arm], y[arm])
-    predicted = model.predict(X_std)
+    # the elastic-net path is equivariant in the scale of y: fit on unit scale so that large outcomes cannot overflow
+    scale = float(np.std(y[arm])) or 1.0
+    model.fit(X_std[arm], y[arm] / scale)
+    predicted = model.predict(X_std) * scale
     target = X_std[target_rows].mean(axis=0)
     gamma = approximate_balancing_weights(X_std[arm], target, zeta)
     residual = y[arm] - predicted[arm]
