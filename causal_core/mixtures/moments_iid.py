@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CausalInputError, plain
-from ..seeds import check_seed
 from .identifiability import mix_iid_identifiable
 
 __all__ = ["MixIIDResult", "fit_mix_iid", "counts_from_frame", "iid_moments", "prony_sources"]
@@ -198,7 +197,6 @@ def fit_mix_iid(
     CausalInputError
         For bad columns or when ``2k - 1 > trials``.
     """
-    seed = check_seed(seed)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise CausalInputError(f"Option 'k' must be a whole number of sources >= 1; got {plain(k)!r}.")
     k = int(k)
