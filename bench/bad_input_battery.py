@@ -152,8 +152,10 @@ def _cases_for(info: cc.MethodInfo) -> list[Case]:
         if numeric:
             add("new", "confounder x1e300", "error",
                 lambda df, roles, options: (df.assign(**{numeric[0]: df[numeric[0]] * 1e300}), roles, options, 1))
-            add("new", "confounder x1e100", "answer",
-                lambda df, roles, options: (df.assign(**{numeric[0]: df[numeric[0]] * 1e100}), roles, options, 1))
+            add("new", "confounder x1e50", "error",
+                lambda df, roles, options: (df.assign(**{numeric[0]: df[numeric[0]] * 1e50}), roles, options, 1))
+            add("new", "confounder x1e30", "answer",
+                lambda df, roles, options: (df.assign(**{numeric[0]: df[numeric[0]] * 1e30}), roles, options, 1))
     add("new", "outcome x1e100", "answer",
         lambda df, roles, options: (df.assign(**{roles.outcome: df[roles.outcome] * 1e100}), roles, options, 1))
 

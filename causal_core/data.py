@@ -19,8 +19,11 @@ from .roles import Roles
 __all__ = ["PreparedData", "prepare", "encode_columns", "binary_treatment"]
 
 MIN_ROWS_PER_ARM = 2
-#: Largest absolute value accepted in a numeric role: beyond it, squares and sums of squares overflow.
+#: Largest absolute outcome (or continuous treatment): beyond it, squares and sums of squares overflow.
 MAX_MAGNITUDE = 1e150
+#: Largest absolute covariate (confounder, instrument, mechanism, proxy, shadow): scikit-learn's tree
+#: models and the torch methods hold features as 32-bit floats, whose largest value is about 3.4e38.
+MAX_COVARIATE_MAGNITUDE = 1e38
 #: Singular labels of the roles, for messages.
 ROLE_LABELS = {
     "treatment": "treatment", "outcome": "outcome", "confounders": "confounder", "instruments": "instrument",
@@ -208,16 +211,20 @@ def _convert_time_columns(used: pd.DataFrame, roles: Roles) -> tuple[pd.DataFram
 
 
 def _check_magnitude(values: np.ndarray, column: Any, role: str) -> None:
-    """Refuse values so large that their squares overflow, naming the column."""
+    """Refuse values too large for the numerics downstream, naming the column and how to rescale it."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return
     largest = float(np.max(np.abs(finite)))
-    if largest > MAX_MAGNITUDE:
+    outcome_like = role in ("outcome", "treatment")
+    limit = MAX_MAGNITUDE if outcome_like else MAX_COVARIATE_MAGNITUDE
+    if largest > limit:
+        reason = ("so that its squares do not overflow" if outcome_like else
+                  "so that it fits the 32-bit floats of tree models and neural networks")
         raise CausalInputError(
             f"{role.capitalize()} column '{column}' has values as large as {largest:.3g} in absolute value; "
-            f"rescale it (for example divide it by {10 ** (np.floor(np.log10(largest)) - 3):.0e}) so that its "
-            f"squares do not overflow (the limit is {MAX_MAGNITUDE:.0e})."
+            f"rescale it (for example divide it by {10 ** (np.floor(np.log10(largest)) - 3):.0e}) {reason} "
+            f"(the limit is {limit:.0e})."
         )
 
 

@@ -409,3 +409,15 @@ def test_messages_show_plain_numbers(info):
             collect(**{spec.name: np.str_("yes")})
     leaks = [m for m in messages if any(r in m for r in NUMPY_REPRS)]
     assert not leaks, leaks
+
+
+@pytest.mark.parametrize("method", ["dr_learner", "tarnet"])
+def test_covariates_beyond_float32_are_refused(method):
+    # tree models and torch hold features as 32-bit floats (largest about 3.4e38)
+    info = cc.get_method(method)
+    df, roles, options = _design(info)
+    column = next(c for c in roles.confounders if pd.api.types.is_float_dtype(df[c]))
+    df[column] = df[column] * 1e50
+    with pytest.raises(cc.CausalInputError, match=f"Confounder column '{column}' has values as large as .*e\\+5\\d in "
+                                                  "absolute value; rescale it .* 32-bit floats .*limit is 1e\\+38"):
+        _estimate(df, roles, info, options)
