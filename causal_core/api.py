@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from .data import prepare
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 from .registry import MethodInfo, OptionSpec, get_method
 from .results import EstimateResult, MethodOutput
 from .roles import Roles
+from .seeds import check_seed
 
 __all__ = ["estimate", "compare"]
 
@@ -40,7 +41,7 @@ def _option_value_problem(info: MethodInfo, spec: OptionSpec, value: Any) -> str
     prefix = f"The '{spec.name}' option of method '{info.id}'"
     is_bool = isinstance(value, (bool, np.bool_))
     if spec.kind == "bool":
-        return None if is_bool else f"{prefix} must be True or False; got {value!r}."
+        return None if is_bool else f"{prefix} must be True or False; got {plain(value)!r}."
     if spec.kind not in ("int", "float"):
         return None
     if spec.kind == "int":
@@ -52,7 +53,7 @@ def _option_value_problem(info: MethodInfo, spec: OptionSpec, value: Any) -> str
         ok = False
     if ok and spec.high is not None and value > spec.high:
         ok = False
-    return None if ok else f"{prefix} must be {what}{_range_text(spec)}; got {value!r}."
+    return None if ok else f"{prefix} must be {what}{_range_text(spec)}; got {plain(value)!r}."
 
 
 def _check_option_values(
@@ -96,6 +97,39 @@ def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
     _check_option_values(info, options, before_method=True)
 
 
+def _checked_inference(method: str, output: MethodOutput) -> tuple[float, float, float, float, tuple[str, ...]]:
+    """Estimate, SE and 95% interval as floats, never a silent NaN or infinity.
+
+    A non-finite estimate raises :class:`CausalInputError`. A finite estimate
+    whose standard error or interval is not finite is returned with the
+    missing parts as NaN and a warning saying so.
+    """
+    point = float(output.estimate)
+    if not np.isfinite(point):
+        raise CausalInputError(
+            f"Method '{method}' gave a non-finite estimate ({point}) on this data; the likely cause is "
+            "extreme magnitudes (rescale the outcome and covariates), collinear covariates or an arm with too few rows."
+        )
+    se = float(output.std_error)
+    notes: list[str] = []
+    if not np.isfinite(se) or se < 0:
+        notes.append(
+            f"Method '{method}' could not compute a standard error on this data (it came out {se}); "
+            "the standard error and the confidence interval are left empty (NaN)."
+        )
+        se = float("nan")
+    ci_low = float(output.ci_low) if output.ci_low is not None else point - Z_95 * se
+    ci_high = float(output.ci_high) if output.ci_high is not None else point + Z_95 * se
+    if np.isfinite(se) and not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        notes.append(
+            f"Method '{method}' could not compute a confidence interval on this data "
+            f"(it came out [{ci_low}, {ci_high}]); the interval is left empty (NaN)."
+        )
+    if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        ci_low = ci_high = float("nan")
+    return point, se, ci_low, ci_high, tuple(notes)
+
+
 def estimate(
     df: pd.DataFrame,
     roles: Roles,
@@ -131,6 +165,7 @@ def estimate(
             f"Method '{method}' does not estimate the {estimand}; it supports {', '.join(info.estimands)}."
         )
     _check_options(info, options)
+    seed = check_seed(seed)
     start = time.perf_counter()
     data = prepare(df, roles, info)
     with _warnings.catch_warnings():
@@ -141,29 +176,31 @@ def estimate(
             raise
         except Exception as exc:
             _check_option_values(info, options)  # a bad option value is the likeliest cause: name it
-            if not isinstance(exc, (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError)):
-                raise
+            if isinstance(exc, (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError)):
+                raise CausalInputError(
+                    f"Method '{method}' failed on this data ({type(exc).__name__}: {exc}); "
+                    "check for collinear or constant covariates and too few rows per arm."
+                ) from exc
+            # last safety net: the bad-input battery (bench/bad_input_battery.py) counts these as bugs
             raise CausalInputError(
-                f"Method '{method}' failed on this data ({type(exc).__name__}: {exc}); "
-                "check for collinear or constant covariates and too few rows per arm."
+                f"Method '{method}' failed unexpectedly ({type(exc).__name__}: {exc}); "
+                "this is a bug, please report it."
             ) from exc
     _check_option_values(info, options, method_succeeded=True)  # values the method took but its OptionSpec does not
     seconds = time.perf_counter() - start
-    se = float(output.std_error)
-    ci_low = output.ci_low if output.ci_low is not None else output.estimate - Z_95 * se
-    ci_high = output.ci_high if output.ci_high is not None else output.estimate + Z_95 * se
+    point, se, ci_low, ci_high, inference_warnings = _checked_inference(method, output)
     return EstimateResult(
-        estimate=float(output.estimate),
+        estimate=point,
         std_error=se,
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
+        ci_low=ci_low,
+        ci_high=ci_high,
         estimand=estimand,
         method=method,
         n_used=int(output.n_used if output.n_used is not None else data.n),
         weights=output.weights,
         unit_effects=output.unit_effects,
         diagnostics=dict(output.diagnostics),
-        warnings=tuple(data.warnings) + tuple(output.warnings),
+        warnings=tuple(data.warnings) + tuple(output.warnings) + inference_warnings,
         seconds=seconds,
     )
 
@@ -185,6 +222,7 @@ def compare(
     """
     methods = list(methods)
     options = options or {}
+    seed = check_seed(seed)
     rows: list[dict[str, Any]] = []
     for i, method in enumerate(methods):
         if progress is not None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .data import PreparedData, prepare
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 from .registry import ESTIMANDS, get_method
 from .roles import Roles
 
@@ -115,7 +115,7 @@ def _aligned_weights(df: pd.DataFrame, data: PreparedData, weights: Any) -> np.n
         if len(missing):
             raise CausalInputError(
                 f"Weights Series has no value for {len(missing)} used row(s) of the table "
-                f"(e.g. index {missing[0]!r}); index it like the data."
+                f"(e.g. index {plain(missing[0])!r}); index it like the data."
             )
         w = pd.to_numeric(weights, errors="coerce").reindex(data.index).to_numpy(dtype=float)
     else:
@@ -219,11 +219,11 @@ def balance_table(
     - Effective sample size: ``(sum w)^2 / sum w^2`` within each arm.
     """
     if estimand not in ESTIMANDS:
-        raise CausalInputError(f"Balance estimand must be one of {', '.join(ESTIMANDS)}; got {estimand!r}.")
+        raise CausalInputError(f"Balance estimand must be one of {', '.join(ESTIMANDS)}; got {plain(estimand)!r}.")
     if binary not in ("raw", "std"):
-        raise CausalInputError(f"Option 'binary' must be 'raw' or 'std'; got {binary!r}.")
+        raise CausalInputError(f"Option 'binary' must be 'raw' or 'std'; got {plain(binary)!r}.")
     if not np.isfinite(threshold) or threshold <= 0:
-        raise CausalInputError(f"Option 'threshold' must be a positive number; got {threshold!r}.")
+        raise CausalInputError(f"Option 'threshold' must be a positive number; got {plain(threshold)!r}.")
     if not isinstance(roles, Roles):
         raise CausalInputError(f"Roles must be a causal_core.Roles; got {type(roles).__name__}.")
     if not roles.confounders:

@@ -12,13 +12,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 from .registry import MethodInfo
 from .roles import Roles
 
 __all__ = ["PreparedData", "prepare", "encode_columns", "binary_treatment"]
 
 MIN_ROWS_PER_ARM = 2
+#: Largest absolute outcome (or continuous treatment): beyond it, squares and sums of squares overflow.
+MAX_MAGNITUDE = 1e150
+#: Largest absolute covariate (confounder, instrument, mechanism, proxy, shadow): scikit-learn's tree
+#: models and the torch methods hold features as 32-bit floats, whose largest value is about 3.4e38.
+MAX_COVARIATE_MAGNITUDE = 1e38
+#: Singular labels of the roles, for messages.
+ROLE_LABELS = {
+    "treatment": "treatment", "outcome": "outcome", "confounders": "confounder", "instruments": "instrument",
+    "mechanisms": "mechanism", "proxies": "proxy", "selection": "selection", "shadow": "shadow",
+    "subgroups": "subgroup",
+}
 
 
 @dataclass(frozen=True)
@@ -138,9 +149,83 @@ def _as_numeric(series: pd.Series, role: str) -> pd.Series:
     if bad.any():
         example = series[bad].iloc[0]
         raise CausalInputError(
-            f"{role.capitalize()} column '{series.name}' must be numeric; it holds text such as {example!r}."
+            f"{role.capitalize()} column '{series.name}' must be numeric; it holds text such as {plain(example)!r}."
         )
     return converted.astype(float)
+
+
+def _time_kind(series: pd.Series) -> str | None:
+    """``"dates"`` or ``"durations"`` when the column holds datetimes or timedeltas, else ``None``."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "dates"
+    if pd.api.types.is_timedelta64_dtype(series):
+        return "durations"
+    if series.dtype == object:
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        if inferred in ("datetime", "datetime64", "date"):
+            return "dates"
+        if inferred in ("timedelta", "timedelta64"):
+            return "durations"
+    return None
+
+
+def _as_days(series: pd.Series, kind: str) -> pd.Series:
+    """Dates as days since 1970-01-01 (UTC), durations as days, both as floats (NaT becomes NaN)."""
+    if kind == "dates":
+        stamps = pd.to_datetime(series, utc=True)
+        return (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
+    return pd.to_timedelta(series) / pd.Timedelta(days=1)
+
+
+def _convert_time_columns(used: pd.DataFrame, roles: Roles) -> tuple[pd.DataFrame, list[str]]:
+    """Refuse dates and durations outside the confounders; turn confounder ones into days, with a warning.
+
+    Outcome, treatment, instrument, mechanism, proxy, selection and shadow
+    columns carry the causal question, so their unit is the analyst's choice;
+    a confounder only needs an order, so days since 1970-01-01 (or days, for
+    durations) is a faithful encoding. Subgroup columns are kept as they are.
+    """
+    notes: list[str] = []
+    converted: dict[str, pd.Series] = {}
+    for role, column in roles.assignments():
+        if role == "subgroups":
+            continue
+        kind = _time_kind(used[column])
+        if kind is None:
+            continue
+        label = ROLE_LABELS.get(role, role)
+        if role != "confounders":
+            example = "days since a start date" if kind == "dates" else "days or hours"
+            raise CausalInputError(
+                f"{label.capitalize()} column '{column}' holds {kind}; "
+                f"convert it to a number (for example {example}) first."
+            )
+        converted[column] = _as_days(used[column], kind)
+        unit = "days since 1970-01-01" if kind == "dates" else "days"
+        notes.append(f"Confounder column '{column}' holds {kind}; it is used as {unit}.")
+    if converted:
+        used = used.copy()  # the caller's frame is never touched
+        for column, values in converted.items():
+            used[column] = values
+    return used, notes
+
+
+def _check_magnitude(values: np.ndarray, column: Any, role: str) -> None:
+    """Refuse values too large for the numerics downstream, naming the column and how to rescale it."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return
+    largest = float(np.max(np.abs(finite)))
+    outcome_like = role in ("outcome", "treatment")
+    limit = MAX_MAGNITUDE if outcome_like else MAX_COVARIATE_MAGNITUDE
+    if largest > limit:
+        reason = ("so that its squares do not overflow" if outcome_like else
+                  "so that it fits the 32-bit floats of tree models and neural networks")
+        raise CausalInputError(
+            f"{role.capitalize()} column '{column}' has values as large as {largest:.3g} in absolute value; "
+            f"rescale it (for example divide it by {10 ** (np.floor(np.log10(largest)) - 3):.0e}) {reason} "
+            f"(the limit is {limit:.0e})."
+        )
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -189,7 +274,7 @@ def binary_treatment(series: pd.Series, treated_level: Any) -> tuple[np.ndarray,
     name = series.name
     if len(levels) < 2:
         raise CausalInputError(
-            f"Treatment column '{name}' is constant (only {list(levels)!r}); it needs two values, treated and control."
+            f"Treatment column '{name}' is constant (only {plain(list(levels))!r}); it needs two values, treated and control."
         )
     if len(levels) > 2:
         raise CausalInputError(
@@ -206,7 +291,7 @@ def binary_treatment(series: pd.Series, treated_level: Any) -> tuple[np.ndarray,
     matches = [v for v in levels if v == treated_level or str(v) == str(treated_level)]
     if not matches:
         raise CausalInputError(
-            f"Treated level {treated_level!r} does not occur in treatment column '{name}' (values: {sorted(map(str, levels))})."
+            f"Treated level {plain(treated_level)!r} does not occur in treatment column '{name}' (values: {sorted(map(str, levels))})."
         )
     treated = matches[0]
     control = next(v for v in levels if v is not treated and not (v == treated))
@@ -242,7 +327,7 @@ def prepare(
         raise CausalInputError("This method needs a 'selection' column (1 where the outcome was recorded, 0 elsewhere).")
 
     used = df[roles.columns()]
-    warnings: list[str] = []
+    used, warnings = _convert_time_columns(used, roles)
 
     # all-missing / all-infinite columns first, so the message names the column
     for column in used.columns:
@@ -316,13 +401,23 @@ def prepare(
         sources = [sources[i] for i in keep]
         binary = [binary[i] for i in keep]
 
-    Z, Z_names, _, _ = encode_columns(kept[list(roles.instruments)], "instrument")
-    M, M_names, _, _ = encode_columns(kept[list(roles.mechanisms)], "mechanism")
-    P, P_names, _, _ = encode_columns(kept[list(roles.proxies)], "proxy")
+    Z, Z_names, Z_sources, _ = encode_columns(kept[list(roles.instruments)], "instrument")
+    M, M_names, M_sources, _ = encode_columns(kept[list(roles.mechanisms)], "mechanism")
+    P, P_names, P_sources, _ = encode_columns(kept[list(roles.proxies)], "proxy")
     S = _as_numeric(kept[roles.selection], "selection").to_numpy(dtype=float) if roles.selection else None
     if S is not None and not set(np.unique(S)) <= {0.0, 1.0}:
         raise CausalInputError(f"Selection column '{roles.selection}' must be 0/1 (or False/True).")
     shadow = _as_numeric(kept[roles.shadow], "shadow").to_numpy(dtype=float) if roles.shadow else None
+
+    _check_magnitude(y, roles.outcome, "outcome")
+    if kind != "binary":
+        _check_magnitude(t, roles.treatment, "treatment")
+    for matrix, matrix_sources, role in ((X, sources, "confounder"), (Z, Z_sources, "instrument"),
+                                         (M, M_sources, "mechanism"), (P, P_sources, "proxy")):
+        for i, source in enumerate(matrix_sources):
+            _check_magnitude(matrix[:, i], source, role)
+    if shadow is not None:
+        _check_magnitude(shadow, roles.shadow, "shadow")
 
     return PreparedData(
         X=X,

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 
 __all__ = ["expand_covariates", "check_expansion_options", "pooled_scale", "standardised_differences"]
 
@@ -23,9 +23,9 @@ MAX_MOMENTS = 3
 def check_expansion_options(moments: object, interactions: object) -> tuple[int, bool]:
     """Validate the ``moments`` and ``interactions`` options and return them typed."""
     if isinstance(moments, bool) or not isinstance(moments, (int, np.integer)) or not 1 <= int(moments) <= MAX_MOMENTS:
-        raise CausalInputError(f"Option 'moments' must be an integer from 1 to {MAX_MOMENTS}; got {moments!r}.")
+        raise CausalInputError(f"Option 'moments' must be an integer from 1 to {MAX_MOMENTS}; got {plain(moments)!r}.")
     if not isinstance(interactions, (bool, np.bool_)):
-        raise CausalInputError(f"Option 'interactions' must be True or False; got {interactions!r}.")
+        raise CausalInputError(f"Option 'interactions' must be True or False; got {plain(interactions)!r}.")
     return int(moments), bool(interactions)
 
 

@@ -28,7 +28,8 @@ import pandas as pd
 
 from .api import estimate as _estimate
 from .data import prepare
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
+from .seeds import check_seed
 from .models import fit_propensity
 from .registry import get_method
 from .roles import Roles
@@ -99,6 +100,7 @@ def _structure(X: np.ndarray, t: np.ndarray, names: Sequence[str], *, scenario: 
 def simulate_outcome(df: pd.DataFrame, roles: Roles, *, scenario: str = "linear", effect: float = 1.0,
                      confounding: float = 1.0, seed: int = 0, replication: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:
     """One simulated table (the used rows and columns, the outcome replaced) and its sample truths."""
+    seed = check_seed(seed)
     frame, mu0, tau, t = _design(df, roles, scenario, effect, confounding, seed)
     noise = np.random.default_rng([seed, 11, replication]).normal(size=t.size)
     out = frame.copy()
@@ -112,10 +114,10 @@ def _truths(tau: np.ndarray, t: np.ndarray) -> dict[str, float]:
 
 def _design(df, roles, scenario, effect, confounding, seed):
     if scenario not in SCENARIOS:
-        raise CausalInputError(f"Option 'scenario' must be one of {', '.join(SCENARIOS)}; got {scenario!r}.")
+        raise CausalInputError(f"Option 'scenario' must be one of {', '.join(SCENARIOS)}; got {plain(scenario)!r}.")
     for value, name in ((effect, "effect"), (confounding, "confounding")):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
-            raise CausalInputError(f"Option '{name}' must be a finite number (in noise standard deviations); got {value!r}.")
+            raise CausalInputError(f"Option '{name}' must be a finite number (in noise standard deviations); got {plain(value)!r}.")
     data = prepare(df, roles)
     mu0, tau = _structure(data.X, data.t, data.covariate_names, scenario=scenario, effect=float(effect),
                           confounding=float(confounding), seed=seed)
@@ -170,11 +172,12 @@ def method_lab(
     -------
     MethodLabResult
     """
+    seed = check_seed(seed)
     methods = list(dict.fromkeys(methods))
     if not methods:
         raise CausalInputError("Choose at least one method for the method lab.")
     if isinstance(n_replications, bool) or not isinstance(n_replications, (int, np.integer)) or n_replications < 2:
-        raise CausalInputError(f"Option 'n_replications' must be an integer of at least 2; got {n_replications!r}.")
+        raise CausalInputError(f"Option 'n_replications' must be an integer of at least 2; got {plain(n_replications)!r}.")
     options = options or {}
     for method in methods:
         info = get_method(method)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 
 __all__ = [
     "default_propensity_model",
@@ -161,7 +161,7 @@ def resolve_model(value: Any, *, option: str, method: str, kind: str, seed: int)
         if (value, kind) not in catalogue:
             raise CausalInputError(
                 f"The '{option}' option of method '{method}' must be one of {list(MODEL_CHOICES)} "
-                f"or a scikit-learn {kind}; got {value!r}."
+                f"or a scikit-learn {kind}; got {plain(value)!r}."
             )
         return catalogue[(value, kind)]()
     needed = ("fit", "predict_proba") if kind == "classifier" else ("fit", "predict")

@@ -33,7 +33,8 @@ import pandas as pd
 
 from .api import estimate as _estimate
 from .data import encode_columns
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
+from .seeds import check_seed
 from .roles import Roles
 
 __all__ = ["RefutationResult", "refute", "REFUTERS", "method_estimator"]
@@ -269,15 +270,16 @@ def refute(
     list of RefutationResult
         One per test, in the order asked.
     """
+    seed = check_seed(seed)
     unknown = [t for t in tests if t not in REFUTERS]
     if unknown:
         raise CausalInputError(f"Unknown refutation test(s) {unknown}; choose from {', '.join(REFUTERS)}.")
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) or n_repeats < 2:
-        raise CausalInputError(f"Option 'n_repeats' must be an integer of at least 2; got {n_repeats!r}.")
+        raise CausalInputError(f"Option 'n_repeats' must be an integer of at least 2; got {plain(n_repeats)!r}.")
     if not (0 < subset_fraction < 1):
-        raise CausalInputError(f"Option 'subset_fraction' must be between 0 and 1; got {subset_fraction!r}.")
+        raise CausalInputError(f"Option 'subset_fraction' must be between 0 and 1; got {plain(subset_fraction)!r}.")
     if dummy_model not in ("linear", "gradient_boosting"):
-        raise CausalInputError(f"Option 'dummy_model' must be 'linear' or 'gradient_boosting'; got {dummy_model!r}.")
+        raise CausalInputError(f"Option 'dummy_model' must be 'linear' or 'gradient_boosting'; got {plain(dummy_model)!r}.")
     if not isinstance(roles, Roles):
         raise CausalInputError(f"Roles must be a causal_core.Roles; got {type(roles).__name__}.")
     for _, column in roles.assignments():

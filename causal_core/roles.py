@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 
 __all__ = ["Roles", "LIST_ROLES", "SINGLE_ROLES"]
 
@@ -63,17 +63,17 @@ class Roles:
             for column in value:
                 if not isinstance(column, str):
                     raise CausalInputError(
-                        f"Role '{name}' must list column names as strings; got {column!r}."
+                        f"Role '{name}' must list column names as strings; got {plain(column)!r}."
                     )
             object.__setattr__(self, name, value)
         for name in ("treatment", "outcome"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
-                raise CausalInputError(f"Role '{name}' must name one column; got {value!r}.")
+                raise CausalInputError(f"Role '{name}' must name one column; got {plain(value)!r}.")
         for name in ("selection", "shadow"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                raise CausalInputError(f"Role '{name}' must name one column or be None; got {value!r}.")
+                raise CausalInputError(f"Role '{name}' must name one column or be None; got {plain(value)!r}.")
 
     def assignments(self) -> list[tuple[str, str]]:
         """Every (role, column) pair, in a stable order."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 
 __all__ = [
     "linear_confounded",
@@ -171,7 +171,7 @@ def outcome_dependent_selection(
     from scipy.special import expit
 
     if errors not in SELECTION_ERRORS:
-        raise CausalInputError(f"The 'errors' option must be one of {list(SELECTION_ERRORS)}; got {errors!r}.")
+        raise CausalInputError(f"The 'errors' option must be one of {list(SELECTION_ERRORS)}; got {plain(errors)!r}.")
     rng = np.random.default_rng(seed)
     ability, contact, parent_income = rng.normal(size=(3, n))
     graduate = rng.binomial(1, expit(0.6 * ability))
@@ -223,7 +223,7 @@ def front_door_confounded(
     from scipy.special import expit
 
     if kind not in FRONT_DOOR_KINDS:
-        raise CausalInputError(f"The 'kind' option must be one of {list(FRONT_DOOR_KINDS)}; got {kind!r}.")
+        raise CausalInputError(f"The 'kind' option must be one of {list(FRONT_DOOR_KINDS)}; got {plain(kind)!r}.")
     rng = np.random.default_rng(seed)
     u, v, e, x1 = rng.normal(size=(4, n))
     shift = x1 if with_covariate else np.zeros(n)

@@ -24,7 +24,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
+from .seeds import check_seed
 
 __all__ = [
     "StableModel",
@@ -166,7 +167,7 @@ def _check(df: pd.DataFrame, target: str, features: Sequence[str], task: str) ->
     if not isinstance(df, pd.DataFrame):
         raise CausalInputError(f"Data must be a pandas DataFrame; got {type(df).__name__}.")
     if task not in TASKS:
-        raise CausalInputError(f"The 'task' option of stable learning must be one of {list(TASKS)}; got {task!r}.")
+        raise CausalInputError(f"The 'task' option of stable learning must be one of {list(TASKS)}; got {plain(task)!r}.")
     features = list(features)
     if not features:
         raise CausalInputError("Stable learning needs at least one feature column.")
@@ -219,10 +220,11 @@ def stable_fit(
     -------
     StableModel
     """
+    seed = check_seed(seed)
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or penalty < 0:
-        raise CausalInputError(f"The 'penalty' option of stable learning must be a number >= 0; got {penalty!r}.")
+        raise CausalInputError(f"The 'penalty' option of stable learning must be a number >= 0; got {plain(penalty)!r}.")
     X, y = _check(df, target, features, task)
     equal = np.ones(X.shape[0])
     weights, converged = decorrelation_weights(X, penalty=float(penalty)) if reweight else (equal, True)
@@ -299,6 +301,7 @@ def compare_across_environments(
         One row per environment: ``environment``, ``n``, ``ordinary``, ``stable`` (errors), ``training`` (bool).
     ordinary, stable : StableModel
     """
+    seed = check_seed(seed)
     features = list(features)
     if environment_column is not None:
         if environment_column not in df.columns:
@@ -315,7 +318,7 @@ def compare_across_environments(
         matches = labels.astype(str) == str(train_environment)
         if not matches.any():
             raise CausalInputError(
-                f"Training environment {train_environment!r} does not occur in column '{environment_column}'."
+                f"Training environment {plain(train_environment)!r} does not occur in column '{environment_column}'."
             )
         train = df.loc[matches]
         environments = {str(level): df.loc[labels == level] for level in pd.unique(labels)}

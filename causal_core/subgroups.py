@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .data import binary_treatment
-from .errors import CausalInputError
+from .errors import CausalInputError, plain
 
 __all__ = ["SubgroupTable", "subgroup_table", "scan_reversals", "is_reversal"]
 
@@ -85,7 +85,7 @@ def _strata(series: pd.Series, *, max_levels: int, bins: int | None) -> pd.Serie
         return series
     if numeric and bins is not None:
         if not isinstance(bins, (int, np.integer)) or bins < 2:
-            raise CausalInputError(f"Option 'bins' must be an integer of 2 or more; got {bins!r}.")
+            raise CausalInputError(f"Option 'bins' must be an integer of 2 or more; got {plain(bins)!r}.")
         return pd.qcut(series, q=int(bins), duplicates="drop").astype(str).where(series.notna())
     hint = "pass bins=4 to cut it into quartiles, or " if numeric else ""
     raise CausalInputError(

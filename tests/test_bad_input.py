@@ -227,3 +227,197 @@ def test_model_option_accepts_the_app_model_names(method, option):
     result = _estimate(df, roles, info, {**options, "n_boot": 20} if method == "front_door" else options,
                        **{option: "gradient_boosting"})
     assert np.isfinite(result.estimate) and np.isfinite(result.std_error)
+
+
+# ---- seeds, dates, extreme magnitudes, numpy reprs (hardening issue, items 5, 6, 7, 9)
+
+BAD_SEEDS = ["x", -1, 1.5, None, 2**70, True]
+NUMPY_REPRS = ("np.int64(", "np.float64(", "np.str_(", "np.True_", "np.False_", "np.bool_(")
+
+
+def _dates(n: int) -> pd.Series:
+    return pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(n), unit="D"))
+
+
+@pytest.mark.parametrize("info", _infos())
+@pytest.mark.parametrize("seed", BAD_SEEDS, ids=repr)
+def test_bad_seed_is_refused(info, seed):
+    df, roles, options = _design(info)
+    with pytest.raises(cc.CausalInputError, match=r"Option 'seed' must be a whole number from 0 to 4294967295 "
+                                                  r"\(numpy, scikit-learn and torch .*\); got "):
+        cc.estimate(df, roles, info.id, estimand=info.estimands[0], seed=seed, **options)
+
+
+def test_seed_accepts_numpy_integers_and_the_largest_value():
+    from causal_core.seeds import MAX_SEED, check_seed
+    assert check_seed(np.int64(3)) == 3 and type(check_seed(np.uint32(7))) is int
+    assert check_seed(MAX_SEED) == 2**32 - 1
+    with pytest.raises(cc.CausalInputError, match="got 4294967296"):
+        check_seed(MAX_SEED + 1)
+    with pytest.raises(cc.CausalInputError, match="got -2\\.$"):
+        check_seed(np.int64(-2))  # shown as a plain number
+
+
+def _seeded_entry_points():
+    from causal_core.stable_learning import stable_fit
+    df, roles, _ = _design(cc.get_method("ipw"))
+    yield "compare", lambda seed: cc.compare(df, roles, ["ipw"], seed=seed)
+    yield "refute", lambda seed: cc.refute(df, roles, "ipw", seed=seed)
+    yield "method_lab", lambda seed: cc.method_lab(df, roles, ["ipw"], seed=seed)
+    yield "stable_fit", lambda seed: stable_fit(df, "y", ["x1", "x2"], seed=seed)
+    yield "fit_mix_prod", lambda seed: cc.fit_mix_prod(df, ["treat", "region"], seed=seed)
+    yield "front_door_resample", lambda seed: cc.front_door_resample(df, "treat", "x1", ["x2"], seed=seed)
+
+
+@pytest.mark.parametrize("entry, call", list(_seeded_entry_points()), ids=[e for e, _ in _seeded_entry_points()])
+@pytest.mark.parametrize("seed", ["x", -1, 2**70], ids=repr)
+def test_every_public_seed_is_checked(entry, call, seed):
+    with pytest.raises(cc.CausalInputError, match="Option 'seed' must be a whole number"):
+        call(seed)
+
+
+@pytest.mark.parametrize("info", _infos())
+def test_datetime_outcome_is_refused(info):
+    df, roles, options = _design(info)
+    df[roles.outcome] = _dates(len(df)).to_numpy()
+    with pytest.raises(cc.CausalInputError,
+                       match=f"Outcome column '{roles.outcome}' holds dates; convert it to a number \\(for example days"):
+        _estimate(df, roles, info, options)
+
+
+@pytest.mark.parametrize("info", _infos())
+def test_datetime_treatment_is_refused(info):
+    df, roles, options = _design(info)
+    dates = _dates(len(df)).to_numpy()
+    df[roles.treatment] = np.where(df[roles.treatment] == 1, dates[1], dates[0]) if info.treatment_kind == "binary" else dates
+    with pytest.raises(cc.CausalInputError, match=f"Treatment column '{roles.treatment}' holds dates"):
+        _estimate(df, roles, info, options)
+
+
+def test_duration_instrument_is_refused():
+    info = cc.get_method("two_stage_least_squares")
+    df, roles, options = _design(info)
+    column = roles.instruments[0]
+    df[column] = pd.to_timedelta(np.arange(len(df)), unit="h")
+    with pytest.raises(cc.CausalInputError, match=f"Instrument column '{column}' holds durations; convert it"):
+        _estimate(df, roles, info, options)
+
+
+def test_datetime_confounder_is_encoded_as_days_since_1970():
+    from causal_core.data import prepare
+    df, roles, _ = _design(cc.get_method("ipw"))
+    column = roles.confounders[0]
+    df[column] = _dates(len(df)).to_numpy()
+    before = df.copy(deep=True)
+    data = prepare(df, roles, cc.get_method("ipw"))
+    pd.testing.assert_frame_equal(df, before)
+    j = data.covariate_names.index(column)
+    # 2020-01-01 is day 18262 after 1970-01-01 (50 years, 12 of them leap years)
+    np.testing.assert_array_equal(data.X[:, j], 18262.0 + np.arange(len(df)))
+    assert f"Confounder column '{column}' holds dates; it is used as days since 1970-01-01." in data.warnings
+
+
+@pytest.mark.parametrize("info", [p for p in _infos(runs_method=True)
+                                  if _design(p.values[0])[1].confounders])
+def test_datetime_confounder_gives_a_warned_finite_answer(info):
+    df, roles, options = _design(info)
+    column = roles.confounders[0]
+    df[column] = _dates(len(df)).to_numpy()
+    result = _estimate(df, roles, info, options)
+    assert np.isfinite(result.estimate) and np.isfinite(result.std_error)
+    assert any(f"Confounder column '{column}' holds dates" in w for w in result.warnings)
+
+
+def _magnitude_cases():
+    cases = []
+    for param in _infos():
+        info = param.values[0]
+        df, roles, _ = _design(info)
+        cases.append(pytest.param(info, roles.outcome, "Outcome", id=f"{info.id}-outcome"))
+        numeric = [c for c in roles.confounders if pd.api.types.is_float_dtype(df[c])]
+        if numeric:
+            cases.append(pytest.param(info, numeric[0], "Confounder", id=f"{info.id}-confounder"))
+    return cases
+
+
+@pytest.mark.parametrize("info, column, label", _magnitude_cases())
+def test_values_whose_squares_overflow_are_refused(info, column, label):
+    df, roles, options = _design(info)
+    df[column] = df[column] * 1e300
+    with pytest.raises(cc.CausalInputError,
+                       match=f"{label} column '{column}' has values as large as .*e\\+30\\d in absolute value; rescale it"):
+        _estimate(df, roles, info, options)
+
+
+@pytest.mark.parametrize("method", ["d2vd", "approximate_residual_balancing", "regression_adjustment"])
+def test_large_but_safe_outcome_scales_the_estimate(method):
+    # lasso/elastic-net paths are equivariant in the outcome's scale: 1e100 * y gives 1e100 * the estimate
+    info = cc.get_method(method)
+    df, roles, options = _design(info)
+    reference = _estimate(df, roles, info, options)
+    scaled = _estimate(df.assign(**{roles.outcome: df[roles.outcome] * 1e100}), roles, info, options)
+    assert scaled.estimate / 1e100 == pytest.approx(reference.estimate, rel=1e-4)
+    assert scaled.std_error / 1e100 == pytest.approx(reference.std_error, rel=1e-4)
+
+
+def test_non_finite_inference_is_an_error_or_a_warning():
+    from causal_core.api import _checked_inference
+    from causal_core.results import MethodOutput
+    with pytest.raises(cc.CausalInputError, match="Method 'ipw' gave a non-finite estimate \\(nan\\)"):
+        _checked_inference("ipw", MethodOutput(estimate=float("nan"), std_error=1.0))
+    point, se, low, high, notes = _checked_inference("ipw", MethodOutput(estimate=2.0, std_error=float("inf")))
+    assert point == 2.0 and math.isnan(se) and math.isnan(low) and math.isnan(high)
+    assert notes and "could not compute a standard error" in notes[0]
+    point, se, low, high, notes = _checked_inference("ipw", MethodOutput(2.0, 0.5, ci_low=float("nan"), ci_high=3.0))
+    assert se == 0.5 and math.isnan(low) and math.isnan(high) and "could not compute a confidence interval" in notes[0]
+    assert _checked_inference("ipw", MethodOutput(2.0, 0.5)) == (2.0, 0.5, 2.0 - 1.959963984540054 * 0.5,
+                                                                 2.0 + 1.959963984540054 * 0.5, ())
+
+
+def _numpy_valued_cases():
+    """Cheap bad inputs whose values are numpy scalars, one group per method."""
+    cases = []
+    for param in _infos():
+        info = param.values[0]
+        cases.append(pytest.param(info, id=info.id))
+    return cases
+
+
+@pytest.mark.parametrize("info", _numpy_valued_cases())
+def test_messages_show_plain_numbers(info):
+    df, roles, options = _design(info)
+    messages = []
+
+    def collect(**extra):
+        frame = extra.pop("df", df)
+        call_roles = extra.pop("roles", roles)
+        seed = extra.pop("seed", 1)
+        with pytest.raises(cc.CausalInputError) as caught:
+            cc.estimate(frame, call_roles, info.id, estimand=info.estimands[0], seed=seed, **{**options, **extra})
+        messages.append(str(caught.value))
+
+    collect(seed=np.int64(-1))
+    collect(df=df.assign(**{roles.treatment: np.int64(1)}))
+    if info.treatment_kind == "binary":
+        collect(roles=replace(roles, treated_level=np.int64(5)))
+    for spec in info.options:
+        if spec.kind == "int" and spec.high is not None:
+            collect(**{spec.name: np.int64(int(spec.high) + 1)})
+        elif spec.kind == "float":
+            collect(**{spec.name: np.float64("nan")})
+        elif spec.kind == "bool":
+            collect(**{spec.name: np.str_("yes")})
+    leaks = [m for m in messages if any(r in m for r in NUMPY_REPRS)]
+    assert not leaks, leaks
+
+
+@pytest.mark.parametrize("method", ["dr_learner", "tarnet"])
+def test_covariates_beyond_float32_are_refused(method):
+    # tree models and torch hold features as 32-bit floats (largest about 3.4e38)
+    info = cc.get_method(method)
+    df, roles, options = _design(info)
+    column = next(c for c in roles.confounders if pd.api.types.is_float_dtype(df[c]))
+    df[column] = df[column] * 1e50
+    with pytest.raises(cc.CausalInputError, match=f"Confounder column '{column}' has values as large as .*e\\+5\\d in "
+                                                  "absolute value; rescale it .* 32-bit floats .*limit is 1e\\+38"):
+        _estimate(df, roles, info, options)

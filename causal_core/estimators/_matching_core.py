@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..results import kish_ess
 
 __all__ = [
@@ -90,9 +90,9 @@ def check_matching_options(
 ) -> int:
     """Validate ``n_neighbors`` and ``replace``; return ``n_neighbors`` as an int."""
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
-        raise CausalInputError(f"Option 'n_neighbors' must be an integer of at least 1; got {n_neighbors!r}.")
+        raise CausalInputError(f"Option 'n_neighbors' must be an integer of at least 1; got {plain(n_neighbors)!r}.")
     if not isinstance(replace, (bool, np.bool_)):
-        raise CausalInputError(f"Option 'replace' must be True or False; got {replace!r}.")
+        raise CausalInputError(f"Option 'replace' must be True or False; got {plain(replace)!r}.")
     if not replace and estimand == "ATE":
         raise CausalInputError(
             f"Method '{method}' estimates the ATE only with replace=True; matching without replacement "

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
 from ..inference import bootstrap
 from ..registry import OptionSpec, register
@@ -159,7 +159,7 @@ def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
         kind = "a positive integer" if integer else "a positive number"
-        raise CausalInputError(f"Option '{name}' must be {kind}; got {value!r}.")
+        raise CausalInputError(f"Option '{name}' must be {kind}; got {plain(value)!r}.")
 
 
 @register(
@@ -203,7 +203,7 @@ def differentiated_confounder_balancing(
         _check_positive(name, value)
     for name, value in (("beta_l2", beta_l2), ("beta_l1", beta_l1)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise CausalInputError(f"Option '{name}' must be a non-negative number; got {value!r}.")
+            raise CausalInputError(f"Option '{name}' must be a non-negative number; got {plain(value)!r}.")
     _check_positive("max_iter", max_iter, integer=True)
     _check_positive("n_boot", n_boot, integer=True)
     if n_boot < 20:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import fit_propensity, overlap_warnings
 from ..registry import OptionSpec, register
@@ -104,6 +104,9 @@ def outcome_support(U: np.ndarray, t: np.ndarray, y: np.ndarray, *, folds: KFold
     coef, *_ = np.linalg.lstsq(design_t, stacked, rcond=None)
     resid = stacked - design_t @ coef
     y_resid, U_resid = resid[:, 0], resid[:, 1:]
+    # the lasso path is equivariant in the scale of y: fit on unit scale so that large outcomes cannot overflow
+    scale = float(np.std(y_resid))
+    y_resid = y_resid / scale if scale > 0 else y_resid
     path = LassoCV(alphas=N_PENALTIES * 2, cv=folds, max_iter=5000).fit(U_resid, y_resid)
     mse = path.mse_path_
     mean, se = mse.mean(axis=1), mse.std(axis=1, ddof=1) / np.sqrt(mse.shape[1])
@@ -120,10 +123,10 @@ def variable_roles(in_treatment: np.ndarray, in_outcome: np.ndarray) -> list[str
 def _check_options(n_folds: Any, penalty_rule: Any, n: int) -> None:
     if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or not 3 <= n_folds <= n // 10:
         raise CausalInputError(
-            f"The 'n_folds' option of method 'd2vd' must be an integer from 3 to {max(3, n // 10)}; got {n_folds!r}."
+            f"The 'n_folds' option of method 'd2vd' must be an integer from 3 to {max(3, n // 10)}; got {plain(n_folds)!r}."
         )
     if penalty_rule not in ("1se", "min"):
-        raise CausalInputError(f"The 'penalty_rule' option of method 'd2vd' must be '1se' or 'min'; got {penalty_rule!r}.")
+        raise CausalInputError(f"The 'penalty_rule' option of method 'd2vd' must be '1se' or 'min'; got {plain(penalty_rule)!r}.")
 
 
 @register(

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import MODEL_CHOICES, fit_outcome, fit_propensity, overlap_warnings, resolve_model
 from ..registry import OptionSpec, register
@@ -96,10 +96,10 @@ def nuisance_predictions(
 
 def _check_options(cross_fit: Any, n_folds: Any, n: int) -> None:
     if not isinstance(cross_fit, (bool, np.bool_)):
-        raise CausalInputError(f"The 'cross_fit' option of method 'doubly_robust' must be True or False; got {cross_fit!r}.")
+        raise CausalInputError(f"The 'cross_fit' option of method 'doubly_robust' must be True or False; got {plain(cross_fit)!r}.")
     if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
         raise CausalInputError(
-            f"The 'n_folds' option of method 'doubly_robust' must be an integer of at least 2; got {n_folds!r}."
+            f"The 'n_folds' option of method 'doubly_robust' must be an integer of at least 2; got {plain(n_folds)!r}."
         )
     if cross_fit and n_folds > n // 4:
         raise CausalInputError(

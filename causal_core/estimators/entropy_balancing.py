@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
 from ..inference import influence_se
 from ..registry import OptionSpec, register
@@ -165,11 +165,11 @@ def _sandwich_influence(
 
 def _check_options(solver: object, max_iter: object, tol: object) -> None:
     if solver not in SOLVERS:
-        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {solver!r}.")
+        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {plain(solver)!r}.")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise CausalInputError(f"Option 'max_iter' must be a positive integer; got {max_iter!r}.")
+        raise CausalInputError(f"Option 'max_iter' must be a positive integer; got {plain(max_iter)!r}.")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise CausalInputError(f"Option 'tol' must be a number between 0 and 1; got {tol!r}.")
+        raise CausalInputError(f"Option 'tol' must be a number between 0 and 1; got {plain(tol)!r}.")
 
 
 @register(

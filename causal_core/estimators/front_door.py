@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..models import MODEL_CHOICES, fit_propensity, resolve_model
 from ..registry import OptionSpec, register
@@ -133,7 +133,7 @@ def _resolve_mechanism_model(value: Any, *, seed: int) -> Any:
     if not (callable(getattr(value, "fit", None)) and callable(getattr(value, "predict", None))):
         raise CausalInputError(
             f"The 'mechanism_model' option must be a scikit-learn regressor with fit and predict "
-            f"or one of {list(MODEL_CHOICES)}; got {value!r}."
+            f"or one of {list(MODEL_CHOICES)}; got {plain(value)!r}."
         )
     return value
 
@@ -177,7 +177,7 @@ def _check_mechanisms(data: PreparedData) -> None:
 def _resolve_type(mechanism_type: str, M: np.ndarray) -> str:
     if mechanism_type not in MECHANISM_TYPES:
         raise CausalInputError(
-            f"The 'mechanism_type' option must be one of {list(MECHANISM_TYPES)}; got {mechanism_type!r}."
+            f"The 'mechanism_type' option must be one of {list(MECHANISM_TYPES)}; got {plain(mechanism_type)!r}."
         )
     if mechanism_type != "auto":
         return mechanism_type
@@ -265,7 +265,7 @@ def front_door(
         (arm means of each mechanism), bootstrap failures.
     """
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 20:
-        raise CausalInputError(f"The 'n_boot' option must be an integer of at least 20; got {n_boot!r}.")
+        raise CausalInputError(f"The 'n_boot' option must be an integer of at least 20; got {plain(n_boot)!r}.")
     _check_mechanisms(data)
     kind = _resolve_type(mechanism_type, data.M)
     if kind == "discrete":

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import overlap_warnings
 from ..registry import OptionSpec, get_method, register
@@ -55,7 +55,7 @@ _MIXTURE_OPTIONS = (
 def _check_int(value: Any, option: str, method: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
         raise CausalInputError(
-            f"The '{option}' option of method '{method}' must be an integer from {low} to {high}; got {value!r}."
+            f"The '{option}' option of method '{method}' must be an integer from {low} to {high}; got {plain(value)!r}."
         )
     return int(value)
 
@@ -64,7 +64,7 @@ def _check_mixture_options(method: str, max_components: Any, covariance_type: An
     if covariance_type not in COVARIANCE_TYPES:
         raise CausalInputError(
             f"The 'covariance_type' option of method '{method}' must be one of {list(COVARIANCE_TYPES)}; "
-            f"got {covariance_type!r}."
+            f"got {plain(covariance_type)!r}."
         )
     return (_check_int(max_components, "max_components", method, 1, 15), covariance_type,
             _check_int(n_init, "n_init", method, 1, 20))
@@ -124,7 +124,7 @@ def _ordered_labels(model: Any, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _resolve_within(within_method: Any, estimand: str) -> Any:
     if not isinstance(within_method, str):
-        raise CausalInputError(f"The 'within_method' option of method 'gmm_subgroups' must be a method id; got {within_method!r}.")
+        raise CausalInputError(f"The 'within_method' option of method 'gmm_subgroups' must be a method id; got {plain(within_method)!r}.")
     try:
         info = get_method(within_method)
     except CausalInputError as exc:
@@ -133,7 +133,7 @@ def _resolve_within(within_method: Any, estimand: str) -> Any:
             or info.treatment_kind != "binary"):
         raise CausalInputError(
             f"The 'within_method' option of method 'gmm_subgroups' must be a back-door method for a binary "
-            f"treatment such as {list(WITHIN_CHOICES)}; got {within_method!r}."
+            f"treatment such as {list(WITHIN_CHOICES)}; got {plain(within_method)!r}."
         )
     if estimand not in info.estimands:
         raise CausalInputError(
@@ -207,7 +207,7 @@ def gmm_subgroups(
     max_components, covariance_type, n_init = _check_mixture_options(method, max_components, covariance_type, n_init)
     if reweighting not in ("none", "gmm_density_ratio"):
         raise CausalInputError(
-            f"The 'reweighting' option of method '{method}' must be 'none' or 'gmm_density_ratio'; got {reweighting!r}."
+            f"The 'reweighting' option of method '{method}' must be 'none' or 'gmm_density_ratio'; got {plain(reweighting)!r}."
         )
     forced = None if n_components is None or (isinstance(n_components, str) and n_components == "auto") else \
         _check_int(n_components, "n_components", method, 2, 15)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..registry import OptionSpec, register
@@ -127,7 +127,7 @@ def hajek_ipw(
 
 def _check_fraction(value: Any, option: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 <= value < 0.5:
-        raise CausalInputError(f"The '{option}' option of method 'ipw' must be a number in [0, 0.5); got {value!r}.")
+        raise CausalInputError(f"The '{option}' option of method 'ipw' must be a number in [0, 0.5); got {plain(value)!r}.")
     return float(value)
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -89,13 +89,13 @@ def _settings(options: dict[str, Any], balance_weight: float):
         value = options[spec.name]
         if spec.kind == "choice":
             if value not in spec.choices:
-                raise CausalInputError(f"Option '{spec.name}' must be one of {list(spec.choices)}; got {value!r}.")
+                raise CausalInputError(f"Option '{spec.name}' must be one of {list(spec.choices)}; got {plain(value)!r}.")
             continue
         ok_type = isinstance(value, (int, np.integer)) if spec.kind == "int" else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok_type or not (spec.low <= value <= spec.high):
             raise CausalInputError(
                 f"Option '{spec.name}' must be {'an integer' if spec.kind == 'int' else 'a number'} "
-                f"between {spec.low:g} and {spec.high:g}; got {value!r}."
+                f"between {spec.low:g} and {spec.high:g}; got {plain(value)!r}."
             )
     keys = ("hidden_units", "epochs", "batch_size", "learning_rate", "weight_decay", "n_components", "n_draws")
     return TrainSettings(**{k: options[k] for k in keys if k in options}, balance_weight=balance_weight)

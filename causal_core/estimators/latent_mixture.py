@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..mixtures.em import fit_em
 from ..mixtures.encoding import MAX_OUTCOME_LEVELS, codes_from_values, proxy_codes_from_prepared
@@ -59,15 +59,15 @@ def _check_options(k: Any, solver: str, n_restarts: Any, n_boot: Any, outcome_mo
     if isinstance(k, str) and k.strip().isdigit():
         k = int(k)
     if not (k == "auto" or (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= 8)):
-        raise CausalInputError(f"Option 'k' must be a whole number of sources from 1 to 8 or 'auto'; got {k!r}.")
+        raise CausalInputError(f"Option 'k' must be a whole number of sources from 1 to 8 or 'auto'; got {plain(k)!r}.")
     if solver not in SOLVERS:
-        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {solver!r}.")
+        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {plain(solver)!r}.")
     if outcome_model not in OUTCOME_MODELS:
-        raise CausalInputError(f"Option 'outcome_model' must be one of {', '.join(OUTCOME_MODELS)}; got {outcome_model!r}.")
+        raise CausalInputError(f"Option 'outcome_model' must be one of {', '.join(OUTCOME_MODELS)}; got {plain(outcome_model)!r}.")
     if not isinstance(n_restarts, (int, np.integer)) or n_restarts < 0:
-        raise CausalInputError(f"Option 'n_restarts' must be a whole number >= 0; got {n_restarts!r}.")
+        raise CausalInputError(f"Option 'n_restarts' must be a whole number >= 0; got {plain(n_restarts)!r}.")
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 20:
-        raise CausalInputError(f"Option 'n_boot' must be a whole number >= 20; got {n_boot!r}.")
+        raise CausalInputError(f"Option 'n_boot' must be a whole number >= 20; got {plain(n_boot)!r}.")
     return k if k == "auto" else int(k)
 
 

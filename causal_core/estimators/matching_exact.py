@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from ._matching_core import ess_by_arm
@@ -107,7 +107,7 @@ def _check_n_bins(n_bins: Any) -> int | None:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
         raise CausalInputError(
             f"Option 'n_bins' must be an integer of at least 2 (bins per continuous confounder), "
-            f"or None for Sturges' rule; got {n_bins!r}."
+            f"or None for Sturges' rule; got {plain(n_bins)!r}."
         )
     return int(n_bins)
 

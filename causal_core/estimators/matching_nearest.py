@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..models import fit_propensity, overlap_warnings, resolve_model
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
@@ -96,7 +96,7 @@ def nearest_neighbor_matching(
     """
     k = check_matching_options(data.t, estimand, n_neighbors, replace, "nearest_neighbor_matching")
     if not isinstance(bias_adjustment, (bool, np.bool_)):
-        raise CausalInputError(f"Option 'bias_adjustment' must be True or False; got {bias_adjustment!r}.")
+        raise CausalInputError(f"Option 'bias_adjustment' must be True or False; got {plain(bias_adjustment)!r}.")
     points = whiten_mahalanobis(data.X)
     fit = fit_matching(
         points,
@@ -132,7 +132,7 @@ def _check_caliper(caliper: Any) -> float | None:
     ):
         raise CausalInputError(
             f"Option 'caliper' must be a positive number of standard deviations of the logit propensity, "
-            f"or None for no caliper; got {caliper!r}."
+            f"or None for no caliper; got {plain(caliper)!r}."
         )
     return float(caliper)
 

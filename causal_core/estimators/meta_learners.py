@@ -25,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import bootstrap, influence_se
 from ..models import fit_propensity, overlap_warnings, resolve_model
 from ..registry import OptionSpec, register
@@ -56,7 +56,7 @@ def base_regressor(value: Any, *, method: str, seed: int, option: str = "base_mo
         if value not in catalogue:
             raise CausalInputError(
                 f"The '{option}' option of method '{method}' must be one of {list(BASE_MODELS)} or a "
-                f"scikit-learn regressor; got {value!r}."
+                f"scikit-learn regressor; got {plain(value)!r}."
             )
         return catalogue[value]()
     return clone(resolve_model(value, option=option, method=method, kind="regressor", seed=seed))
@@ -78,7 +78,7 @@ def final_regressor(value: Any, base: Any, *, seed: int) -> Any:
     if isinstance(value, str) and value != "linear":
         raise CausalInputError(
             f"The 'final_model' option of method 'dr_learner' must be one of {list(FINAL_MODELS)} or a "
-            f"scikit-learn regressor; got {value!r}."
+            f"scikit-learn regressor; got {plain(value)!r}."
         )
     return base_regressor(value, method="dr_learner", seed=seed, option="final_model")
 
@@ -134,7 +134,7 @@ def _target(t: np.ndarray, estimand: str) -> np.ndarray:
 def _check_n_boot(n_boot: Any, method: str) -> int:
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not 10 <= n_boot <= 2000:
         raise CausalInputError(
-            f"The 'n_boot' option of method '{method}' must be an integer from 10 to 2000; got {n_boot!r}."
+            f"The 'n_boot' option of method '{method}' must be an integer from 10 to 2000; got {plain(n_boot)!r}."
         )
     return int(n_boot)
 
@@ -304,7 +304,7 @@ def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any 
     method = "dr_learner"
     if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or not 2 <= n_folds <= max(2, data.n // 10):
         raise CausalInputError(
-            f"The 'n_folds' option of method '{method}' must be an integer from 2 to {max(2, data.n // 10)}; got {n_folds!r}."
+            f"The 'n_folds' option of method '{method}' must be an integer from 2 to {max(2, data.n // 10)}; got {plain(n_folds)!r}."
         )
     model = base_regressor(base_model, method=method, seed=seed)
     ps_model = resolve_model(propensity_model, option="propensity_model", method=method, kind="classifier", seed=seed)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..models import MODEL_CHOICES, fit_outcome, resolve_model
 from ..registry import OptionSpec, register
@@ -92,11 +92,11 @@ def imputation_effect(
 def _check_options(interactions: Any, n_boot: Any) -> None:
     if not isinstance(interactions, (bool, np.bool_)):
         raise CausalInputError(
-            f"The 'interactions' option of method 'regression_adjustment' must be True or False; got {interactions!r}."
+            f"The 'interactions' option of method 'regression_adjustment' must be True or False; got {plain(interactions)!r}."
         )
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 20:
         raise CausalInputError(
-            f"The 'n_boot' option of method 'regression_adjustment' must be an integer of at least 20; got {n_boot!r}."
+            f"The 'n_boot' option of method 'regression_adjustment' must be an integer of at least 20; got {plain(n_boot)!r}."
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
@@ -68,8 +68,10 @@ def _arm_mean(
     from sklearn.model_selection import KFold
     folds = min(CV_FOLDS, int(arm.sum()))
     model = ElasticNetCV(l1_ratio=L1_RATIO, alphas=50, cv=KFold(folds, shuffle=True, random_state=seed), max_iter=5000)
-    model.fit(X_std[arm], y[arm])
-    predicted = model.predict(X_std)
+    # the elastic-net path is equivariant in the scale of y: fit on unit scale so that large outcomes cannot overflow
+    scale = float(np.std(y[arm])) or 1.0
+    model.fit(X_std[arm], y[arm] / scale)
+    predicted = model.predict(X_std) * scale
     target = X_std[target_rows].mean(axis=0)
     gamma = approximate_balancing_weights(X_std[arm], target, zeta)
     residual = y[arm] - predicted[arm]
@@ -104,7 +106,7 @@ def approximate_residual_balancing(
 ) -> MethodOutput:
     """ARB estimate with the paper's plug-in variance; ``seed`` fixes the cross-validation folds."""
     if isinstance(zeta, bool) or not isinstance(zeta, (int, float)) or not 0 < zeta < 1:
-        raise CausalInputError(f"Option 'zeta' must be a number strictly between 0 and 1; got {zeta!r}.")
+        raise CausalInputError(f"Option 'zeta' must be a number strictly between 0 and 1; got {plain(zeta)!r}.")
     moments, interactions = check_expansion_options(moments, interactions)
     X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
     treated = data.treated

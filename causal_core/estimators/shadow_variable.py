@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..models import fit_propensity, overlap_warnings
 from ..registry import OptionSpec, register
@@ -283,12 +283,12 @@ def _check_options(extra_moments: Any, n_boot: Any) -> None:
     if extra_moments not in EXTRA_MOMENTS:
         raise CausalInputError(
             f"The 'extra_moments' option of method 'shadow_variable' must be one of {list(EXTRA_MOMENTS)}; "
-            f"got {extra_moments!r}."
+            f"got {plain(extra_moments)!r}."
         )
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not (n_boot == 0 or n_boot >= 20):
         raise CausalInputError(
             f"The 'n_boot' option of method 'shadow_variable' must be 0 (sandwich) or an integer of at least 20; "
-            f"got {n_boot!r}."
+            f"got {plain(n_boot)!r}."
         )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import fit_propensity, overlap_warnings, resolve_model
 from ..registry import OptionSpec, register
@@ -58,7 +58,7 @@ def _device(choice: str) -> Any:
     import torch
 
     if choice not in ("auto", "cpu", "cuda"):
-        raise CausalInputError(f"The 'device' option of method 'tarnet' must be 'auto', 'cpu' or 'cuda'; got {choice!r}.")
+        raise CausalInputError(f"The 'device' option of method 'tarnet' must be 'auto', 'cpu' or 'cuda'; got {plain(choice)!r}.")
     if choice == "cuda" and not torch.cuda.is_available():
         raise CausalInputError("The 'device' option of method 'tarnet' is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
     return torch.device("cuda" if choice != "cpu" and torch.cuda.is_available() else "cpu")
@@ -156,7 +156,7 @@ def _check_number(value: Any, option: str, low: float, high: float, integer: boo
     if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
         what = "an integer" if integer else "a number"
         raise CausalInputError(
-            f"The '{option}' option of method 'tarnet' must be {what} from {low:g} to {high:g}; got {value!r}."
+            f"The '{option}' option of method 'tarnet' must be {what} from {low:g} to {high:g}; got {plain(value)!r}."
         )
 
 
@@ -232,9 +232,9 @@ def tarnet(
     _check_number(learning_rate, "learning_rate", 1e-5, 1.0, integer=False)
     _check_number(batch_size, "batch_size", 8, 100_000, integer=True)
     if ipm not in IPMS:
-        raise CausalInputError(f"The 'ipm' option of method 'tarnet' must be one of {list(IPMS)}; got {ipm!r}.")
+        raise CausalInputError(f"The 'ipm' option of method 'tarnet' must be one of {list(IPMS)}; got {plain(ipm)!r}.")
     if not isinstance(dr_correction, (bool, np.bool_)):
-        raise CausalInputError(f"The 'dr_correction' option of method 'tarnet' must be True or False; got {dr_correction!r}.")
+        raise CausalInputError(f"The 'dr_correction' option of method 'tarnet' must be True or False; got {plain(dr_correction)!r}.")
     ps_model = resolve_model(propensity_model, option="propensity_model", method="tarnet", kind="classifier", seed=seed)
     X = data.X if data.X.shape[1] else np.zeros((data.n, 1))
     mu0, mu1, history, used_device = fit_tarnet(

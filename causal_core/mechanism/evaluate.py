@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from .resample import front_door_resample
 
 __all__ = ["CLASSIFIERS", "MechanismComparison", "compare_classifiers", "make_classifier"]
@@ -42,7 +42,7 @@ def make_classifier(classifier: str, seed: int = 0) -> Any:
         return RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=seed, n_jobs=1)
     if classifier == "svm":
         return make_pipeline(StandardScaler(), SVC(random_state=seed))
-    raise CausalInputError(f"Classifier {classifier!r} is unknown; choose one of: {', '.join(CLASSIFIERS)}.")
+    raise CausalInputError(f"Classifier {plain(classifier)!r} is unknown; choose one of: {', '.join(CLASSIFIERS)}.")
 
 
 @dataclass(frozen=True)

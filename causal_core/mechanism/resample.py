@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import CausalInputError, CausalWarning
+from ..errors import CausalInputError, CausalWarning, plain
+from ..seeds import check_seed
 from ..results import kish_ess
 from .weighted_gmm import sample_gmm, select_weighted_gmm
 from .weights import front_door_weight_matrix, mechanism_log_densities
@@ -51,7 +52,7 @@ def _as_list(value: Any, role: str) -> list[str]:
         raise CausalInputError(f"Give at least one {role} column.")
     for item in items:
         if not isinstance(item, str):
-            raise CausalInputError(f"The {role} columns must be given as names (strings); got {item!r}.")
+            raise CausalInputError(f"The {role} columns must be given as names (strings); got {plain(item)!r}.")
     if len(set(items)) != len(items):
         raise CausalInputError(f"A {role} column is listed twice in {items}.")
     return items
@@ -61,14 +62,14 @@ def _validate(data, cause, mechanism, features, method, n_samples, options):
     if not isinstance(data, pd.DataFrame):
         raise CausalInputError(f"Data must be a pandas DataFrame; got {type(data).__name__}.")
     if method not in METHODS:
-        raise CausalInputError(f"Method {method!r} is not a front-door sampler; choose 'cw_gmm' or 'bootstrap'.")
+        raise CausalInputError(f"Method {plain(method)!r} is not a front-door sampler; choose 'cw_gmm' or 'bootstrap'.")
     unknown = sorted(set(options) - set(_DEFAULT_OPTIONS))
     if unknown:
         raise CausalInputError(
             f"front_door_resample has no option(s) {unknown}; its options are: {', '.join(sorted(_DEFAULT_OPTIONS))}."
         )
     if not isinstance(cause, str):
-        raise CausalInputError(f"The cause must be one column name; got {cause!r}.")
+        raise CausalInputError(f"The cause must be one column name; got {plain(cause)!r}.")
     mechanisms = _as_list(mechanism, "mechanism")
     feature_list = _as_list(features, "feature")
     for role, columns in (("cause", [cause]), ("mechanism", mechanisms), ("feature", feature_list)):
@@ -82,17 +83,17 @@ def _validate(data, cause, mechanism, features, method, n_samples, options):
     if both:
         raise CausalInputError(f"Column '{both[0]}' is both a mechanism and a feature; a column can have only one role.")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise CausalInputError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        raise CausalInputError(f"n_samples must be a positive integer; got {plain(n_samples)!r}.")
     if options["mechanism_kind"] not in ("auto", "discrete", "continuous"):
         raise CausalInputError(
-            f"Option 'mechanism_kind' must be 'auto', 'discrete' or 'continuous'; got {options['mechanism_kind']!r}."
+            f"Option 'mechanism_kind' must be 'auto', 'discrete' or 'continuous'; got {plain(options['mechanism_kind'])!r}."
         )
     for name in ("max_components", "n_init", "mechanism_max_components"):
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise CausalInputError(f"Option '{name}' must be a positive integer; got {value!r}.")
+            raise CausalInputError(f"Option '{name}' must be a positive integer; got {plain(value)!r}.")
     if not (isinstance(options["reg_covar"], (int, float)) and options["reg_covar"] >= 0):
-        raise CausalInputError(f"Option 'reg_covar' must be a non-negative number; got {options['reg_covar']!r}.")
+        raise CausalInputError(f"Option 'reg_covar' must be a non-negative number; got {plain(options['reg_covar'])!r}.")
     return mechanisms, feature_list
 
 
@@ -199,11 +200,12 @@ def front_door_weights(
         One column per cause value (named by the value), each summing to 1,
         one row per row kept (rows with missing values dropped, index reset).
     """
+    seed = check_seed(seed)
     if not isinstance(data, pd.DataFrame):
         raise CausalInputError(f"Data must be a pandas DataFrame; got {type(data).__name__}.")
     if mechanism_kind not in ("auto", "discrete", "continuous"):
         raise CausalInputError(
-            f"Option 'mechanism_kind' must be 'auto', 'discrete' or 'continuous'; got {mechanism_kind!r}."
+            f"Option 'mechanism_kind' must be 'auto', 'discrete' or 'continuous'; got {plain(mechanism_kind)!r}."
         )
     mechanisms = _as_list(mechanism, "mechanism")
     for role, columns in (("cause", [cause]), ("mechanism", mechanisms)):
@@ -278,6 +280,7 @@ def front_door_resample(
         components chosen, the rows dropped and warnings. A CausalWarning is
         issued when an effective sample size is below 30.
     """
+    seed = check_seed(seed)
     options = {**_DEFAULT_OPTIONS, **options}
     provisional_n = 1 if n_samples is None else n_samples
     mechanisms, feature_list = _validate(data, cause, mechanism, features, method, provisional_n, options)

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
+from ..seeds import check_seed
 from .em import EMFit, fit_em
 from .identifiability import IdentifiabilityReport, kruskal_identifiable, mix_prod_identifiable
 from .latent_class import LatentClassData, LatentClassParameters, align_to, interventional_means, log_likelihood
@@ -113,8 +114,9 @@ def fit_latent_mixture(
         When Kruskal's condition fails for k (too many sources for the proxies),
         or when ``"moments"`` is asked for and its condition fails.
     """
+    seed = check_seed(seed)
     if solver not in SOLVERS:
-        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {solver!r}.")
+        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {plain(solver)!r}.")
     report = kruskal_identifiable(data.levels, k)
     if not report.holds:
         raise CausalInputError(f"Option 'k'={k} is too large for the proxies: {report.detail}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from .identifiability import mix_iid_identifiable
 
 __all__ = ["MixIIDResult", "fit_mix_iid", "counts_from_frame", "iid_moments", "prony_sources"]
@@ -107,7 +107,7 @@ def counts_from_frame(
     if count not in df.columns:
         raise CausalInputError(f"Column '{count}' given as 'count' is not in the data.")
     if trials is None or int(trials) != trials or int(trials) < 1:
-        raise CausalInputError(f"Option 'trials' must be a positive whole number of trials per unit; got {trials!r}.")
+        raise CausalInputError(f"Option 'trials' must be a positive whole number of trials per unit; got {plain(trials)!r}.")
     trials = int(trials)
     values = pd.to_numeric(df[count], errors="coerce").dropna().to_numpy(dtype=float)
     if values.size and (np.any(values != np.round(values)) or values.min() < 0 or values.max() > trials):
@@ -198,7 +198,7 @@ def fit_mix_iid(
         For bad columns or when ``2k - 1 > trials``.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise CausalInputError(f"Option 'k' must be a whole number of sources >= 1; got {k!r}.")
+        raise CausalInputError(f"Option 'k' must be a whole number of sources >= 1; got {plain(k)!r}.")
     k = int(k)
     counts, m = counts_from_frame(df, columns=columns, count=count, trials=trials)
     report = mix_iid_identifiable(k, m)

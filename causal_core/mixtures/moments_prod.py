@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CausalInputError
+from ..seeds import check_seed
 from .identifiability import IdentifiabilityReport, best_three_views, mix_prod_identifiable
 
 __all__ = ["ProdFit", "fit_mix_prod_codes", "view_cells", "conditional_from_view", "fit_mix_prod"]
@@ -210,6 +211,7 @@ def fit_mix_prod_codes(
 
 def fit_mix_prod(df, columns: list[str], *, k: int = 2, seed: int = 0) -> ProdFit:
     """:func:`fit_mix_prod_codes` on discrete columns of a DataFrame (rows with missing values dropped)."""
+    seed = check_seed(seed)
     from .encoding import encode_discrete_frame
 
     codes, levels, _ = encode_discrete_frame(df, columns)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 
 __all__ = ["EValue", "e_value", "e_value_rr", "risk_ratio_from_difference", "risk_ratio_from_smd"]
 
@@ -60,7 +60,7 @@ def e_value_rr(rr: float) -> float:
     """E-value of a risk ratio: ``RR + sqrt(RR (RR - 1))`` after folding ``RR < 1`` to ``1 / RR``."""
     rr = float(rr)
     if not np.isfinite(rr) or rr <= 0:
-        raise CausalInputError(f"A risk ratio must be a positive finite number to compute an E-value; got {rr!r}.")
+        raise CausalInputError(f"A risk ratio must be a positive finite number to compute an E-value; got {plain(rr)!r}.")
     if rr < 1:
         rr = 1.0 / rr
     return float(rr + np.sqrt(rr * (rr - 1.0)))
@@ -71,7 +71,7 @@ def risk_ratio_from_difference(difference: float, baseline_risk: float) -> float
     if not (0 < baseline_risk < 1):
         raise CausalInputError(
             f"Option 'baseline_risk' must be strictly between 0 and 1 to turn a risk difference into a risk ratio; "
-            f"got {baseline_risk!r}."
+            f"got {plain(baseline_risk)!r}."
         )
     treated_risk = baseline_risk + difference
     # a limit beyond the possible range is clipped to the nearest possible risk
@@ -83,7 +83,7 @@ def risk_ratio_from_smd(difference: float, sd_outcome: float) -> float:
     """Approximate risk ratio ``exp(0.91 * difference / sd_outcome)`` of a continuous outcome's difference."""
     if not (np.isfinite(sd_outcome) and sd_outcome > 0):
         raise CausalInputError(
-            f"Option 'sd_outcome' must be a positive number (the outcome's standard deviation); got {sd_outcome!r}."
+            f"Option 'sd_outcome' must be a positive number (the outcome's standard deviation); got {plain(sd_outcome)!r}."
         )
     return float(np.exp(SMD_TO_LOG_RR * difference / sd_outcome))
 
@@ -144,7 +144,7 @@ def e_value(
                 "(continuous outcome)."
             )
     else:
-        raise CausalInputError(f"Option 'scale' must be 'difference' or 'risk_ratio'; got {scale!r}.")
+        raise CausalInputError(f"Option 'scale' must be 'difference' or 'risk_ratio'; got {plain(scale)!r}.")
     e_point = e_value_rr(rr)
     e_ci = _ci_e_value(low, high)
     if e_ci <= 1.0:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import prepare
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..roles import Roles
 
 __all__ = [
@@ -61,12 +61,12 @@ def robustness_value(t_statistic: float, dof: float, *, q: float = 1.0, alpha: f
     """
     from scipy import stats
     if q <= 0:
-        raise CausalInputError(f"Option 'q' must be positive (the share of the estimate to remove); got {q!r}.")
+        raise CausalInputError(f"Option 'q' must be positive (the share of the estimate to remove); got {plain(q)!r}.")
     fq = q * abs(t_statistic) / np.sqrt(dof)
     if alpha is None:
         return float(0.5 * (np.sqrt(fq**4 + 4 * fq**2) - fq**2))
     if not (0 < alpha < 1):
-        raise CausalInputError(f"Option 'alpha' must be between 0 and 1; got {alpha!r}.")
+        raise CausalInputError(f"Option 'alpha' must be between 0 and 1; got {plain(alpha)!r}.")
     f_crit = abs(stats.t.ppf(alpha / 2, dof - 1)) / np.sqrt(dof - 1)
     fqa = fq - f_crit
     if fqa < 0:
@@ -103,7 +103,7 @@ def benchmark_bounds(r2dxj_x: float, r2yxj_dx: float, kd: float = 1.0, ky: float
     """
     ky = kd if ky is None else ky
     if kd <= 0 or ky <= 0:
-        raise CausalInputError(f"Options 'kd' and 'ky' must be positive multiples; got kd={kd!r}, ky={ky!r}.")
+        raise CausalInputError(f"Options 'kd' and 'ky' must be positive multiples; got kd={plain(kd)!r}, ky={plain(ky)!r}.")
     r2dz_x = kd * r2dxj_x / (1 - r2dxj_x)
     if r2dz_x >= 1 or kd * r2dxj_x >= 1:
         raise CausalInputError(
@@ -258,7 +258,7 @@ def ovb_sensitivity(
     est = float(estimate) if estimate is not None else ols_estimate
     se = float(std_error) if std_error is not None else ols_se
     if not (np.isfinite(se) and se > 0):
-        raise CausalInputError(f"The standard error must be a positive number for a sensitivity analysis; got {se!r}.")
+        raise CausalInputError(f"The standard error must be a positive number for a sensitivity analysis; got {plain(se)!r}.")
     t_stat = est / se
     warnings: list[str] = []
     if approximate:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import prepare
-from ..errors import CausalInputError
+from ..errors import CausalInputError, plain
 from ..registry import get_method
 from ..roles import Roles
 
@@ -137,9 +137,9 @@ def rosenbaum_bounds(
     if d.ndim != 1 or not np.all(np.isfinite(d)):
         raise CausalInputError("Matched-pair differences must be a one-dimensional array of finite numbers.")
     if any((not np.isfinite(g)) or g < 1 for g in gammas):
-        raise CausalInputError(f"Option 'gammas' must hold numbers of at least 1; got {list(gammas)!r}.")
+        raise CausalInputError(f"Option 'gammas' must hold numbers of at least 1; got {plain(list(gammas))!r}.")
     if not (0 < alpha < 1):
-        raise CausalInputError(f"Option 'alpha' must be between 0 and 1; got {alpha!r}.")
+        raise CausalInputError(f"Option 'alpha' must be between 0 and 1; got {plain(alpha)!r}.")
     direction = "negative" if d.mean() < 0 else "positive"
     oriented = -d if direction == "negative" else d
     ranks, positive = _ranks(oriented)
@@ -197,7 +197,7 @@ def matched_pair_differences(
             f"Rosenbaum bounds need matched pairs; method '{method}' is not one of {', '.join(MATCHING_METHODS)}."
         )
     if estimand not in ("ATT", "ATC"):
-        raise CausalInputError(f"Rosenbaum bounds need 1:1 matching for the ATT or ATC; got estimand {estimand!r}.")
+        raise CausalInputError(f"Rosenbaum bounds need 1:1 matching for the ATT or ATC; got estimand {plain(estimand)!r}.")
     if options.get("n_neighbors", 1) != 1 or options.get("replace", False) is not False:
         raise CausalInputError("Rosenbaum bounds need 1:1 matching without replacement (n_neighbors=1, replace=False).")
     data = prepare(df, roles, get_method(method))
