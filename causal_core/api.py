@@ -10,6 +10,7 @@ import pandas as pd
 
 from .data import prepare
 from .errors import CausalInputError
+from .limits import check_limits
 from .registry import MethodInfo, OptionSpec, get_method
 from .results import EstimateResult, MethodOutput
 from .roles import Roles
@@ -133,6 +134,7 @@ def estimate(
     _check_options(info, options)
     start = time.perf_counter()
     data = prepare(df, roles, info)
+    limit_warnings = check_limits(info, data, estimand, options)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         try:
@@ -163,7 +165,7 @@ def estimate(
         weights=output.weights,
         unit_effects=output.unit_effects,
         diagnostics=dict(output.diagnostics),
-        warnings=tuple(data.warnings) + tuple(output.warnings),
+        warnings=tuple(data.warnings) + limit_warnings + tuple(output.warnings),
         seconds=seconds,
     )
 

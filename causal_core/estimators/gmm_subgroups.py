@@ -28,6 +28,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError
 from ..inference import influence_se
 from ..models import overlap_warnings
+from ..limits import MethodLimits
 from ..registry import OptionSpec, get_method, register
 from ..results import MethodOutput, kish_ess
 from ._gmm import COVARIANCE_TYPES, density_ratio_propensity, fit_mixture_path, standardise
@@ -161,6 +162,7 @@ def _resolve_within(within_method: Any, estimand: str) -> Any:
                    "'gmm_density_ratio' replaces the overall estimate by mixture density-ratio weighting.",
                    choices=("none", "gmm_density_ratio")),
     ),
+    limits=MethodLimits(rows_beyond_covariates=2, min_rows_per_arm=5, needs_overlap=True),
 )
 def gmm_subgroups(
     data: PreparedData,
@@ -315,6 +317,7 @@ def _projection(Z: np.ndarray) -> np.ndarray:
     reference="Bayes' rule on mixture class densities (McLachlan & Peel 2000); Hajek IPW as in "
               "Lunceford & Davidian (2004).",
     options=_MIXTURE_OPTIONS,
+    limits=MethodLimits(arm_rows_beyond_covariates=2, min_rows_per_arm=5, needs_overlap=True, reports_overlap=True),
 )
 def gmm_weighting(
     data: PreparedData,
