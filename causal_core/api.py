@@ -10,6 +10,7 @@ import pandas as pd
 
 from .data import prepare
 from .errors import CausalInputError, plain
+from .limits import check_limits
 from .registry import MethodInfo, OptionSpec, get_method
 from .results import EstimateResult, MethodOutput
 from .roles import Roles
@@ -168,6 +169,7 @@ def estimate(
     seed = check_seed(seed)
     start = time.perf_counter()
     data = prepare(df, roles, info)
+    limit_warnings = check_limits(info, data, estimand, options)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         try:
@@ -200,7 +202,7 @@ def estimate(
         weights=output.weights,
         unit_effects=output.unit_effects,
         diagnostics=dict(output.diagnostics),
-        warnings=tuple(data.warnings) + tuple(output.warnings) + inference_warnings,
+        warnings=tuple(data.warnings) + limit_warnings + tuple(output.warnings) + inference_warnings,
         seconds=seconds,
     )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import CausalInputError
+from .limits import MethodLimits
 
 __all__ = ["MethodInfo", "OptionSpec", "register", "list_methods", "get_method"]
 
@@ -55,6 +56,10 @@ class MethodInfo:
         True for selection methods, whose outcome is missing where ``selection`` is 0.
     needs_torch : bool
         True when the method imports torch (loaded only when run).
+    limits : MethodLimits
+        Its identifiability limits (rows for its covariates, rows per arm,
+        overlap, what it does with more covariates than rows), checked by
+        :func:`causal_core.limits.check_limits` before it runs.
     """
 
     id: str
@@ -68,6 +73,7 @@ class MethodInfo:
     options: tuple[OptionSpec, ...] = ()
     outcome_may_be_missing: bool = False
     needs_torch: bool = False
+    limits: MethodLimits = MethodLimits()
     function: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
 
 

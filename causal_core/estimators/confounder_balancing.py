@@ -30,6 +30,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
 from ..inference import bootstrap
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 
@@ -182,6 +183,7 @@ def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
         OptionSpec("max_iter", "int", 100, "Most alternating iterations.", low=1, high=10_000),
         OptionSpec("n_boot", "int", 100, "Bootstrap replicates for the standard error.", low=20, high=10_000),
     ),
+    limits=MethodLimits(rows_beyond_covariates=2, min_rows_per_arm=10, needs_overlap=True),
 )
 def differentiated_confounder_balancing(
     data: PreparedData,

@@ -43,6 +43,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import fit_propensity, overlap_warnings
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from .ipw import hajek_ipw, logit_design
@@ -145,6 +146,7 @@ def _check_options(n_folds: Any, penalty_rule: Any, n: int) -> None:
                    "'1se': strongest penalty within one standard error of the best CV loss (sparser); "
                    "'min': the best CV loss.", choices=("1se", "min")),
     ),
+    limits=MethodLimits(min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional="selects covariates with cross-validated L1 penalties, so it still runs, but the effect rests on the lasso finding a sparse confounder set."),
 )
 def d2vd(
     data: PreparedData,

@@ -29,6 +29,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import MODEL_CHOICES, fit_outcome, fit_propensity, overlap_warnings, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -126,6 +127,7 @@ def _check_options(cross_fit: Any, n_folds: Any, n: int) -> None:
         OptionSpec("cross_fit", "bool", False, "Predict each row from models fitted on the other folds."),
         OptionSpec("n_folds", "int", 5, "Number of cross-fitting folds (seeded).", low=2, high=20),
     ),
+    limits=MethodLimits(rows_beyond_covariates=2, arm_rows_beyond_covariates=2, linear_options=("propensity_model", "outcome_model"), needs_overlap=True, reports_overlap=True),
 )
 def doubly_robust(
     data: PreparedData,

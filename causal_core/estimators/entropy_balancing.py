@@ -17,6 +17,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
 from ..inference import influence_se
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 from ._entropy_dual import ConstraintBasis, DualSolution, cvxpy_primal, newton_dual, whitened_constraints
@@ -188,6 +189,7 @@ def _check_options(solver: object, max_iter: object, tol: object) -> None:
         OptionSpec("max_iter", "int", 200, "Most Newton iterations.", low=1, high=10_000),
         OptionSpec("tol", "float", 1e-8, "Largest standardised imbalance accepted as balanced.", low=1e-12, high=0.1),
     ),
+    limits=MethodLimits(arm_rows_beyond_covariates=2, needs_overlap=True),
 )
 def entropy_balancing(
     data: PreparedData,

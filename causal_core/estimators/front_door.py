@@ -37,6 +37,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..models import MODEL_CHOICES, fit_propensity, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -233,6 +234,7 @@ def _check_discrete_positivity(data: PreparedData) -> None:
                    "(default: ridge on cubic splines with pairwise interactions)."),
         OptionSpec("n_boot", "int", 200, "Bootstrap replicates for the SE and percentile CI.", low=20, high=5000),
     ),
+    limits=MethodLimits(rows_beyond_covariates=3, min_rows_per_arm=10, covariate_roles=("confounders", "mechanisms")),
 )
 def front_door(
     data: PreparedData,

@@ -28,6 +28,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import overlap_warnings
+from ..limits import MethodLimits, check_limits, rows_needed_per_arm
 from ..registry import OptionSpec, get_method, register
 from ..results import MethodOutput, kish_ess
 from ._gmm import COVARIANCE_TYPES, density_ratio_propensity, fit_mixture_path, standardise
@@ -161,6 +162,7 @@ def _resolve_within(within_method: Any, estimand: str) -> Any:
                    "'gmm_density_ratio' replaces the overall estimate by mixture density-ratio weighting.",
                    choices=("none", "gmm_density_ratio")),
     ),
+    limits=MethodLimits(rows_beyond_covariates=2, min_rows_per_arm=5, needs_overlap=True),
 )
 def gmm_subgroups(
     data: PreparedData,
@@ -212,6 +214,9 @@ def gmm_subgroups(
     forced = None if n_components is None or (isinstance(n_components, str) and n_components == "auto") else \
         _check_int(n_components, "n_components", method, 2, 15)
     info = _resolve_within(within_method, estimand)
+    # rows per arm each subgroup needs: the mixture's own minimum, or more for a within-method regression
+    need = max(MIN_ROWS_PER_ARM, rows_needed_per_arm(info, data.X.shape[1]),
+               -(-(data.X.shape[1] + info.limits.rows_beyond_covariates) // 2))
     Z = standardise(data.X)
     warnings: list[str] = []
     ks = range(1, max(max_components, forced or 1) + 1)
@@ -223,10 +228,10 @@ def gmm_subgroups(
         labels, mix_weights = _ordered_labels(models[k], Z)
         counts = _arm_counts(labels, data.t, k)
         for g, (n0, n1) in enumerate(counts, start=1):
-            if min(n0, n1) < MIN_ROWS_PER_ARM:
+            if min(n0, n1) < need:
                 raise CausalInputError(
                     f"Subgroup {g} of the {k}-component mixture has {n1} treated and {n0} control rows; each subgroup "
-                    f"needs at least {MIN_ROWS_PER_ARM} of each for its effect to be identified, so choose fewer "
+                    f"needs at least {need} of each for its effect to be identified, so choose fewer "
                     "components or leave 'n_components' empty (automatic)."
                 )
     else:
@@ -234,13 +239,13 @@ def gmm_subgroups(
         k = 1
         for candidate in bic.sort_values("bic", kind="stable")["n_components"]:
             labels, mix_weights = _ordered_labels(models[int(candidate)], Z)
-            if _arm_counts(labels, data.t, int(candidate)).min() >= MIN_ROWS_PER_ARM:
+            if _arm_counts(labels, data.t, int(candidate)).min() >= need:
                 k = int(candidate)
                 break
         labels, mix_weights = _ordered_labels(models[k], Z)
         if k != best:
             warnings.append(
-                f"BIC prefers {best} subgroups, but some of them hold fewer than {MIN_ROWS_PER_ARM} treated or "
+                f"BIC prefers {best} subgroups, but some of them hold fewer than {need} treated or "
                 f"control rows (no overlap there); the best-BIC partition with both arms in every subgroup, "
                 f"{k} subgroups, is used."
             )
@@ -256,8 +261,12 @@ def gmm_subgroups(
     for g in range(1, k + 1):
         members = labels == g
         sub = subgroup_data(data, members)
+        try:
+            sub_warnings = check_limits(info, sub, estimand, {})
+        except CausalInputError as exc:
+            raise CausalInputError(f"Subgroup {g} of method 'gmm_subgroups': {exc}") from None
         output: MethodOutput = info.function(sub, estimand=estimand, seed=seed)
-        warnings.extend(f"Subgroup {g}: {w}" for w in output.warnings)
+        warnings.extend(f"Subgroup {g}: {w}" for w in sub_warnings + tuple(output.warnings))
         se = float(output.std_error)
         row = {
             "subgroup": g,
@@ -315,6 +324,7 @@ def _projection(Z: np.ndarray) -> np.ndarray:
     reference="Bayes' rule on mixture class densities (McLachlan & Peel 2000); Hajek IPW as in "
               "Lunceford & Davidian (2004).",
     options=_MIXTURE_OPTIONS,
+    limits=MethodLimits(arm_rows_beyond_covariates=2, min_rows_per_arm=5, needs_overlap=True, reports_overlap=True),
 )
 def gmm_weighting(
     data: PreparedData,

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError
+from ..limits import MethodLimits
 from ..registry import register
 from ..results import MethodOutput
 
@@ -130,6 +131,7 @@ def _check_inputs(data: PreparedData) -> None:
     summary="Outcome seen only for selected rows; a probit for selection and the inverse Mills ratio correct the bias.",
     reference="Heckman (1979), Econometrica 47:153-161; Greene (2012), Econometric Analysis, sec. 19.5.",
     treatment_kind="binary",
+    limits=MethodLimits(rows_beyond_covariates=4, covariate_roles=("confounders", "instruments")),
     outcome_may_be_missing=True,
 )
 def heckman(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:

@@ -28,6 +28,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError
 from ..inference import influence_se
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 from .ipw import logit_design
@@ -156,6 +157,7 @@ def selection_warnings(pi: np.ndarray, selected: np.ndarray, selection: str) -> 
                    "Classifier for P(S=1|X,T); default the logit, whose estimation the standard error accounts for.",
                    choices=MODEL_CHOICES),
     ),
+    limits=MethodLimits(rows_beyond_covariates=3, linear_options=("selection_model",), needs_overlap=True, reports_overlap=True),
     outcome_may_be_missing=True,
 )
 def ipsw(data: PreparedData, *, estimand: str, seed: int, selection_model: Any = None) -> MethodOutput:

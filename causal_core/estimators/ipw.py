@@ -29,6 +29,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 
@@ -156,6 +157,7 @@ def _ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
                    "Clip propensities to [clip, 1 - clip] before weighting (caps extreme weights; adds bias).",
                    low=0.0, high=0.49),
     ),
+    limits=MethodLimits(rows_beyond_covariates=2, linear_options=("propensity_model",), needs_overlap=True, reports_overlap=True),
 )
 def ipw(
     data: PreparedData,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError, plain
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -105,6 +106,7 @@ def _test_row(name: str, test: Any) -> dict[str, Any]:
         OptionSpec("cov_type", "choice", "robust",
                    "Standard errors: heteroskedasticity-robust or classical (homoskedastic).", choices=COV_TYPES),
     ),
+    limits=MethodLimits(rows_beyond_covariates=3, covariate_roles=("confounders", "instruments")),
 )
 def two_stage_least_squares(
     data: PreparedData, *, estimand: str, seed: int, cov_type: str = "robust"

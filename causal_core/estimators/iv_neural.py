@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError, plain
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -262,6 +263,7 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
             "reports the average derivative dh/dt and the average response curve.",
     reference="Hartford, Lewis, Leyton-Brown & Taddy (2017), Deep IV, ICML.",
     options=_COMMON_OPTIONS,
+    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
     needs_torch=True,
 )
 def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
@@ -280,6 +282,7 @@ def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> 
             "treatment (HSIC penalty); reports the average derivative and the average response curve.",
     reference="Wu, Kuang, Li et al. (2022), Instrumental Variable Regression with Confounder Balancing, ICML.",
     options=_CB_OPTIONS,
+    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
     needs_torch=True,
 )
 def cb_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:

@@ -22,6 +22,7 @@ from ..mixtures.encoding import MAX_OUTCOME_LEVELS, codes_from_values, proxy_cod
 from ..mixtures.fit import SOLVERS, MixtureFit, fit_latent_mixture, moment_parameters
 from ..mixtures.identifiability import kruskal_identifiable
 from ..mixtures.latent_class import LatentClassData, LatentClassParameters, align_to, interventional_means
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -190,6 +191,7 @@ def _proxy_level_labels(data: PreparedData, levels: tuple[int, ...]) -> dict[str
                    "Discrete (at most 10 whole-number values) or Gaussian within each source.",
                    choices=OUTCOME_MODELS),
     ),
+    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("proxies",)),
 )
 def latent_mixture(
     data: PreparedData,

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..errors import CausalInputError, plain
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from ._matching_core import ess_by_arm
@@ -131,6 +132,7 @@ def _check_n_bins(n_bins: Any) -> int | None:
             low=2,
         ),
     ),
+    limits=MethodLimits(needs_overlap=True),
 )
 def exact_matching(data: PreparedData, *, estimand: str, seed: int, n_bins: int | None = None) -> MethodOutput:
     """Coarsened exact matching with a stratified Neyman standard error.

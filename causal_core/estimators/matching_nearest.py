@@ -13,6 +13,7 @@ import numpy as np
 from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..models import fit_propensity, overlap_warnings, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from ._matching_core import (
@@ -56,6 +57,7 @@ _TIES_WARNING = (
             "Abadie-Imbens (2011) regression adjustment for the remaining covariate differences within matches.",
         ),
     ),
+    limits=MethodLimits(rows_beyond_covariates=2, arm_rows_beyond_covariates=2, arm_rule_option="bias_adjustment", neighbors_option="n_neighbors", needs_overlap=True),
 )
 def nearest_neighbor_matching(
     data: PreparedData,
@@ -164,6 +166,7 @@ def _check_caliper(caliper: Any) -> float | None:
         _N_NEIGHBORS,
         _REPLACE,
     ),
+    limits=MethodLimits(rows_beyond_covariates=2, linear_options=("propensity_model",), neighbors_option="n_neighbors", needs_overlap=True, reports_overlap=True),
 )
 def propensity_score_matching(
     data: PreparedData,

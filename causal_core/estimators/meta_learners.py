@@ -28,6 +28,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import bootstrap, influence_se
 from ..models import fit_propensity, overlap_warnings, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from .doubly_robust import aipw_effect
@@ -182,6 +183,9 @@ _BASE_OPTION = OptionSpec("base_model", "model", "gradient_boosting",
 _BOOT_OPTION = OptionSpec("n_boot", "int", 50, "Bootstrap replicates for the standard error (each refits "
                           "every model).", low=10, high=2000)
 _PS_OPTION = OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X); default the logit.")
+#: What the meta-learners do with more covariates than rows (flexible base learners only).
+_ML_HIGH_DIM = ("fits its flexible base learners anyway, so it still runs, but the effect rests on "
+                 "their regularisation finding the confounders.")
 _COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimands=("ATE", "ATT", "ATC"))
 
 
@@ -189,7 +193,9 @@ _COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimand
     id="s_learner", label="S-learner (CATE)",
     summary="One outcome model with the treatment as a feature; unit effects are the predicted contrasts.",
     reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
-    options=(_BASE_OPTION, _BOOT_OPTION), **_COMMON,
+    options=(_BASE_OPTION, _BOOT_OPTION),
+    limits=MethodLimits(rows_beyond_covariates=3, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
+    **_COMMON,
 )
 def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -220,7 +226,9 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     id="t_learner", label="T-learner (CATE)",
     summary="One outcome model per arm; unit effects are the differences of their predictions.",
     reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
-    options=(_BASE_OPTION, _BOOT_OPTION), **_COMMON,
+    options=(_BASE_OPTION, _BOOT_OPTION),
+    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
+    **_COMMON,
 )
 def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -246,7 +254,9 @@ def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     id="x_learner", label="X-learner (CATE)",
     summary="Imputed individual effects regressed on the covariates in each arm, blended by the propensity.",
     reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
-    options=(_BASE_OPTION, _PS_OPTION, _BOOT_OPTION), **_COMMON,
+    options=(_BASE_OPTION, _PS_OPTION, _BOOT_OPTION),
+    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
+    **_COMMON,
 )
 def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               propensity_model: Any = None, n_boot: int = 50) -> MethodOutput:
@@ -278,6 +288,7 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
              OptionSpec("final_model", "model", "regularised_boosting",
                         "Regressor of the pseudo-outcome on X (noisy, so regularise it).", choices=FINAL_MODELS),
              OptionSpec("n_folds", "int", 5, "Cross-fitting folds (seeded).", low=2, high=20)),
+    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
     **_COMMON,
 )
 def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",

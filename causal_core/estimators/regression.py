@@ -26,6 +26,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..models import MODEL_CHOICES, fit_outcome, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -118,6 +119,7 @@ def _check_options(interactions: Any, n_boot: Any) -> None:
         OptionSpec("n_boot", "int", 200,
                    "Bootstrap replicates for the standard error when an outcome_model is given.", low=20, high=5000),
     ),
+    limits=MethodLimits(rows_beyond_covariates=3, arm_rows_beyond_covariates=2, arm_rule_option="interactions", linear_options=("outcome_model",)),
 )
 def regression_adjustment(
     data: PreparedData,

@@ -18,6 +18,7 @@ import numpy as np
 from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 
@@ -94,6 +95,7 @@ def _arm_mean(
         OptionSpec("moments", "int", 1, "Balance means (1), also squares (2) or also cubes (3).", low=1, high=3),
         OptionSpec("interactions", "bool", False, "Also use all pairwise products of covariates."),
     ),
+    limits=MethodLimits(min_rows_per_arm=10, needs_overlap=True, high_dimensional="fits a cross-validated elastic net and balances approximately, as designed for p > n, but the result rests on a sparse outcome model."),
 )
 def approximate_residual_balancing(
     data: PreparedData,

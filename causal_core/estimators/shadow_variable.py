@@ -41,6 +41,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..models import fit_propensity, overlap_warnings
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 from ._one_step_jackknife import jackknife_cov, one_step_jackknife
@@ -312,6 +313,7 @@ def _check_options(extra_moments: Any, n_boot: Any) -> None:
                    "of the stacked estimating equations.",
                    low=0, high=2000),
     ),
+    limits=MethodLimits(rows_beyond_covariates=4, needs_overlap=True, reports_overlap=True),
     outcome_may_be_missing=True,
 )
 def shadow_variable(

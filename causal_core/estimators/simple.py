@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import PreparedData
+from ..limits import MethodLimits
 from ..registry import register
 from ..results import MethodOutput
 
@@ -16,6 +17,7 @@ from ..results import MethodOutput
     estimands=("ATE", "ATT", "ATC"),
     summary="Treated mean minus control mean, no adjustment; unbiased only in a randomised experiment.",
     reference="Neyman (1923); Imbens & Rubin (2015), ch. 6.",
+    limits=MethodLimits(),
 )
 def difference_in_means(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
     """Unadjusted contrast with Neyman's (Welch) standard error; the same for every estimand."""

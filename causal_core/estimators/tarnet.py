@@ -25,6 +25,7 @@ from ..data import PreparedData
 from ..errors import CausalInputError, plain
 from ..inference import influence_se
 from ..models import fit_propensity, overlap_warnings, resolve_model
+from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from .doubly_robust import aipw_effect
@@ -186,6 +187,7 @@ def _check_number(value: Any, option: str, low: float, high: float, integer: boo
         OptionSpec("device", "choice", "auto", "'auto' uses CUDA when available, else the CPU.",
                    choices=("auto", "cpu", "cuda")),
     ),
+    limits=MethodLimits(min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional="trains a neural network with weight decay, so it still runs, but nothing guarantees identification."),
 )
 def tarnet(
     data: PreparedData,
