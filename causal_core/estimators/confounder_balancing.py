@@ -182,6 +182,8 @@ def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
         OptionSpec("max_iter", "int", 100, "Most alternating iterations.", low=1, high=10_000),
         OptionSpec("n_boot", "int", 100, "Bootstrap replicates for the standard error.", low=20, high=10_000),
     ),
+    gives_weights=True, order=140,
+    cheap_test_options=(("n_boot", 20), ("max_iter", 20)),
 )
 def differentiated_confounder_balancing(
     data: PreparedData,

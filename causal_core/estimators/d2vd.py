@@ -142,6 +142,7 @@ def _check_options(n_folds: Any, penalty_rule: Any, n: int) -> None:
                    "'1se': strongest penalty within one standard error of the best CV loss (sparser); "
                    "'min': the best CV loss.", choices=("1se", "min")),
     ),
+    gives_weights=True, order=80,
 )
 def d2vd(
     data: PreparedData,

@@ -126,6 +126,7 @@ def _check_options(cross_fit: Any, n_folds: Any, n: int) -> None:
         OptionSpec("cross_fit", "bool", False, "Predict each row from models fitted on the other folds."),
         OptionSpec("n_folds", "int", 5, "Number of cross-fitting folds (seeded).", low=2, high=20),
     ),
+    gives_unit_effects=True, ovb_applicable=True, default_ticked=True, order=70,
 )
 def doubly_robust(
     data: PreparedData,

@@ -188,6 +188,7 @@ def _check_options(solver: object, max_iter: object, tol: object) -> None:
         OptionSpec("max_iter", "int", 200, "Most Newton iterations.", low=1, high=10_000),
         OptionSpec("tol", "float", 1e-8, "Largest standardised imbalance accepted as balanced.", low=1e-12, high=0.1),
     ),
+    gives_weights=True, default_ticked=True, order=120,
 )
 def entropy_balancing(
     data: PreparedData,

@@ -233,6 +233,8 @@ def _check_discrete_positivity(data: PreparedData) -> None:
                    "(default: ridge on cubic splines with pairwise interactions)."),
         OptionSpec("n_boot", "int", 200, "Bootstrap replicates for the SE and percentile CI.", low=20, high=5000),
     ),
+    default_ticked=True, order=110,
+    cheap_test_options=(("n_boot", 50),),
 )
 def front_door(
     data: PreparedData,

@@ -161,6 +161,8 @@ def _resolve_within(within_method: Any, estimand: str) -> Any:
                    "'gmm_density_ratio' replaces the overall estimate by mixture density-ratio weighting.",
                    choices=("none", "gmm_density_ratio")),
     ),
+    explores_heterogeneity=True, order=170,
+    cheap_test_options=(("within_method", "regression_adjustment"), ("max_components", 2), ("n_init", 1)),
 )
 def gmm_subgroups(
     data: PreparedData,
@@ -315,6 +317,8 @@ def _projection(Z: np.ndarray) -> np.ndarray:
     reference="Bayes' rule on mixture class densities (McLachlan & Peel 2000); Hajek IPW as in "
               "Lunceford & Davidian (2004).",
     options=_MIXTURE_OPTIONS,
+    gives_weights=True, order=180,
+    cheap_test_options=(("max_components", 2), ("n_init", 1)),
 )
 def gmm_weighting(
     data: PreparedData,

@@ -131,6 +131,7 @@ def _check_inputs(data: PreparedData) -> None:
     reference="Heckman (1979), Econometrica 47:153-161; Greene (2012), Econometric Analysis, sec. 19.5.",
     treatment_kind="binary",
     outcome_may_be_missing=True,
+    default_ticked=True, order=100,
 )
 def heckman(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
     """Heckman two-step: the treatment coefficient in the outcome equation, with corrected SEs.

@@ -156,6 +156,7 @@ def _ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
                    "Clip propensities to [clip, 1 - clip] before weighting (caps extreme weights; adds bias).",
                    low=0.0, high=0.49),
     ),
+    gives_weights=True, default_ticked=True, order=60,
 )
 def ipw(
     data: PreparedData,

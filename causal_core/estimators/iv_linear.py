@@ -105,6 +105,7 @@ def _test_row(name: str, test: Any) -> dict[str, Any]:
         OptionSpec("cov_type", "choice", "robust",
                    "Standard errors: heteroskedasticity-robust or classical (homoskedastic).", choices=COV_TYPES),
     ),
+    default_ticked=True, order=90,
 )
 def two_stage_least_squares(
     data: PreparedData, *, estimand: str, seed: int, cov_type: str = "robust"

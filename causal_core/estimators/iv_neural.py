@@ -263,6 +263,8 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
     reference="Hartford, Lewis, Leyton-Brown & Taddy (2017), Deep IV, ICML.",
     options=_COMMON_OPTIONS,
     needs_torch=True,
+    order=150,
+    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """DeepIV; see the module docstring for the estimand and the bootstrap standard error."""
@@ -281,6 +283,8 @@ def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> 
     reference="Wu, Kuang, Li et al. (2022), Instrumental Variable Regression with Confounder Balancing, ICML.",
     options=_CB_OPTIONS,
     needs_torch=True,
+    order=160,
+    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def cb_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """CB-IV; see the module docstring for the estimand and the bootstrap standard error."""

@@ -190,6 +190,8 @@ def _proxy_level_labels(data: PreparedData, levels: tuple[int, ...]) -> dict[str
                    "Discrete (at most 10 whole-number values) or Gaussian within each source.",
                    choices=OUTCOME_MODELS),
     ),
+    default_ticked=True, order=240,
+    cheap_test_options=(("n_boot", 20), ("n_restarts", 1)),
 )
 def latent_mixture(
     data: PreparedData,

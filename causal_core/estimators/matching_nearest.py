@@ -56,6 +56,7 @@ _TIES_WARNING = (
             "Abadie-Imbens (2011) regression adjustment for the remaining covariate differences within matches.",
         ),
     ),
+    gives_weights=True, forms_matched_pairs=True, order=30,
 )
 def nearest_neighbor_matching(
     data: PreparedData,
@@ -164,6 +165,7 @@ def _check_caliper(caliper: Any) -> float | None:
         _N_NEIGHBORS,
         _REPLACE,
     ),
+    gives_weights=True, forms_matched_pairs=True, order=40,
 )
 def propensity_score_matching(
     data: PreparedData,

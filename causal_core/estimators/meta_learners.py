@@ -190,6 +190,8 @@ _COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimand
     summary="One outcome model with the treatment as a feature; unit effects are the predicted contrasts.",
     reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _BOOT_OPTION), **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=190,
+    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
 )
 def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -221,6 +223,8 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     summary="One outcome model per arm; unit effects are the differences of their predictions.",
     reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _BOOT_OPTION), **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=200,
+    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
 )
 def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -247,6 +251,8 @@ def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     summary="Imputed individual effects regressed on the covariates in each arm, blended by the propensity.",
     reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _PS_OPTION, _BOOT_OPTION), **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=210,
+    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
 )
 def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               propensity_model: Any = None, n_boot: int = 50) -> MethodOutput:
@@ -279,6 +285,8 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
                         "Regressor of the pseudo-outcome on X (noisy, so regularise it).", choices=FINAL_MODELS),
              OptionSpec("n_folds", "int", 5, "Cross-fitting folds (seeded).", low=2, high=20)),
     **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=220,
+    cheap_test_options=(("base_model", "linear"), ("n_folds", 2)),
 )
 def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
                propensity_model: Any = None, final_model: Any = "regularised_boosting", n_folds: int = 5) -> MethodOutput:

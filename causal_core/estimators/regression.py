@@ -118,6 +118,8 @@ def _check_options(interactions: Any, n_boot: Any) -> None:
         OptionSpec("n_boot", "int", 200,
                    "Bootstrap replicates for the standard error when an outcome_model is given.", low=20, high=5000),
     ),
+    gives_unit_effects=True, ovb_applicable=True, default_ticked=True, order=50,
+    cheap_test_options=(("n_boot", 50),),
 )
 def regression_adjustment(
     data: PreparedData,

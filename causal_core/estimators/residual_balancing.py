@@ -92,6 +92,7 @@ def _arm_mean(
         OptionSpec("moments", "int", 1, "Balance means (1), also squares (2) or also cubes (3).", low=1, high=3),
         OptionSpec("interactions", "bool", False, "Also use all pairwise products of covariates."),
     ),
+    gives_weights=True, order=130,
 )
 def approximate_residual_balancing(
     data: PreparedData,

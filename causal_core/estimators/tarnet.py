@@ -186,6 +186,8 @@ def _check_number(value: Any, option: str, low: float, high: float, integer: boo
         OptionSpec("device", "choice", "auto", "'auto' uses CUDA when available, else the CPU.",
                    choices=("auto", "cpu", "cuda")),
     ),
+    gives_unit_effects=True, explores_heterogeneity=True, order=230,
+    cheap_test_options=(("epochs", 30), ("hidden_units", 16)),
 )
 def tarnet(
     data: PreparedData,
