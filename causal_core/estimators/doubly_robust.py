@@ -133,8 +133,8 @@ def doubly_robust(
     *,
     estimand: str,
     seed: int,
-    propensity_model: Any = None,
-    outcome_model: Any = None,
+    propensity_model: Any = "default",
+    outcome_model: Any = "default",
     cross_fit: bool = False,
     n_folds: int = 5,
 ) -> MethodOutput:

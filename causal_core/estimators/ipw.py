@@ -163,7 +163,7 @@ def ipw(
     *,
     estimand: str,
     seed: int,
-    propensity_model: Any = None,
+    propensity_model: Any = "default",
     trim: float = 0.0,
     clip: float = 0.0,
 ) -> MethodOutput:

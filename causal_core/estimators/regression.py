@@ -127,7 +127,7 @@ def regression_adjustment(
     estimand: str,
     seed: int,
     interactions: bool = False,
-    outcome_model: Any = None,
+    outcome_model: Any = "default",
     n_boot: int = 200,
 ) -> MethodOutput:
     """Regression adjustment estimate of the ATE, ATT or ATC.
