@@ -60,6 +60,26 @@ class MethodInfo:
         Its identifiability limits (rows for its covariates, rows per arm,
         overlap, what it does with more covariates than rows), checked by
         :func:`causal_core.limits.check_limits` before it runs.
+    gives_weights : bool
+        The result carries ``weights`` (one per used row): balance tables and ESS apply.
+    gives_unit_effects : bool
+        The result carries ``unit_effects`` (one predicted effect per used row).
+    forms_matched_pairs : bool
+        A matching method whose 1:1 matching without replacement forms treated-control
+        pairs, so Rosenbaum bounds apply (:func:`causal_core.sensitivity.matched_pair_differences`).
+    ovb_applicable : bool
+        The Cinelli-Hazlett omitted-variable-bias formulas apply (exactly to the OLS
+        coefficient, approximately to the other outcome-model based estimates).
+    explores_heterogeneity : bool
+        Built to show how the effect varies (latent subgroups or unit-level CATE);
+        the app's Heterogeneity page offers these methods.
+    default_ticked : bool
+        Ticked by default on the app's Estimate page (each strategy's main methods).
+    cheap_test_options : tuple of (name, value) pairs
+        Cheaper settings (fewer replicates, iterations or folds) that keep the method's
+        standard error meaningful; tests use them through :attr:`cheap_options`.
+    order : int
+        Position in :func:`list_methods` (and so in the app); ties keep registration order.
     """
 
     id: str
@@ -74,7 +94,21 @@ class MethodInfo:
     outcome_may_be_missing: bool = False
     needs_torch: bool = False
     limits: MethodLimits = MethodLimits()
+    gives_weights: bool = False
+    gives_unit_effects: bool = False
+    forms_matched_pairs: bool = False
+    ovb_applicable: bool = False
+    explores_heterogeneity: bool = False
+    default_ticked: bool = False
+    cheap_test_options: tuple[tuple[str, Any], ...] = ()
+    order: int = 1000
     function: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+
+
+    @property
+    def cheap_options(self) -> dict[str, Any]:
+        """:attr:`cheap_test_options` as a fresh keyword dict."""
+        return dict(self.cheap_test_options)
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -92,6 +126,9 @@ def register(**info: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         spec = MethodInfo(function=function, **info)
         if spec.id in _REGISTRY:
             raise RuntimeError(f"Method id '{spec.id}' is registered twice.")
+        unknown = {name for name, _ in spec.cheap_test_options} - {o.name for o in spec.options}
+        if unknown:
+            raise RuntimeError(f"Method '{spec.id}' lists cheap_test_options {sorted(unknown)} it does not declare.")
         _REGISTRY[spec.id] = spec
         return function
 
@@ -103,9 +140,9 @@ def _load_estimators() -> None:
 
 
 def list_methods() -> list[MethodInfo]:
-    """Every available method, in registration order."""
+    """Every available method, by :attr:`MethodInfo.order` (registration order among ties)."""
     _load_estimators()
-    return list(_REGISTRY.values())
+    return sorted(_REGISTRY.values(), key=lambda info: info.order)
 
 
 def get_method(method_id: str) -> MethodInfo:

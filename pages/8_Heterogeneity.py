@@ -22,14 +22,8 @@ from causal_core.uplift import qini_coefficient, qini_curve
 from pages._state import get_estimand, get_seed
 from pages._ui import require_dataset, require_roles, show_error
 
-METHODS = {
-    "gmm_subgroups": "Gaussian-mixture subgroups",
-    "dr_learner": "DR-learner",
-    "x_learner": "X-learner",
-    "t_learner": "T-learner",
-    "s_learner": "S-learner",
-    "tarnet": "TARNet / CFR (neural)",
-}
+#: Method id -> label, every method whose registry entry says ``explores_heterogeneity``.
+METHODS = {info.id: info.label for info in cc.list_methods() if info.explores_heterogeneity}
 ESTIMANDS = ("ATE", "ATT", "ATC")
 BASE_MODELS = ("gradient_boosting", "random_forest", "linear")
 DEFAULTS: dict[str, Any] = {"method": "gmm_subgroups", "estimand": None, "n_components": 0,
@@ -43,16 +37,15 @@ def _settings() -> dict[str, Any]:
 
 
 def _options(method: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """The keyword options the chosen method gets from the page's settings."""
-    if method == "gmm_subgroups":
-        k = int(settings["n_components"])
-        return {"n_components": k if k >= 2 else None, "within_method": settings["within_method"]}
-    if method == "tarnet":
-        return {"epochs": int(settings["epochs"]), "cfr_penalty": float(settings["cfr_penalty"])}
-    options: dict[str, Any] = {"base_model": settings["base_model"]}
-    if method != "dr_learner":
-        options["n_boot"] = int(settings["n_boot"])
-    return options
+    """The keyword options the chosen method gets from the page's settings (only those it declares)."""
+    k = int(settings["n_components"])
+    offered: dict[str, Any] = {
+        "n_components": k if k >= 2 else None, "within_method": settings["within_method"],
+        "epochs": int(settings["epochs"]), "cfr_penalty": float(settings["cfr_penalty"]),
+        "base_model": settings["base_model"], "n_boot": int(settings["n_boot"]),
+    }
+    declared = {option.name for option in cc.get_method(method).options}
+    return {name: value for name, value in offered.items() if name in declared}
 
 
 def _run(dataset, roles: cc.Roles, method: str, estimand: str, options: dict, seed: int) -> cc.EstimateResult:
@@ -135,8 +128,9 @@ estimand = c2.selectbox("Estimand", ESTIMANDS, index=ESTIMANDS.index(default_est
 seed = int(c3.number_input("Seed", value=get_seed(), min_value=0, step=1, key="het_seed"))
 settings.update(method=method, estimand=estimand)
 
+declared = {option.name for option in cc.get_method(method).options}
 with st.expander("Options", expanded=False):
-    if method == "gmm_subgroups":
+    if "n_components" in declared:
         settings["n_components"] = st.number_input(
             "Number of subgroups (0 = choose by BIC)", min_value=0, max_value=15, step=1,
             value=int(settings["n_components"]), key="het_n_components")
@@ -144,17 +138,18 @@ with st.expander("Options", expanded=False):
         settings["within_method"] = st.selectbox("Method within each subgroup", within,
                                                  index=within.index(settings["within_method"]),
                                                  key="het_within_method")
-    elif method == "tarnet":
+    if "epochs" in declared:
         settings["epochs"] = st.number_input("Epochs", min_value=1, max_value=2000, step=10,
                                              value=int(settings["epochs"]), key="het_epochs")
+    if "cfr_penalty" in declared:
         settings["cfr_penalty"] = st.number_input("CFR balance penalty (0 = TARNet)", min_value=0.0, max_value=100.0,
                                                   value=float(settings["cfr_penalty"]), key="het_cfr_penalty")
-    else:
+    if "base_model" in declared:
         settings["base_model"] = st.selectbox("Base model", BASE_MODELS, index=BASE_MODELS.index(settings["base_model"]),
                                               key="het_base_model")
-        if method != "dr_learner":
-            settings["n_boot"] = st.number_input("Bootstrap replicates", min_value=10, max_value=2000, step=10,
-                                                 value=int(settings["n_boot"]), key="het_n_boot")
+    if "n_boot" in declared:
+        settings["n_boot"] = st.number_input("Bootstrap replicates", min_value=10, max_value=2000, step=10,
+                                             value=int(settings["n_boot"]), key="het_n_boot")
 st.session_state["het_settings"] = settings
 st.caption(cc.get_method(method).summary)
 
@@ -170,7 +165,7 @@ if result is not None:
     st.subheader(f"{METHODS.get(result.method, result.method)}: {result.estimand} of {roles.treatment} on {roles.outcome}")
     try:
         _headline(result)
-        if result.method == "gmm_subgroups":
+        if "subgroups" in result.diagnostics:
             _show_subgroups(result, roles.outcome)
         else:
             _show_unit_effects(result, dataset, roles, settings)

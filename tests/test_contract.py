@@ -3,7 +3,10 @@
 Every method: returns a result, leaves the input untouched, is deterministic
 under a seed, recovers a simulated effect within its own sampling error, and
 rejects bad input with a clear message. Methods that need roles other than
-confounders get their design from ``DESIGNS`` (keyed by method id).
+confounders get their design from ``DESIGNS`` (keyed by method id). A method
+without a design fails the battery; a check a method cannot pass by
+construction is listed in ``EXPECTED_FAILURES`` with its reason and runs as a
+strict expected failure (so it must keep failing for that reason).
 """
 from __future__ import annotations
 
@@ -51,26 +54,56 @@ def _design_for(info: cc.MethodInfo):
     return None
 
 
-def _methods():
-    return [pytest.param(m, id=m.id) for m in cc.list_methods()]
+#: (method id, test name) -> why the method cannot pass that check of the battery.
+EXPECTED_FAILURES = {
+    ("difference_in_means", "test_method_recovers_simulated_effect"):
+        "the unadjusted contrast is biased on the confounded design by construction (it is the baseline)",
+}
+
+
+def _methods(test_name: str | None = None):
+    params = []
+    for m in cc.list_methods():
+        reason = EXPECTED_FAILURES.get((m.id, test_name))
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+        params.append(pytest.param(m, id=m.id, marks=marks))
+    return params
 
 
 def _fast_options(info: cc.MethodInfo) -> dict:
-    """Cheaper settings for slow methods (fewer bootstrap replicates), where the method has them."""
-    names = {o.name for o in info.options}
-    return {"n_boot": 50} if "n_boot" in names else {}
+    """Cheaper settings for slow methods, from the registry's ``cheap_test_options``."""
+    return info.cheap_options
 
 
-@pytest.mark.parametrize("info", _methods())
-def test_method_contract(info: cc.MethodInfo):
+def _require_design(info: cc.MethodInfo) -> Callable:
     design = _design_for(info)
-    if design is None:
-        pytest.skip(f"no contract design for roles {info.required_roles}")
-    df, roles, truth, options = design(7)
-    options = {**_fast_options(info), **options}
-    before = df.copy(deep=True)
+    assert design is not None, (
+        f"Method '{info.id}' (roles {info.required_roles}) has no contract design; add one to a "
+        "tests/designs_<family>.py module or list the check in EXPECTED_FAILURES with the reason."
+    )
+    return design
+
+
+_RUNS: dict[str, tuple] = {}
+
+
+def _contract_run(info: cc.MethodInfo) -> tuple:
+    """(df, copy of df before, first result, second result, truth) on the method's design, computed once."""
+    if info.id not in _RUNS:
+        df, roles, truth, options = _require_design(info)(7)
+        options = {**_fast_options(info), **options}
+        before = df.copy(deep=True)
+        estimand = info.estimands[0]
+        r1 = cc.estimate(df, roles, info.id, estimand=estimand, seed=3, **options)
+        r2 = cc.estimate(df, roles, info.id, estimand=estimand, seed=3, **options)
+        _RUNS[info.id] = (df, before, r1, r2, truth)
+    return _RUNS[info.id]
+
+
+@pytest.mark.parametrize("info", _methods("test_method_contract"))
+def test_method_contract(info: cc.MethodInfo):
+    df, before, r1, r2, _ = _contract_run(info)
     estimand = info.estimands[0]
-    r1 = cc.estimate(df, roles, info.id, estimand=estimand, seed=3, **options)
     pd.testing.assert_frame_equal(df, before)  # caller's data untouched
     assert isinstance(r1, cc.EstimateResult)
     assert r1.method == info.id and r1.estimand == estimand
@@ -81,14 +114,17 @@ def test_method_contract(info: cc.MethodInfo):
         assert r1.weights.shape == (r1.n_used,)
     if r1.unit_effects is not None:
         assert r1.unit_effects.shape == (r1.n_used,)
-    r2 = cc.estimate(df, roles, info.id, estimand=estimand, seed=3, **options)
     assert r2.estimate == r1.estimate and r2.std_error == r1.std_error  # deterministic under a seed
-    if info.id != "difference_in_means":
-        # recovers the truth within 4 of its own standard errors (a 4-sigma z-test)
-        assert abs(r1.estimate - truth) < 4 * r1.std_error, (r1.estimate, r1.std_error, truth)
 
 
-@pytest.mark.parametrize("info", _methods())
+@pytest.mark.parametrize("info", _methods("test_method_recovers_simulated_effect"))
+def test_method_recovers_simulated_effect(info: cc.MethodInfo):
+    """The estimate is within 4 of its own standard errors of the truth (a 4-sigma z-test)."""
+    _, _, r1, _, truth = _contract_run(info)
+    assert abs(r1.estimate - truth) < 4 * r1.std_error, (r1.estimate, r1.std_error, truth)
+
+
+@pytest.mark.parametrize("info", _methods("test_method_rejects_missing_column"))
 def test_method_rejects_missing_column(info: cc.MethodInfo):
     roles = cc.Roles(treatment="treat", outcome="no_such_column", confounders=["x1"])
     df, _ = linear_confounded(n=200, seed=0)
@@ -96,19 +132,18 @@ def test_method_rejects_missing_column(info: cc.MethodInfo):
         cc.estimate(df, roles, info.id, estimand=info.estimands[0])
 
 
-@pytest.mark.parametrize("info", [p for p in _methods() if p.values[0].treatment_kind == "binary"])
+@pytest.mark.parametrize("info", [p for p in _methods("test_binary_method_rejects_three_level_treatment")
+                                  if p.values[0].treatment_kind == "binary"])
 def test_binary_method_rejects_three_level_treatment(info: cc.MethodInfo):
-    design = _design_for(info)
-    if design is None:
-        pytest.skip("no contract design")
-    df, roles, _, options = design(0)
+    df, roles, _, options = _require_design(info)(0)
     df = df.copy()
     df[roles.treatment] = np.arange(len(df)) % 3
     with pytest.raises(cc.CausalInputError, match=f"'{roles.treatment}' has 3 distinct values"):
         cc.estimate(df, roles, info.id, estimand=info.estimands[0], **options)
 
 
-@pytest.mark.parametrize("info", [p for p in _methods() if p.values[0].required_roles])
+@pytest.mark.parametrize("info", [p for p in _methods("test_method_rejects_empty_required_role")
+                                  if p.values[0].required_roles])
 def test_method_rejects_empty_required_role(info: cc.MethodInfo):
     df, _ = linear_confounded(n=200, seed=0)
     roles = cc.Roles(treatment="treat", outcome="y")
@@ -129,3 +164,9 @@ def test_every_method_declares_complete_info():
         assert info.label and info.family and info.summary and info.reference, info.id
         assert info.estimands, info.id
         assert info.treatment_kind in ("binary", "continuous"), info.id
+
+
+def test_expected_failures_name_registered_methods_and_tests():
+    ids = {info.id for info in cc.list_methods()}
+    for (method_id, test_name), reason in EXPECTED_FAILURES.items():
+        assert method_id in ids and callable(globals().get(test_name)) and reason, (method_id, test_name)

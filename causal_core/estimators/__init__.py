@@ -1,18 +1,25 @@
 """Estimator modules; importing this package registers every method.
 
-Each module registers its methods with :func:`causal_core.registry.register`.
+Every non-private module of this package (name not starting with ``_``) is
+imported here, so a new estimator module cannot be forgotten; each registers
+its methods with :func:`causal_core.registry.register`. The order the methods
+are listed in comes from :attr:`causal_core.registry.MethodInfo.order`, not
+from the import order.
 """
-from . import simple  # noqa: F401
-from . import matching_exact, matching_nearest  # noqa: F401
-from . import regression  # noqa: F401
-from . import ipw  # noqa: F401
-from . import doubly_robust  # noqa: F401
-from . import d2vd  # noqa: F401
-from . import iv_linear, heckman, front_door  # noqa: F401
-from . import entropy_balancing  # noqa: F401
-from . import residual_balancing  # noqa: F401
-from . import confounder_balancing  # noqa: F401
-from . import iv_neural  # noqa: F401
-from . import gmm_subgroups, meta_learners, tarnet  # noqa: F401
-from . import latent_mixture  # noqa: F401
-from . import ipsw, shadow_variable  # noqa: F401
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+__all__ = ["ESTIMATOR_MODULES"]
+
+
+def _discover() -> tuple[str, ...]:
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    for name in names:
+        importlib.import_module(f"{__name__}.{name}")
+    return tuple(names)
+
+
+#: The estimator modules imported (each must register at least one method).
+ESTIMATOR_MODULES = _discover()

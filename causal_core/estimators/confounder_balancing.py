@@ -184,6 +184,8 @@ def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
         OptionSpec("n_boot", "int", 100, "Bootstrap replicates for the standard error.", low=20, high=10_000),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, min_rows_per_arm=10, needs_overlap=True),
+    gives_weights=True, order=140,
+    cheap_test_options=(("n_boot", 20), ("max_iter", 20)),
 )
 def differentiated_confounder_balancing(
     data: PreparedData,

@@ -147,6 +147,7 @@ def _check_options(n_folds: Any, penalty_rule: Any, n: int) -> None:
                    "'min': the best CV loss.", choices=("1se", "min")),
     ),
     limits=MethodLimits(min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional="selects covariates with cross-validated L1 penalties, so it still runs, but the effect rests on the lasso finding a sparse confounder set."),
+    gives_weights=True, order=80,
 )
 def d2vd(
     data: PreparedData,

@@ -128,14 +128,15 @@ def _check_options(cross_fit: Any, n_folds: Any, n: int) -> None:
         OptionSpec("n_folds", "int", 5, "Number of cross-fitting folds (seeded).", low=2, high=20),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, arm_rows_beyond_covariates=2, linear_options=("propensity_model", "outcome_model"), needs_overlap=True, reports_overlap=True),
+    gives_unit_effects=True, ovb_applicable=True, default_ticked=True, order=70,
 )
 def doubly_robust(
     data: PreparedData,
     *,
     estimand: str,
     seed: int,
-    propensity_model: Any = None,
-    outcome_model: Any = None,
+    propensity_model: Any = "default",
+    outcome_model: Any = "default",
     cross_fit: bool = False,
     n_folds: int = 5,
 ) -> MethodOutput:

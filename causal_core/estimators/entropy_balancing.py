@@ -190,6 +190,7 @@ def _check_options(solver: object, max_iter: object, tol: object) -> None:
         OptionSpec("tol", "float", 1e-8, "Largest standardised imbalance accepted as balanced.", low=1e-12, high=0.1),
     ),
     limits=MethodLimits(arm_rows_beyond_covariates=2, needs_overlap=True),
+    gives_weights=True, default_ticked=True, order=120,
 )
 def entropy_balancing(
     data: PreparedData,

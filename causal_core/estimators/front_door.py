@@ -235,6 +235,8 @@ def _check_discrete_positivity(data: PreparedData) -> None:
         OptionSpec("n_boot", "int", 200, "Bootstrap replicates for the SE and percentile CI.", low=20, high=5000),
     ),
     limits=MethodLimits(rows_beyond_covariates=3, min_rows_per_arm=10, covariate_roles=("confounders", "mechanisms")),
+    default_ticked=True, order=110,
+    cheap_test_options=(("n_boot", 50),),
 )
 def front_door(
     data: PreparedData,

@@ -163,6 +163,8 @@ def _resolve_within(within_method: Any, estimand: str) -> Any:
                    choices=("none", "gmm_density_ratio")),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, min_rows_per_arm=5, needs_overlap=True),
+    explores_heterogeneity=True, order=170,
+    cheap_test_options=(("within_method", "regression_adjustment"), ("max_components", 2), ("n_init", 1)),
 )
 def gmm_subgroups(
     data: PreparedData,
@@ -325,6 +327,8 @@ def _projection(Z: np.ndarray) -> np.ndarray:
               "Lunceford & Davidian (2004).",
     options=_MIXTURE_OPTIONS,
     limits=MethodLimits(arm_rows_beyond_covariates=2, min_rows_per_arm=5, needs_overlap=True, reports_overlap=True),
+    gives_weights=True, order=180,
+    cheap_test_options=(("max_components", 2), ("n_init", 1)),
 )
 def gmm_weighting(
     data: PreparedData,

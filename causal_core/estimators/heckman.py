@@ -133,6 +133,7 @@ def _check_inputs(data: PreparedData) -> None:
     treatment_kind="binary",
     limits=MethodLimits(rows_beyond_covariates=4, covariate_roles=("confounders", "instruments")),
     outcome_may_be_missing=True,
+    default_ticked=True, order=100,
 )
 def heckman(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
     """Heckman two-step: the treatment coefficient in the outcome equation, with corrected SEs.

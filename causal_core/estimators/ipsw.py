@@ -159,8 +159,9 @@ def selection_warnings(pi: np.ndarray, selected: np.ndarray, selection: str) -> 
     ),
     limits=MethodLimits(rows_beyond_covariates=3, linear_options=("selection_model",), needs_overlap=True, reports_overlap=True),
     outcome_may_be_missing=True,
+    gives_weights=True, default_ticked=True, order=250,
 )
-def ipsw(data: PreparedData, *, estimand: str, seed: int, selection_model: Any = None) -> MethodOutput:
+def ipsw(data: PreparedData, *, estimand: str, seed: int, selection_model: Any = "default") -> MethodOutput:
     """IPSW estimate of the ATE when the outcome is missing at random given covariates and treatment.
 
     Parameters

@@ -158,13 +158,14 @@ def _ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
                    low=0.0, high=0.49),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, linear_options=("propensity_model",), needs_overlap=True, reports_overlap=True),
+    gives_weights=True, default_ticked=True, order=60,
 )
 def ipw(
     data: PreparedData,
     *,
     estimand: str,
     seed: int,
-    propensity_model: Any = None,
+    propensity_model: Any = "default",
     trim: float = 0.0,
     clip: float = 0.0,
 ) -> MethodOutput:

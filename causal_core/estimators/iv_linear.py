@@ -107,6 +107,7 @@ def _test_row(name: str, test: Any) -> dict[str, Any]:
                    "Standard errors: heteroskedasticity-robust or classical (homoskedastic).", choices=COV_TYPES),
     ),
     limits=MethodLimits(rows_beyond_covariates=3, covariate_roles=("confounders", "instruments")),
+    default_ticked=True, order=90,
 )
 def two_stage_least_squares(
     data: PreparedData, *, estimand: str, seed: int, cov_type: str = "robust"

@@ -265,6 +265,8 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
     options=_COMMON_OPTIONS,
     limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
     needs_torch=True,
+    order=150,
+    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """DeepIV; see the module docstring for the estimand and the bootstrap standard error."""
@@ -284,6 +286,8 @@ def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> 
     options=_CB_OPTIONS,
     limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
     needs_torch=True,
+    order=160,
+    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def cb_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """CB-IV; see the module docstring for the estimand and the bootstrap standard error."""

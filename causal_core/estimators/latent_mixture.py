@@ -192,6 +192,8 @@ def _proxy_level_labels(data: PreparedData, levels: tuple[int, ...]) -> dict[str
                    choices=OUTCOME_MODELS),
     ),
     limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("proxies",)),
+    default_ticked=True, order=240,
+    cheap_test_options=(("n_boot", 20), ("n_restarts", 1)),
 )
 def latent_mixture(
     data: PreparedData,

@@ -133,6 +133,7 @@ def _check_n_bins(n_bins: Any) -> int | None:
         ),
     ),
     limits=MethodLimits(needs_overlap=True),
+    gives_weights=True, order=20,
 )
 def exact_matching(data: PreparedData, *, estimand: str, seed: int, n_bins: int | None = None) -> MethodOutput:
     """Coarsened exact matching with a stratified Neyman standard error.

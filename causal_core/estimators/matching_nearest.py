@@ -58,6 +58,7 @@ _TIES_WARNING = (
         ),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, arm_rows_beyond_covariates=2, arm_rule_option="bias_adjustment", neighbors_option="n_neighbors", needs_overlap=True),
+    gives_weights=True, forms_matched_pairs=True, order=30,
 )
 def nearest_neighbor_matching(
     data: PreparedData,
@@ -167,6 +168,7 @@ def _check_caliper(caliper: Any) -> float | None:
         _REPLACE,
     ),
     limits=MethodLimits(rows_beyond_covariates=2, linear_options=("propensity_model",), neighbors_option="n_neighbors", needs_overlap=True, reports_overlap=True),
+    gives_weights=True, forms_matched_pairs=True, order=40,
 )
 def propensity_score_matching(
     data: PreparedData,

@@ -196,6 +196,8 @@ _COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimand
     options=(_BASE_OPTION, _BOOT_OPTION),
     limits=MethodLimits(rows_beyond_covariates=3, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
     **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=190,
+    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
 )
 def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -229,6 +231,8 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     options=(_BASE_OPTION, _BOOT_OPTION),
     limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
     **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=200,
+    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
 )
 def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -257,6 +261,8 @@ def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     options=(_BASE_OPTION, _PS_OPTION, _BOOT_OPTION),
     limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
     **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=210,
+    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
 )
 def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               propensity_model: Any = None, n_boot: int = 50) -> MethodOutput:
@@ -290,6 +296,8 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
              OptionSpec("n_folds", "int", 5, "Cross-fitting folds (seeded).", low=2, high=20)),
     limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
     **_COMMON,
+    gives_unit_effects=True, explores_heterogeneity=True, order=220,
+    cheap_test_options=(("base_model", "linear"), ("n_folds", 2)),
 )
 def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
                propensity_model: Any = None, final_model: Any = "regularised_boosting", n_folds: int = 5) -> MethodOutput:

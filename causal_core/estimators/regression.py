@@ -120,6 +120,8 @@ def _check_options(interactions: Any, n_boot: Any) -> None:
                    "Bootstrap replicates for the standard error when an outcome_model is given.", low=20, high=5000),
     ),
     limits=MethodLimits(rows_beyond_covariates=3, arm_rows_beyond_covariates=2, arm_rule_option="interactions", linear_options=("outcome_model",)),
+    gives_unit_effects=True, ovb_applicable=True, default_ticked=True, order=50,
+    cheap_test_options=(("n_boot", 50),),
 )
 def regression_adjustment(
     data: PreparedData,
@@ -127,7 +129,7 @@ def regression_adjustment(
     estimand: str,
     seed: int,
     interactions: bool = False,
-    outcome_model: Any = None,
+    outcome_model: Any = "default",
     n_boot: int = 200,
 ) -> MethodOutput:
     """Regression adjustment estimate of the ATE, ATT or ATC.

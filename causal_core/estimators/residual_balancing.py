@@ -96,6 +96,7 @@ def _arm_mean(
         OptionSpec("interactions", "bool", False, "Also use all pairwise products of covariates."),
     ),
     limits=MethodLimits(min_rows_per_arm=10, needs_overlap=True, high_dimensional="fits a cross-validated elastic net and balances approximately, as designed for p > n, but the result rests on a sparse outcome model."),
+    gives_weights=True, order=130,
 )
 def approximate_residual_balancing(
     data: PreparedData,

@@ -315,6 +315,8 @@ def _check_options(extra_moments: Any, n_boot: Any) -> None:
     ),
     limits=MethodLimits(rows_beyond_covariates=4, needs_overlap=True, reports_overlap=True),
     outcome_may_be_missing=True,
+    gives_weights=True, default_ticked=True, order=260,
+    cheap_test_options=(("n_boot", 0),),
 )
 def shadow_variable(
     data: PreparedData, *, estimand: str, seed: int, extra_moments: str = "auto", n_boot: int = 0

@@ -18,6 +18,7 @@ from ..results import MethodOutput
     summary="Treated mean minus control mean, no adjustment; unbiased only in a randomised experiment.",
     reference="Neyman (1923); Imbens & Rubin (2015), ch. 6.",
     limits=MethodLimits(),
+    default_ticked=True, order=10,
 )
 def difference_in_means(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
     """Unadjusted contrast with Neyman's (Welch) standard error; the same for every estimand."""

@@ -188,6 +188,8 @@ def _check_number(value: Any, option: str, low: float, high: float, integer: boo
                    choices=("auto", "cpu", "cuda")),
     ),
     limits=MethodLimits(min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional="trains a neural network with weight decay, so it still runs, but nothing guarantees identification."),
+    gives_unit_effects=True, explores_heterogeneity=True, order=230,
+    cheap_test_options=(("epochs", 30), ("hidden_units", 16)),
 )
 def tarnet(
     data: PreparedData,

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..data import prepare
 from ..errors import CausalInputError, plain
-from ..registry import get_method
+from ..registry import get_method, list_methods
 from ..roles import Roles
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 DEFAULT_GAMMAS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0)
-MATCHING_METHODS = ("nearest_neighbor_matching", "propensity_score_matching")
 
 
 @dataclass(frozen=True)
@@ -192,9 +191,10 @@ def matched_pair_differences(
     from ..estimators._matching_core import match_without_replacement, whiten_mahalanobis
     from ..models import fit_propensity, resolve_model
 
-    if method not in MATCHING_METHODS:
+    if not get_method(method).forms_matched_pairs:
+        pairing = ", ".join(info.id for info in list_methods() if info.forms_matched_pairs)
         raise CausalInputError(
-            f"Rosenbaum bounds need matched pairs; method '{method}' is not one of {', '.join(MATCHING_METHODS)}."
+            f"Rosenbaum bounds need matched pairs; method '{method}' is not one of {pairing}."
         )
     if estimand not in ("ATT", "ATC"):
         raise CausalInputError(f"Rosenbaum bounds need 1:1 matching for the ATT or ATC; got estimand {plain(estimand)!r}.")

@@ -14,12 +14,9 @@ from ..results import EstimateResult
 from ..roles import Roles
 from .evalue import EValue, e_value
 from .ovb import OVBSensitivity, ovb_sensitivity
-from .rosenbaum import MATCHING_METHODS, RosenbaumBounds, matched_pair_differences, rosenbaum_bounds
+from .rosenbaum import RosenbaumBounds, matched_pair_differences, rosenbaum_bounds
 
-__all__ = ["SensitivityReport", "sensitivity_for_result", "OVB_METHODS"]
-
-#: Methods analysed by the Cinelli-Hazlett formulas (exact for the OLS regression, approximate otherwise).
-OVB_METHODS = ("regression_adjustment", "doubly_robust")
+__all__ = ["SensitivityReport", "sensitivity_for_result"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,10 @@ def sensitivity_for_result(
     benchmarks: list[str] | None = None,
     kd: tuple[float, ...] = (1.0,),
 ) -> SensitivityReport:
-    """E-value (always), OVB (regression, doubly robust) and Rosenbaum bounds (1:1 matching without replacement).
+    """E-value (always), OVB and Rosenbaum bounds where the method's registry entry says they apply.
+
+    OVB needs ``ovb_applicable`` (regression, doubly robust) and Rosenbaum
+    bounds ``forms_matched_pairs`` with 1:1 matching without replacement.
 
     A binary 0/1 outcome gets the E-value on the risk-ratio scale from the
     control-arm risk; a continuous one through ``exp(0.91 d)`` with ``d`` the
@@ -63,7 +63,7 @@ def sensitivity_for_result(
     except CausalInputError as exc:
         notes.append(f"E-value not computed: {exc}")
     ovb = None
-    if result.method in OVB_METHODS and roles.confounders:
+    if info.ovb_applicable and roles.confounders:
         exact = result.method == "regression_adjustment" and not options.get("interactions") and \
             options.get("outcome_model") in (None, "default")
         try:
@@ -75,7 +75,7 @@ def sensitivity_for_result(
         except CausalInputError as exc:
             notes.append(f"OVB analysis not computed: {exc}")
     rosenbaum = None
-    if result.method in MATCHING_METHODS:
+    if info.forms_matched_pairs:
         if options.get("replace", True) is False and options.get("n_neighbors", 1) == 1 and result.estimand in ("ATT", "ATC"):
             try:
                 differences = matched_pair_differences(df, roles, result.method, estimand=result.estimand,
