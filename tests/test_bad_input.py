@@ -18,22 +18,13 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from test_contract import _design_for, _fast_options
+from test_contract import _design_for
 
 #: Tiny training settings so the torch methods only reach their checks.
 TINY_TORCH = {
     "deep_iv": {"n_boot": 2, "epochs": 2, "hidden_units": 4, "n_draws": 1, "batch_size": 500},
     "cb_iv": {"n_boot": 2, "epochs": 2, "hidden_units": 4, "n_draws": 1, "batch_size": 500},
     "tarnet": {"epochs": 2, "hidden_units": 4},
-}
-#: Cheaper settings for the valid-input runs of slower methods.
-CHEAP = {
-    "differentiated_confounder_balancing": {"n_boot": 20, "max_iter": 20},
-    "latent_mixture": {"n_boot": 20, "n_restarts": 1},
-    "dr_learner": {"base_model": "linear", "n_folds": 2},
-    "gmm_subgroups": {"within_method": "regression_adjustment", "max_components": 2, "n_init": 1},
-    "gmm_weighting": {"max_components": 2, "n_init": 1},
-    "shadow_variable": {"n_boot": 0},
 }
 LIST_ROLE_NAMES = ("confounders", "instruments", "mechanisms", "proxies")
 _DESIGN_CACHE: dict[str, tuple] = {}
@@ -54,7 +45,7 @@ def _design(info: cc.MethodInfo):
     """(df, roles, options) of the method's contract design, with cheap options; the frame is a fresh copy."""
     if info.id not in _DESIGN_CACHE:
         df, roles, _, options = _design_for(info)(0)
-        options = {**_fast_options(info), **options, **TINY_TORCH.get(info.id, {}), **CHEAP.get(info.id, {})}
+        options = {**options, **info.cheap_options, **TINY_TORCH.get(info.id, {})}
         _DESIGN_CACHE[info.id] = (df, roles, options)
     df, roles, options = _DESIGN_CACHE[info.id]
     return df.copy(), roles, dict(options)

@@ -139,10 +139,15 @@ def test_entropy_balancing_att_coverage():
 
 
 def _hull_design() -> pd.DataFrame:
-    """Controls satisfy x1 + x2 <= 1 while the treated means add to 1.2: each mean is in range, the pair is not."""
+    """Controls satisfy x1 + x2 <= 1 while the treated means add to about 1.1: each mean is in range, the pair is not.
+
+    Five treated rows lie among the controls, so the arms are not separable (that case is refused
+    earlier, by the identifiability limits) and only entropy balancing's own hull check can refuse.
+    """
     rng = np.random.default_rng(0)
     controls = rng.dirichlet([1, 1, 1], size=200)[:, :2]
     treated = np.clip(rng.normal(0.6, 0.05, size=(50, 2)), 0, 1)
+    treated[:5] = controls[:5]
     X = np.vstack([controls, treated])
     return pd.DataFrame({"x1": X[:, 0], "x2": X[:, 1], "treat": np.r_[np.zeros(200), np.ones(50)],
                          "y": rng.normal(size=250)})
@@ -157,7 +162,9 @@ def test_entropy_balancing_outside_convex_hull_raises(solver):
 
 def test_entropy_balancing_target_outside_range_names_covariate():
     df, _ = linear_confounded(n=400, seed=1)
-    df = df.assign(x3=np.where(df["treat"] == 1, df["x3"] + 100, df["x3"]))
+    # most treated rows shifted far beyond the controls; the first treated rows stay, so x3 does not separate the arms
+    shifted = (df["treat"] == 1) & (df["treat"].cumsum() > 5)
+    df = df.assign(x3=np.where(shifted, df["x3"] + 100, df["x3"]))
     with pytest.raises(cc.CausalInputError, match="treated means of 'x3'"):
         cc.estimate(df, LINEAR_ROLES, "entropy_balancing", estimand="ATT")
 

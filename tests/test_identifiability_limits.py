@@ -18,8 +18,8 @@ import pytest
 
 import causal_core as cc
 from causal_core.limits import check_limits, linearly_separated, separating_covariate
-from test_bad_input import CHEAP, TINY_TORCH
-from test_contract import _design_for, _fast_options
+from test_bad_input import TINY_TORCH
+from test_contract import _design_for
 
 #: Generous wall-clock guard: refusals are instant and warned answers take seconds; the issue saw > 120 s.
 SECONDS_GUARD = 60.0
@@ -40,7 +40,7 @@ def _infos(*, binary: bool = False, uses_confounders: bool = False):
 def _design(info: cc.MethodInfo):
     if info.id not in _CACHE:
         df, roles, _, options = _design_for(info)(0)
-        options = {**_fast_options(info), **options, **TINY_TORCH.get(info.id, {}), **CHEAP.get(info.id, {})}
+        options = {**options, **info.cheap_options, **TINY_TORCH.get(info.id, {})}
         _CACHE[info.id] = (df, roles, options)
     df, roles, options = _CACHE[info.id]
     return df.copy(), roles, dict(options)
