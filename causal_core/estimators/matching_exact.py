@@ -132,7 +132,9 @@ def _check_n_bins(n_bins: Any) -> int | None:
             low=2,
         ),
     ),
-    limits=MethodLimits(needs_overlap=True),
+    # no overlap rule here: a separating covariate leaves no stratum with both arms, which the method
+    # itself refuses with the more specific message
+    limits=MethodLimits(),
     gives_weights=True, order=20,
 )
 def exact_matching(data: PreparedData, *, estimand: str, seed: int, n_bins: int | None = None) -> MethodOutput:
