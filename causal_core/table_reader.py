@@ -68,7 +68,7 @@ def _check_nul_bytes(data: bytes, filename: str, encoding: str) -> tuple[bytes, 
             )
     count = int(data.count(b"\x00"))
     return data.replace(b"\x00", b""), (
-        f"File '{filename}' holds {count:,} NUL bytes, which are not text; they were removed before reading.",)
+        f"File '{filename}' holds {count:,} NUL byte(s), which are not text; they were removed before reading.",)
 
 
 def _read_text(data: bytes, filename: str, extension: str, encoding: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -148,14 +148,35 @@ def _read_excel(data: bytes, filename: str, sheet: str | int | None) -> tuple[pd
     return frame, f"Sheet '{chosen}' of '{filename}'"
 
 
-def _read_parquet(data: bytes, filename: str) -> pd.DataFrame:
+def _nested_parquet_to_text(table, filename: str):
+    """Struct, list and map columns of an Arrow table as JSON text (exact values), and a note naming them."""
+    import json
+
     import pyarrow as pa
+
+    nested = [i for i, field in enumerate(table.schema) if pa.types.is_nested(field.type)]
+    if not nested:
+        return table, ()
+    for i in nested:
+        values = [None if v is None else json.dumps(v, default=str, ensure_ascii=False)
+                  for v in table.column(i).to_pylist()]
+        table = table.set_column(i, table.schema.field(i).name, pa.array(values, type=pa.string()))
+    names = ", ".join(f"'{table.schema.field(i).name}'" for i in nested)
+    return table, (f"File '{filename}': column(s) {names} hold nested values (struct, list or map); they were "
+                   "converted to JSON text, so use them only as categories or flatten them before uploading.",)
+
+
+def _read_parquet(data: bytes, filename: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     check_parquet(data, filename)
     try:
         # BufferReader wraps the bytes without copying them, and pyarrow's reader threads
         # never call back into Python (as they do through an io.BytesIO)
-        return pd.read_parquet(pa.BufferReader(data))
+        table = pq.read_table(pa.BufferReader(data))
+        table, notes = _nested_parquet_to_text(table, filename)
+        return table.to_pandas(), notes
     except Exception as exc:
         raise CausalInputError(f"File '{filename}' is not a readable Parquet file ({type(exc).__name__}).") from None
 
@@ -208,7 +229,7 @@ def read_table_in_process(data: bytes, filename: str, *, encoding: str = "utf-8"
     if extension in ("xlsx", "xlsm", "xls"):
         frame, where = _read_excel(data, filename, sheet)
     elif extension in ("parquet", "pq"):
-        frame = _read_parquet(data, filename)
+        frame, notes = _read_parquet(data, filename)
         where = f"File '{filename}'"
     else:
         frame, notes = _read_text(data, filename, extension, encoding)
