@@ -22,6 +22,7 @@ text from a spreadsheet), and its notes and errors as one JSON line on stdout.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import signal
@@ -74,23 +75,30 @@ class UploadResult:
     notes: tuple[str, ...] = ()
 
 
-def _precheck(data: bytes, filename: str, sheet: str | int | None) -> None:
+def _precheck(data: bytes, filename: str, sheet: str | int | None, encoding: str) -> None:
     """The metadata checks that need no parsing, run in the caller's process for fast, clear messages."""
-    from .table_reader import _extension
-    from .upload_limits import check_parquet, check_workbook
+    from .table_reader import _extension, check_utf16_without_bom
+    from .upload_limits import check_parquet, check_text_shape, check_workbook
 
     extension = _extension(filename)
     if extension in ("xlsx", "xlsm") or (extension == "xls" and data[:2] == b"PK"):
         check_workbook(data, filename, sheet)
-    elif extension in ("parquet", "pq") and data:
+    elif extension in ("parquet", "pq"):
         check_parquet(data, filename)
+    elif extension != "xls":
+        try:
+            check_utf16_without_bom(data, filename, encoding)
+            check_text_shape(data, filename, None, encoding)
+        except (LookupError, UnicodeError):
+            pass  # an unknown encoding is reported by the reader itself
 
 
 def _limit_resources(memory_bytes: int, seconds: int) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+    cpu = max(1, math.ceil(seconds))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 
 
 def _write_frame(frame: pd.DataFrame, path: str) -> str:
@@ -133,14 +141,14 @@ def _child_main() -> None:
     sys.stdout.flush()
 
 
-def _run_child(data: bytes, request: dict, filename: str, seconds: int, memory_bytes: int) -> dict:
+def _run_child(data: bytes, request: dict, filename: str, seconds: float, memory_bytes: int) -> dict:
     if not _SLOTS.acquire(timeout=seconds):
         raise CausalInputError(
             f"The server is busy reading {MAX_CONCURRENT_READS} other uploads; try '{filename}' again in a minute.")
     try:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    PYTHONDONTWRITEBYTECODE="1")
-        request = dict(request, seconds=int(seconds), memory_bytes=int(memory_bytes))
+        request = dict(request, seconds=float(seconds), memory_bytes=int(memory_bytes))
         child = subprocess.Popen([sys.executable, "-c", _CHILD_CODE, json.dumps(request)],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         try:
@@ -149,7 +157,7 @@ def _run_child(data: bytes, request: dict, filename: str, seconds: int, memory_b
             child.kill()
             child.communicate()
             raise CausalInputError(
-                f"Reading '{filename}' took longer than {int(seconds)} s, the most an upload may take; "
+                f"Reading '{filename}' took longer than {seconds:g} s, the most an upload may take; "
                 "upload a smaller extract, or the same data as CSV or Parquet."
             ) from None
     finally:
@@ -180,7 +188,7 @@ def _run_child(data: bytes, request: dict, filename: str, seconds: int, memory_b
 
 
 def read_upload(data: bytes, filename: str, *, encoding: str = "utf-8", sheet: str | int | None = None,
-                seconds: int = CHILD_SECONDS, memory_bytes: int = CHILD_MEMORY_BYTES) -> UploadResult:
+                seconds: float = CHILD_SECONDS, memory_bytes: int = CHILD_MEMORY_BYTES) -> UploadResult:
     """Read an untrusted upload safely: size checks here, parsing in a capped child process.
 
     Parameters
@@ -193,7 +201,7 @@ def read_upload(data: bytes, filename: str, *, encoding: str = "utf-8", sheet: s
         Text encoding of CSV/TSV files.
     sheet : str or int, optional
         Excel sheet (the first by default).
-    seconds : int
+    seconds : float
         Wall-clock (and CPU) time the child may take.
     memory_bytes : int
         Address space the child may use.
@@ -216,7 +224,7 @@ def read_upload(data: bytes, filename: str, *, encoding: str = "utf-8", sheet: s
             f"File '{filename}' has type '.{extension}'; upload a CSV/TSV, Excel (.xlsx) or Parquet file.")
     if not data:
         raise CausalInputError(f"File '{filename}' is empty.")
-    _precheck(data, filename, sheet)
+    _precheck(data, filename, sheet, encoding)
     with tempfile.TemporaryDirectory(prefix="causal_upload_") as folder:
         out = str(Path(folder) / "table")
         request = {"mode": "table", "filename": filename, "encoding": encoding,
@@ -233,7 +241,7 @@ def read_upload(data: bytes, filename: str, *, encoding: str = "utf-8", sheet: s
     return UploadResult(frame=frame, notes=tuple(str(n) for n in reply.get("notes", ())))
 
 
-def upload_sheet_names(data: bytes, filename: str, *, seconds: int = CHILD_SECONDS,
+def upload_sheet_names(data: bytes, filename: str, *, seconds: float = CHILD_SECONDS,
                        memory_bytes: int = CHILD_MEMORY_BYTES) -> list[str]:
     """Sheet names of a workbook the engine must open to list them (legacy .xls), in a capped child."""
     if not data:

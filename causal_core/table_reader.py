@@ -53,10 +53,10 @@ def _wide_encoding(encoding: str) -> bool:
     return encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32"))
 
 
-def _check_nul_bytes(data: bytes, filename: str, encoding: str) -> tuple[bytes, tuple[str, ...]]:
-    """Refuse UTF-16 text read as an 8-bit encoding; strip stray NUL bytes from other text, with a note."""
-    if _wide_encoding(encoding) or b"\x00" not in data:
-        return data, ()
+def check_utf16_without_bom(data: bytes, filename: str, encoding: str) -> None:
+    """Refuse UTF-16 text (a NUL byte at every other position) that is about to be read as an 8-bit encoding."""
+    if _wide_encoding(encoding) or b"\x00" not in data[:65536]:
+        return
     head = data[:65536]
     half = max(len(head) // 2, 1)
     nul_even, nul_odd = head[0::2].count(0), head[1::2].count(0)
@@ -66,6 +66,13 @@ def _check_nul_bytes(data: bytes, filename: str, encoding: str) -> tuple[bytes, 
                 f"File '{filename}' looks like UTF-16 text without a byte-order mark (a NUL byte at every other "
                 f"position); choose the encoding utf-16-{order}."
             )
+
+
+def _check_nul_bytes(data: bytes, filename: str, encoding: str) -> tuple[bytes, tuple[str, ...]]:
+    """Refuse UTF-16 text read as an 8-bit encoding; strip stray NUL bytes from other text, with a note."""
+    if _wide_encoding(encoding) or b"\x00" not in data:
+        return data, ()
+    check_utf16_without_bom(data, filename, encoding)
     count = int(data.count(b"\x00"))
     return data.replace(b"\x00", b""), (
         f"File '{filename}' holds {count:,} NUL byte(s), which are not text; they were removed before reading.",)

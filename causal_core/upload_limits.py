@@ -256,14 +256,19 @@ def check_parquet(data: bytes, filename: str) -> None:
         )
 
 
-def check_text_shape(data: bytes, filename: str, delimiter: str, encoding: str) -> None:
-    """Refuse a delimited text file whose first line has more than ``MAX_COLUMNS`` fields or too many cells."""
+def check_text_shape(data: bytes, filename: str, delimiter: str | None, encoding: str) -> None:
+    """Refuse a delimited text file whose first line has more than ``MAX_COLUMNS`` fields or too many cells.
+
+    With ``delimiter=None`` (before it is known) the most frequent of ``, ; tab |`` counts.
+    """
     end = data.find(b"\n", 0, 64 * 2**20)
     first = data[: end if end >= 0 else 64 * 2**20]
+    candidates = [delimiter] if delimiter else [",", ";", "\t", "|"]
     if encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
-        columns = first.decode(encoding, errors="ignore").count(delimiter) + 1
+        text = first.decode(encoding, errors="ignore")
+        columns, delimiter = max((text.count(d) + 1, d) for d in candidates)
     else:
-        columns = first.count(delimiter.encode("ascii")) + 1
+        columns, delimiter = max((first.count(d.encode("ascii")) + 1, d) for d in candidates)
     lines = data.count(b"\n") + 1  # about one per row in every encoding offered
     if columns > MAX_COLUMNS:
         raise CausalInputError(
