@@ -27,6 +27,9 @@ limit                       value              reason
                                                unpacked (XML at 25M cells is about 1.1 GB)
 ``MAX_COMPRESSION_RATIO``   100                for members over 16 MiB unpacked: real sheet
                                                XML packs 5-30x; zip bombs pack 1,000x
+Parquet unpacked bytes      6,000,000,000      4 x ``MAX_UNCOMPRESSED_BYTES``, from the footer's
+                                               row-group sizes: what 200M cells may take with
+                                               text columns
 ==========================  =================  ===============================================
 """
 from __future__ import annotations
