@@ -15,8 +15,8 @@ here (clear messages, no parsing), then starts a fresh Python that parses with
 - ``MAX_CONCURRENT_READS`` = 2 children at a time per server (one per core);
   a third upload waits for a free slot, at most ``CHILD_SECONDS``.
 
-The child sends the table back as an Arrow IPC file in a private temporary
-folder (pickle only for columns Arrow cannot type, such as a mix of numbers and
+The upload goes to the child as a file in a private temporary folder, and the
+child sends the table back as an Arrow IPC file beside it (pickle only for columns Arrow cannot type, such as a mix of numbers and
 text from a spreadsheet), and its notes and errors as one JSON line on stdout.
 """
 from __future__ import annotations
@@ -116,7 +116,7 @@ def _write_frame(frame: pd.DataFrame, path: str) -> str:
 
 
 def _child_main() -> None:
-    """Entry point of the child: request in argv, file bytes on stdin, one JSON line on stdout."""
+    """Entry point of the child: request in argv, file bytes in a private file, one JSON line on stdout."""
     request = json.loads(sys.argv[1])
     import pyarrow  # noqa: F401  (imported before the cap: its allocator reserves address space once)
 
@@ -125,7 +125,8 @@ def _child_main() -> None:
     _limit_resources(request["memory_bytes"], request["seconds"])
     reply: dict[str, object]
     try:
-        data = sys.stdin.buffer.read()
+        with open(request["input"], "rb") as source:
+            data = source.read()
         if request["mode"] == "sheets":
             reply = {"sheets": sheet_names_in_process(data)}
         else:
@@ -141,18 +142,21 @@ def _child_main() -> None:
     sys.stdout.flush()
 
 
-def _run_child(data: bytes, request: dict, filename: str, seconds: float, memory_bytes: int) -> dict:
+def _run_child(data: bytes, request: dict, filename: str, seconds: float, memory_bytes: int, folder: str) -> dict:
     if not _SLOTS.acquire(timeout=seconds):
         raise CausalInputError(
             f"The server is busy reading {MAX_CONCURRENT_READS} other uploads; try '{filename}' again in a minute.")
     try:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    PYTHONDONTWRITEBYTECODE="1")
-        request = dict(request, seconds=float(seconds), memory_bytes=int(memory_bytes))
+        source = str(Path(folder) / "upload")
+        with open(source, "wb") as handle:  # one write; a pipe would move it 4 KB at a time
+            handle.write(data)
+        request = dict(request, seconds=float(seconds), memory_bytes=int(memory_bytes), input=source)
         child = subprocess.Popen([sys.executable, "-c", _CHILD_CODE, json.dumps(request)],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         try:
-            out, err = child.communicate(input=data, timeout=seconds)
+            out, err = child.communicate(timeout=seconds)
         except subprocess.TimeoutExpired:
             child.kill()
             child.communicate()
@@ -229,7 +233,7 @@ def read_upload(data: bytes, filename: str, *, encoding: str = "utf-8", sheet: s
         out = str(Path(folder) / "table")
         request = {"mode": "table", "filename": filename, "encoding": encoding,
                    "sheet": sheet, "out": out}
-        reply = _run_child(data, request, filename, seconds, memory_bytes)
+        reply = _run_child(data, request, filename, seconds, memory_bytes, folder)
         if reply["format"] == "pickle":
             with open(out, "rb") as handle:
                 frame = pickle.load(handle)  # written by our own child a moment ago
@@ -246,5 +250,6 @@ def upload_sheet_names(data: bytes, filename: str, *, seconds: float = CHILD_SEC
     """Sheet names of a workbook the engine must open to list them (legacy .xls), in a capped child."""
     if not data:
         raise CausalInputError(f"File '{filename}' is empty.")
-    reply = _run_child(data, {"mode": "sheets", "filename": filename}, filename, seconds, memory_bytes)
+    with tempfile.TemporaryDirectory(prefix="causal_upload_") as folder:
+        reply = _run_child(data, {"mode": "sheets", "filename": filename}, filename, seconds, memory_bytes, folder)
     return [str(name) for name in reply["sheets"]]
