@@ -5,7 +5,7 @@ here (clear messages, no parsing), then starts a fresh Python that parses with
 :func:`causal_core.table_reader.read_table_in_process` under
 
 - ``CHILD_MEMORY_BYTES`` = 6 GiB of address space (``RLIMIT_AS``): a 3M-row,
-  200 MB CSV peaks near 1.5 GB, so real files fit, while two concurrent reads
+  210 MB CSV peaks at 1.1 GB resident in the reader, so real files fit, while two concurrent reads
   still leave half of a 24 GB server to everyone else; an allocation beyond it
   fails in the child (a Python ``MemoryError``, or an abort in calamine's Rust
   code) and never in the server;

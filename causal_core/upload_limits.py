@@ -67,7 +67,6 @@ _SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
 _ATTRIBUTE = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
 _RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s[^>]*?ref\s*=\s*"([A-Za-z]*)(\d*)(?::([A-Za-z]*)(\d*))?"')
-_CELL_REF = re.compile(rb' r="([A-Z]{1,4})([0-9]{1,9})"')
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*? r="([0-9]{1,9})"')
 
 
