@@ -206,12 +206,17 @@ def check_workbook(data: bytes, filename: str, sheet: str | int | None = None) -
 def scan_sheet_extent(data: bytes, filename: str, sheet: str | int | None = None, *, chunk: int = 8 * 2**20) -> None:
     """Stream the chosen sheet's XML and refuse it as soon as a cell or row lies beyond the limits.
 
-    Catches a sheet whose ``<dimension>`` is missing or lies; reads the XML once, in chunks.
+    Runs only on a sheet without a ``<dimension>`` (Excel, openpyxl and xlsxwriter always write one, and
+    :func:`check_workbook` checks it), so real workbooks pay nothing; a dimension that lies is left to the
+    capped child process of :mod:`causal_core.safe_read`. Reads the XML once, in chunks.
     """
     with _open_zip(data, filename) as book:
         name, member = _chosen_member(book, filename, sheet)
         if member is None:
             return
+        with book.open(member) as stream:
+            if _dimension(stream.read(65536)) is not None:
+                return
         where = f"Sheet '{name}' of '{filename}'"
         max_row = max_column = 0
         tail = b""

@@ -125,12 +125,16 @@ def test_zip_bomb_is_refused_before_unpacking():
     assert time.monotonic() - start < 10  # refused from the zip directory, never unpacked
 
 
-def test_cells_without_references_are_caught_by_the_child_guard():
-    """No dimension and no cell references: the checks cannot see the width, calamine aborts, the child dies."""
-    cells = "<c><v>1</v></c>" * 16384
-    data = _workbook(_sheet(f'<row r="1">{cells}</row><row r="1048576"><c><v>2</v></c></row>'))
-    with pytest.raises(cc.CausalInputError, match=r"Reading 'norefs.xlsx' needed more than 6 GiB of memory"):
-        read_upload(data, "norefs.xlsx")
+@pytest.mark.parametrize("rows, dimension", [
+    (f'<row r="1">{"<c><v>1</v></c>" * 16384}</row><row r="1048576"><c><v>2</v></c></row>', None),  # no references
+    (_CORNERS, "A1:B2"),  # a dimension that lies
+])
+def test_what_the_checks_cannot_see_is_caught_by_the_child_guard(rows, dimension):
+    """The checks pass these; calamine then asks for 512 GiB, aborts, and only the capped child dies."""
+    data = _workbook(_sheet(rows, dimension))
+    with pytest.raises(cc.CausalInputError, match=r"Reading 'hidden.xlsx' needed more than 6 GiB of memory, the most "
+                                                  r"an upload may use"):
+        read_upload(data, "hidden.xlsx")
     assert read_table(b"a\n1\n2\n", "after.csv")["a"].tolist() == [1, 2]
 
 
