@@ -1,14 +1,50 @@
 """Describe the columns of a table: type, distinct values and missing values."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-__all__ = ["column_kind", "describe_columns"]
+__all__ = ["column_kind", "describe_columns", "hashable_values"]
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def _as_text(value):
+    """An unhashable value (dict, list, set, array) as JSON-like text; anything else unchanged."""
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        try:
+            return json.dumps(value, default=_json_default, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return str(value)
+
+
+def hashable_values(series: pd.Series) -> pd.Series:
+    """``series`` itself, or (when it holds dicts, lists, sets or arrays) a copy with those values as text.
+
+    Counting distinct values then works on every column; the input is not modified.
+    """
+    if series.dtype != object:
+        return series
+    try:
+        series.nunique(dropna=True)
+        return series
+    except TypeError:
+        return series.map(_as_text)
 
 
 def column_kind(series: pd.Series) -> str:
     """``"binary"``, ``"numeric"``, ``"categorical"``, ``"datetime"`` or ``"constant"`` (ignoring missing values)."""
-    n_levels = series.dropna().nunique()
+    n_levels = hashable_values(series).dropna().nunique()
     if n_levels <= 1:
         return "constant"
     if n_levels == 2:
@@ -28,13 +64,13 @@ def describe_columns(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     n = len(df)
     for column in df.columns:
-        series = df[column]
+        series = hashable_values(df[column])
         missing = int(series.isna().sum())
         present = series.dropna()
         rows.append({
             "column": str(column),
             "kind": column_kind(series),
-            "dtype": str(series.dtype),
+            "dtype": str(df[column].dtype),
             "distinct": int(present.nunique()),
             "missing": missing,
             "missing_pct": 100.0 * missing / n if n else 0.0,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from .data import binary_treatment
 from .errors import CausalInputError, plain
+from .profile import hashable_values
 
 __all__ = ["SubgroupTable", "subgroup_table", "scan_reversals", "is_reversal"]
 
@@ -229,6 +230,8 @@ def subgroup_table(
             f"Treatment '{treatment}', outcome '{outcome}' and subgroup '{by}' must be three different columns."
         )
     used = df[[treatment, outcome, by]]
+    if any(hashable_values(used[c]) is not used[c] for c in (treatment, by)):  # dicts/lists as text, on a copy
+        used = used.assign(**{c: hashable_values(used[c]) for c in (treatment, by)})
     y_series = used[outcome]
     if not (pd.api.types.is_numeric_dtype(y_series) or pd.api.types.is_bool_dtype(y_series)):
         raise CausalInputError(f"Outcome column '{outcome}' must be numeric; it holds {y_series.dtype} values.")
@@ -300,7 +303,7 @@ def scan_reversals(
         _check_column(df, column, "candidate subgroup")
         if column in (treatment, outcome):
             raise CausalInputError(f"Candidate column '{column}' is the treatment or the outcome; leave it out.")
-        n_levels = int(df[column].nunique(dropna=True))
+        n_levels = int(hashable_values(df[column]).nunique(dropna=True))
         if not 2 <= n_levels <= max_levels:
             if explicit:
                 rows.append({"column": column, "n_levels": n_levels, "reversal": pd.NA,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .profile import column_kind
+from .profile import column_kind, hashable_values
 
 __all__ = ["RoleSuggestions", "suggest_roles", "looks_like_identifier"]
 
@@ -18,7 +18,7 @@ def looks_like_identifier(series: pd.Series) -> bool:
     name = str(series.name).strip().lower()
     if name in _IDENTIFIER_NAMES or name.endswith("_id") or name.endswith(" id"):
         return True
-    present = series.dropna()
+    present = hashable_values(series).dropna()
     if len(present) < 20 or present.nunique() != len(series):
         return False
     return bool(pd.api.types.is_integer_dtype(series) or not pd.api.types.is_numeric_dtype(series))

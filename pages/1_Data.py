@@ -7,7 +7,8 @@ import streamlit as st
 import causal_core as cc
 from causal_core.profile import describe_columns
 from causal_core.samples import get_sample, list_samples, load_sample
-from causal_core.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names, read_table
+from causal_core.safe_read import read_upload
+from causal_core.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
 from pages._state import (
     get_dataset,
     set_dataset,
@@ -19,7 +20,7 @@ from pages._state import (
 )
 from pages._ui import attempt, link_to, show_error
 
-ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16"]
+ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be"]
 
 
 def _describe(version: int, df: pd.DataFrame) -> pd.DataFrame:
@@ -41,6 +42,17 @@ def _use_sample(sample_id: str) -> None:
     st.session_state["_data_message"] = ("success", f"Loaded sample '{info.title}' with its suggested roles.")
 
 
+def _sheet_names(upload) -> list[str] | None:
+    """The workbook's sheet names, listed once per uploaded file (a legacy .xls needs a child process)."""
+    cached = st.session_state.get("_data_sheet_names")
+    if cached is not None and cached[0] == upload.file_id:
+        return cached[1]
+    sheets = attempt(excel_sheet_names, upload.getvalue(), upload.name, what="Reading the workbook")
+    if sheets:
+        st.session_state["_data_sheet_names"] = (upload.file_id, sheets)
+    return sheets
+
+
 def _upload_section() -> None:
     st.subheader("Upload a file")
     st.caption("CSV or TSV (comma, semicolon, tab or bar separated), Excel (.xlsx) or Parquet; up to 1 GB.")
@@ -52,7 +64,7 @@ def _upload_section() -> None:
         return
     sheet = None
     if upload.name.lower().endswith((".xlsx", ".xlsm", ".xls")):
-        sheets = attempt(excel_sheet_names, upload.getvalue(), what="Reading the workbook")
+        sheets = _sheet_names(upload)
         if not sheets:
             return
         sheet = st.selectbox("Sheet", sheets, key="data_sheet")
@@ -63,7 +75,7 @@ def _upload_section() -> None:
     data = upload.getvalue()  # a copy of the upload: taken only when it is read, not on every rerun
     try:
         with st.spinner(f"Reading {upload.name}..."):
-            df = read_table(data, upload.name, encoding=encoding, sheet=sheet)
+            result = read_upload(data, upload.name, encoding=encoding, sheet=sheet)  # size checks, capped child
     except Exception as exc:
         keep = " The data already loaded is unchanged." if get_dataset() is not None else ""
         if isinstance(exc, cc.CausalInputError):
@@ -72,9 +84,12 @@ def _upload_section() -> None:
             text = f"'{upload.name}' could not be read ({type(exc).__name__}: {exc}).{keep}"
         st.session_state["_data_message"] = ("error", text)
         return
+    df = result.frame
     name = upload.name if sheet is None else f"{upload.name} [{sheet}]"
     set_dataset(df, name=name, source="upload")
-    st.session_state["_data_message"] = ("success", f"Loaded '{name}': {df.shape[0]:,} rows, {df.shape[1]} columns.")
+    text = f"Loaded '{name}': {int(df.shape[0]):,} rows, {int(df.shape[1])} columns."
+    st.session_state["_data_message"] = ("warning", " ".join([text, *result.notes])) if result.notes \
+        else ("success", text)
 
 
 def _sample_section() -> None:
