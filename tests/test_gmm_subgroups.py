@@ -82,8 +82,8 @@ def test_single_component_warns_and_matches_the_within_method():
 
 @pytest.mark.parametrize("options, match", [
     ({"n_components": 1}, "'n_components' option of method 'gmm_subgroups' must be an integer from 2"),
-    ({"within_method": "two_stage_least_squares"}, "must be a back-door method"),
-    ({"within_method": "no_such_method"}, "Unknown method 'no_such_method'"),
+    ({"within_method": "two_stage_least_squares"}, "'within_method' option of method 'gmm_subgroups' must be one of"),
+    ({"within_method": "no_such_method"}, "'within_method' option of method 'gmm_subgroups' must be one of"),
     ({"covariance_type": "banded"}, "'covariance_type' option"),
     ({"reweighting": "kernel"}, "'reweighting' option"),
     ({"max_components": 0}, "'max_components' option"),
