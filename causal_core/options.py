@@ -142,6 +142,8 @@ def _bounds_text(spec: OptionSpec) -> str:
         parts.append(f"{'at least' if spec.low_inclusive else 'greater than'} {_number(low)}")
     if high is not None:
         parts.append(f"{'at most' if spec.high_inclusive else 'less than'} {_number(high)}")
+    if len(parts) == 1 and parts[0].startswith("at "):
+        return " of " + parts[0]  # "an integer of at least 1"
     return (" " + " and ".join(parts)) if parts else ""
 
 
