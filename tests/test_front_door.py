@@ -115,7 +115,7 @@ def _mechanism_unmoved_by_treatment() -> pd.DataFrame:
         (_frame, FRONT_DOOR_ROLES, {"mechanism_type": "spline"}, "'mechanism_type' option of method 'front_door' must be one of"),
         (_frame, FRONT_DOOR_ROLES, {"n_boot": 5}, "'n_boot' option of method 'front_door' must be an integer from 20 to 5000"),
         (_frame, FRONT_DOOR_ROLES, {"mechanism_type": "nonparametric", "mechanism_model": "forest"},
-         "'mechanism_model' option of method 'front_door' must be a scikit-learn regressor"),
+         "'mechanism_model' option of method 'front_door' must be one of 'default', 'random_forest', 'gradient_boosting' or a scikit-learn regressor"),
     ],
     ids=["no-mechanism", "constant-mechanism", "mechanism-unmoved-by-treatment", "mechanism-equals-treatment",
          "level-missing-from-an-arm", "bad-mechanism-type", "too-few-bootstraps", "bad-model"],
