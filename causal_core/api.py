@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from .data import prepare
-from .errors import CausalInputError, plain
+from .errors import CausalInputError
 from .limits import check_limits
-from .registry import MethodInfo, OptionSpec, get_method
+from .options import validate_options
+from .registry import get_method
 from .results import EstimateResult, MethodOutput
 from .roles import Roles
 from .seeds import check_seed
@@ -19,83 +20,6 @@ from .seeds import check_seed
 __all__ = ["estimate", "compare"]
 
 Z_95 = 1.959963984540054
-
-
-def _range_text(spec: OptionSpec) -> str:
-    if spec.low is not None and spec.high is not None:
-        return f" from {spec.low:g} to {spec.high:g}"
-    if spec.low is not None:
-        return f" of at least {spec.low:g}"
-    if spec.high is not None:
-        return f" of at most {spec.high:g}"
-    return ""
-
-
-def _option_value_problem(info: MethodInfo, spec: OptionSpec, value: Any) -> str | None:
-    """Why ``value`` breaks the declared kind or (inclusive) bounds of ``spec``, or ``None``.
-
-    ``"choice"`` and ``"model"`` options are left to the method, which may
-    accept more than the listed choices (estimator objects, extra levels).
-    """
-    if value is None and spec.default is None:
-        return None
-    prefix = f"The '{spec.name}' option of method '{info.id}'"
-    is_bool = isinstance(value, (bool, np.bool_))
-    if spec.kind == "bool":
-        return None if is_bool else f"{prefix} must be True or False; got {plain(value)!r}."
-    if spec.kind not in ("int", "float"):
-        return None
-    if spec.kind == "int":
-        ok, what = isinstance(value, (int, np.integer)) and not is_bool, "an integer"
-    else:
-        ok = isinstance(value, (int, float, np.integer, np.floating)) and not is_bool and bool(np.isfinite(value))
-        what = "a finite number"
-    if ok and spec.low is not None and value < spec.low:
-        ok = False
-    if ok and spec.high is not None and value > spec.high:
-        ok = False
-    return None if ok else f"{prefix} must be {what}{_range_text(spec)}; got {plain(value)!r}."
-
-
-def _check_option_values(
-    info: MethodInfo, options: dict[str, Any], *, before_method: bool = False, method_succeeded: bool = False
-) -> None:
-    """Raise :class:`CausalInputError` for the first option value outside its ``OptionSpec``.
-
-    With ``before_method``, only what is safe to refuse first (NaN or infinite
-    numbers, which no method expects, and integers above their bound, such as
-    replicate counts that would run for long); in full after the method, or when it
-    fails, so that the method's own, more specific messages come first and
-    nothing outside the declared kind or bounds is ever returned silently.
-    With ``method_succeeded``, ``None`` is accepted (a method may read it as
-    "off", e.g. no caliper).
-    """
-    for spec in info.options:
-        if spec.name not in options:
-            continue
-        value = options[spec.name]
-        if method_succeeded and value is None:
-            continue
-        if before_method and not (
-            (isinstance(value, (float, np.floating)) and not np.isfinite(value) and spec.kind in ("int", "float"))
-            or (spec.kind == "int" and spec.high is not None and isinstance(value, (int, np.integer))
-                and not isinstance(value, (bool, np.bool_)) and value > spec.high)
-        ):
-            continue
-        problem = _option_value_problem(info, spec, value)
-        if problem:
-            raise CausalInputError(problem)
-
-
-def _check_options(info: MethodInfo, options: dict[str, Any]) -> None:
-    known = {o.name for o in info.options}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        listed = ", ".join(sorted(known)) or "none"
-        raise CausalInputError(
-            f"Method '{info.id}' has no option(s) {unknown}; its options are: {listed}."
-        )
-    _check_option_values(info, options, before_method=True)
 
 
 def _checked_inference(method: str, output: MethodOutput) -> tuple[float, float, float, float, tuple[str, ...]]:
@@ -165,10 +89,11 @@ def estimate(
         raise CausalInputError(
             f"Method '{method}' does not estimate the {estimand}; it supports {', '.join(info.estimands)}."
         )
-    _check_options(info, options)
+    validate_options(info, options)  # unknown names and the static constraints, before anything runs
     seed = check_seed(seed)
     start = time.perf_counter()
     data = prepare(df, roles, info)
+    validate_options(info, options, data)  # the options' data rules, before the (possibly slow) method
     limit_warnings = check_limits(info, data, estimand, options)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
@@ -177,7 +102,6 @@ def estimate(
         except CausalInputError:
             raise
         except Exception as exc:
-            _check_option_values(info, options)  # a bad option value is the likeliest cause: name it
             if isinstance(exc, (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError)):
                 raise CausalInputError(
                     f"Method '{method}' failed on this data ({type(exc).__name__}: {exc}); "
@@ -188,7 +112,6 @@ def estimate(
                 f"Method '{method}' failed unexpectedly ({type(exc).__name__}: {exc}); "
                 "this is a bug, please report it."
             ) from exc
-    _check_option_values(info, options, method_succeeded=True)  # values the method took but its OptionSpec does not
     seconds = time.perf_counter() - start
     point, se, ci_low, ci_high, inference_warnings = _checked_inference(method, output)
     return EstimateResult(

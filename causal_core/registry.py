@@ -18,9 +18,34 @@ ESTIMANDS = ("ATE", "ATT", "ATC")
 
 @dataclass(frozen=True)
 class OptionSpec:
-    """One keyword option of a method, described for docs and the app.
+    """One keyword option of a method and its declared constraints.
 
-    ``kind`` is one of ``"float"``, ``"int"``, ``"bool"``, ``"choice"``, ``"model"``.
+    :func:`causal_core.options.validate_options` checks every constraint once,
+    before the method runs; methods never re-check their options.
+
+    Attributes
+    ----------
+    name, kind, default, help
+        ``kind`` is one of ``"float"``, ``"int"``, ``"bool"``, ``"choice"``, ``"model"``.
+    choices : tuple
+        The only values of a ``"choice"`` option; for a ``"model"`` option the
+        named models (empty: ``causal_core.models.MODEL_CHOICES``), estimator
+        objects with the methods of ``learner`` being accepted as well.
+    low, high : float or None
+        Bounds of an ``"int"`` or ``"float"`` option; inclusive unless
+        ``low_inclusive`` / ``high_inclusive`` is False.
+    nullable : bool
+        ``None`` is accepted (always so when ``default`` is ``None``);
+        ``none_means`` says what it means in messages (e.g. ``"automatic"``).
+    also : tuple
+        Values accepted beside the kind and bounds (e.g. 0 replicates for an
+        analytic fallback, ``"auto"``); ``also_means`` says what they mean.
+    learner : str
+        For ``"model"`` options: ``"classifier"`` (needs ``fit`` and
+        ``predict_proba``) or ``"regressor"`` (``fit`` and ``predict``, the default).
+    rules : tuple
+        Data-dependent rules (objects of :mod:`causal_core.options` with
+        ``problem(value, data, options)``), checked on the prepared data.
     """
 
     name: str
@@ -30,6 +55,19 @@ class OptionSpec:
     choices: tuple[Any, ...] = ()
     low: float | None = None
     high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    nullable: bool = False
+    none_means: str = ""
+    also: tuple[Any, ...] = ()
+    also_means: str = ""
+    learner: str = ""
+    rules: tuple[Any, ...] = ()
+
+    @property
+    def accepts_none(self) -> bool:
+        """Whether ``None`` is a valid value (declared nullable, or ``None`` is the default)."""
+        return self.nullable or self.default is None
 
 
 @dataclass(frozen=True)

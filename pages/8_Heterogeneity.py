@@ -18,6 +18,7 @@ from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariat
                                               subgroup_effects_plot, subgroup_projection_plot,
                                               unit_effects_histogram)
 from causal_core.data import prepare
+from causal_core.options import MAX_BOOTSTRAP_REPLICATES, MIN_BOOTSTRAP_REPLICATES
 from causal_core.uplift import qini_coefficient, qini_curve
 from pages._state import get_estimand, get_seed
 from pages._ui import require_dataset, require_roles, show_error
@@ -148,7 +149,8 @@ with st.expander("Options", expanded=False):
         settings["base_model"] = st.selectbox("Base model", BASE_MODELS, index=BASE_MODELS.index(settings["base_model"]),
                                               key="het_base_model")
     if "n_boot" in declared:
-        settings["n_boot"] = st.number_input("Bootstrap replicates", min_value=10, max_value=2000, step=10,
+        settings["n_boot"] = st.number_input("Bootstrap replicates", min_value=MIN_BOOTSTRAP_REPLICATES,
+                                             max_value=MAX_BOOTSTRAP_REPLICATES, step=10,
                                              value=int(settings["n_boot"]), key="het_n_boot")
 st.session_state["het_settings"] = settings
 st.caption(cc.get_method(method).summary)

@@ -95,7 +95,7 @@ def test_variable_roles_follow_the_separation_rule():
 @pytest.mark.parametrize(
     "options, message",
     [({"n_folds": 2}, "'n_folds' option of method 'd2vd'"),
-     ({"penalty_rule": "aic"}, "'penalty_rule' option of method 'd2vd' must be '1se' or 'min'")],
+     ({"penalty_rule": "aic"}, "'penalty_rule' option of method 'd2vd' must be one of '1se', 'min'")],
     ids=["folds", "rule"],
 )
 def test_bad_options_are_refused(planted, options, message):

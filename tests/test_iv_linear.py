@@ -128,7 +128,7 @@ def _irrelevant_instrument_frame(leak: float = 0.0) -> pd.DataFrame:
          {}, "Column 'z' is used both as"),
         (lambda: iv_data(200)[0], cc.Roles(treatment="treat", outcome="y", confounders=["x1"]),
          {}, "needs at least one column in the 'instruments' role"),
-        (lambda: iv_data(200)[0], IV_ROLES, {"cov_type": "HC3"}, "'cov_type' option must be one of"),
+        (lambda: iv_data(200)[0], IV_ROLES, {"cov_type": "HC3"}, "'cov_type' option of method 'two_stage_least_squares' must be one of"),
     ],
     ids=["uncorrelated-instrument", "nearly-uncorrelated-instrument", "constant-instrument", "instrument-collinear-with-covariate",
          "instrument-also-covariate", "no-instrument", "bad-cov-type"],

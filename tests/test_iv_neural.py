@@ -58,9 +58,9 @@ def test_first_stage_f_statistic_flags_irrelevant_instrument():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"epochs": 0}, "Option 'epochs' must be an integer between 1 and 2000"),
-        ({"learning_rate": "fast"}, "Option 'learning_rate' must be a number"),
-        ({"device": "tpu"}, "Option 'device' must be one of"),
+        ({"epochs": 0}, "'epochs' option of method 'deep_iv' must be an integer from 1 to 2000"),
+        ({"learning_rate": "fast"}, "'learning_rate' option of method 'deep_iv' must be a number"),
+        ({"device": "tpu"}, "'device' option of method 'deep_iv' must be one of"),
         ({"balance_weight": 0.5}, "has no option"),
     ],
     ids=["epochs", "learning_rate", "device", "deep_iv_has_no_balance"],

@@ -73,10 +73,10 @@ def test_k_auto_chooses_two_sources_by_bic(binary_design):
     (PROXIES[:3], {"k": 3}, "'k'=3 is too large for the proxies.*at most k=2"),
     (PROXIES[:2], {"k": 2}, "'k'=2 is too large.*at least three conditionally independent proxies"),
     (PROXIES, {"k": 3, "solver": "moments"}, "'k'=3 is too large for the proxies"),
-    (PROXIES, {"k": 0}, "'k' must be"),
-    (PROXIES, {"solver": "magic"}, "'solver' must be one of"),
-    (PROXIES, {"outcome_model": "poisson"}, "'outcome_model' must be one of"),
-    (PROXIES, {"n_boot": 5}, "'n_boot' must be"),
+    (PROXIES, {"k": 0}, "'k' option of method 'latent_mixture' must be one of"),
+    (PROXIES, {"solver": "magic"}, "'solver' option of method 'latent_mixture' must be one of"),
+    (PROXIES, {"outcome_model": "poisson"}, "'outcome_model' option of method 'latent_mixture' must be one of"),
+    (PROXIES, {"n_boot": 5}, "'n_boot' option of method 'latent_mixture' must be an integer from 20 to 5000"),
 ])
 def test_refusals(binary_design, proxies, options, message):
     df, _ = binary_design

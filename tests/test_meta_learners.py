@@ -20,7 +20,7 @@ def design():
 
 
 def _fast(method: str) -> dict:
-    return {} if method == "dr_learner" else {"n_boot": 10}
+    return {} if method == "dr_learner" else {"n_boot": 20}
 
 
 @pytest.mark.parametrize("method", LEARNERS)
@@ -48,14 +48,14 @@ def test_att_and_atc_with_a_linear_base(design, method, estimand):
 
 def test_linear_s_learner_gives_one_effect_to_everyone_and_says_so(design):
     df, _, _ = design
-    r = cc.estimate(df, ROLES, "s_learner", seed=0, base_model="linear", n_boot=10)
+    r = cc.estimate(df, ROLES, "s_learner", seed=0, base_model="linear", n_boot=20)
     assert np.ptp(r.unit_effects) < 1e-8
     assert any("same effect to every row" in w for w in r.warnings)
 
 
 @pytest.mark.parametrize("method, options, match", [
     ("t_learner", {"base_model": "svm"}, "'base_model' option of method 't_learner' must be one of"),
-    ("s_learner", {"n_boot": 3}, "'n_boot' option of method 's_learner' must be an integer from 10"),
+    ("s_learner", {"n_boot": 3}, "'n_boot' option of method 's_learner' must be an integer from 20 to 5000"),
     ("dr_learner", {"n_folds": 1}, "'n_folds' option of method 'dr_learner'"),
     ("dr_learner", {"final_model": "wiggly"}, "'final_model' option of method 'dr_learner'"),
     ("x_learner", {"propensity_model": "nope"}, "'propensity_model' option of method 'x_learner'"),
@@ -71,14 +71,14 @@ def test_sklearn_regressor_is_accepted_and_not_fitted_in_place(design):
 
     df, truth, _ = design
     model = Ridge(alpha=1.0)
-    r = cc.estimate(df, ROLES, "t_learner", seed=0, base_model=model, n_boot=10)
+    r = cc.estimate(df, ROLES, "t_learner", seed=0, base_model=model, n_boot=20)
     assert not hasattr(model, "coef_")
     assert abs(r.estimate - truth["SATE"]) < 4 * r.std_error
 
 
 def test_learners_are_deterministic(design):
     df, _, _ = design
-    a, b = (cc.estimate(df.head(300), ROLES, "s_learner", seed=4, n_boot=10)
+    a, b = (cc.estimate(df.head(300), ROLES, "s_learner", seed=4, n_boot=20)
             for _ in range(2))
     assert a.estimate == b.estimate and a.std_error == b.std_error
     assert np.array_equal(a.unit_effects, b.unit_effects)

@@ -145,7 +145,7 @@ def test_named_models_are_seeded(linear_design):
 @pytest.mark.parametrize(
     "method, options, message",
     [
-        ("ipw", {"trim": 0.7}, "'trim' option of method 'ipw' must be a number in \\[0, 0.5\\)"),
+        ("ipw", {"trim": 0.7}, "'trim' option of method 'ipw' must be a number from 0 to 0.49; got 0.7"),
         ("ipw", {"clip": "big"}, "'clip' option of method 'ipw'"),
         ("ipw", {"propensity_model": "svm"}, "'propensity_model' option of method 'ipw' must be one of"),
         ("ipw", {"propensity_model": LinearRegression()}, "must be a scikit-learn classifier with fit and predict_proba"),

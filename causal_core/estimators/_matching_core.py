@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..results import kish_ess
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
     "match_without_replacement",
     "conditional_variance",
     "fit_matching",
-    "check_matching_options",
+    "check_replace_supports",
     "target_arms",
     "ess_by_arm",
     "matching_diagnostics",
@@ -85,28 +85,13 @@ def ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
     return {"treated": kish_ess(weights[t == 1]), "control": kish_ess(weights[t == 0])}
 
 
-def check_matching_options(
-    data_t: np.ndarray, estimand: str, n_neighbors: object, replace: object, method: str
-) -> int:
-    """Validate ``n_neighbors`` and ``replace``; return ``n_neighbors`` as an int."""
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
-        raise CausalInputError(f"Option 'n_neighbors' must be an integer of at least 1; got {plain(n_neighbors)!r}.")
-    if not isinstance(replace, (bool, np.bool_)):
-        raise CausalInputError(f"Option 'replace' must be True or False; got {plain(replace)!r}.")
+def check_replace_supports(estimand: str, replace: bool, method: str) -> None:
+    """Matching without replacement cannot target the ATE (the options themselves are declared and checked upstream)."""
     if not replace and estimand == "ATE":
         raise CausalInputError(
             f"Method '{method}' estimates the ATE only with replace=True; matching without replacement "
             "cannot match every unit of both arms, so choose the ATT or ATC or set replace=True."
         )
-    for arm in target_arms(estimand):
-        pool = int(np.sum(data_t == 1 - arm))
-        if replace and n_neighbors > pool:
-            name = "control" if arm == 1 else "treated"
-            raise CausalInputError(
-                f"Option 'n_neighbors' is {n_neighbors} but the {name} arm has only {pool} rows to match from; "
-                "lower it."
-            )
-    return int(n_neighbors)
 
 
 def whiten_mahalanobis(X: np.ndarray) -> np.ndarray:

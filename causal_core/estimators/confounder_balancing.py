@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
-from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
+from ..features import expand_covariates, pooled_scale, standardised_differences
 from ..inference import bootstrap
 from ..limits import MethodLimits
+from ..options import n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 
@@ -156,13 +156,6 @@ def dcb_weights(
     return DCBFit(weights=W, beta=beta, objective=objective, iterations=iterations, converged=converged)
 
 
-def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
-        kind = "a positive integer" if integer else "a positive number"
-        raise CausalInputError(f"Option '{name}' must be {kind}; got {plain(value)!r}.")
-
-
 @register(
     id="differentiated_confounder_balancing",
     label="Differentiated confounder balancing",
@@ -181,7 +174,7 @@ def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
         OptionSpec("beta_l2", "float", 1e-3, "Ridge penalty on the confounder weights (mu).", low=0.0, high=1e6),
         OptionSpec("beta_l1", "float", 1e-3, "Lasso penalty on the confounder weights (nu).", low=0.0, high=1e6),
         OptionSpec("max_iter", "int", 100, "Most alternating iterations.", low=1, high=10_000),
-        OptionSpec("n_boot", "int", 100, "Bootstrap replicates for the standard error.", low=20, high=10_000),
+        n_boot_option(100),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, min_rows_per_arm=10, needs_overlap=True),
     gives_weights=True, order=140,
@@ -202,16 +195,7 @@ def differentiated_confounder_balancing(
     n_boot: int = 100,
 ) -> MethodOutput:
     """DCB estimate with a bootstrap standard error (stratified by arm, seeded)."""
-    moments, interactions = check_expansion_options(moments, interactions)
-    for name, value in (("outcome_loss", outcome_loss), ("weight_penalty", weight_penalty)):
-        _check_positive(name, value)
-    for name, value in (("beta_l2", beta_l2), ("beta_l1", beta_l1)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise CausalInputError(f"Option '{name}' must be a non-negative number; got {plain(value)!r}.")
-    _check_positive("max_iter", max_iter, integer=True)
-    _check_positive("n_boot", n_boot, integer=True)
-    if n_boot < 20:
-        raise CausalInputError(f"Option 'n_boot' must be at least 20 for a usable standard error; got {n_boot}.")
+    moments, interactions = int(moments), bool(interactions)  # options checked by causal_core.options
     X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
     scale = pooled_scale(X, data.treated)
     X_std = X / scale

@@ -35,15 +35,16 @@ its coverage on a design with strong signals.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import influence_se
 from ..models import fit_propensity, overlap_warnings
 from ..limits import MethodLimits
+from ..options import AtMostRows, AtMostSmallerArm
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from .ipw import hajek_ipw, logit_design
@@ -121,15 +122,6 @@ def variable_roles(in_treatment: np.ndarray, in_outcome: np.ndarray) -> list[str
     return ["confounder" if a else "adjustment" if b else "irrelevant" for a, b in zip(in_treatment, in_outcome)]
 
 
-def _check_options(n_folds: Any, penalty_rule: Any, n: int) -> None:
-    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or not 3 <= n_folds <= n // 10:
-        raise CausalInputError(
-            f"The 'n_folds' option of method 'd2vd' must be an integer from 3 to {max(3, n // 10)}; got {plain(n_folds)!r}."
-        )
-    if penalty_rule not in ("1se", "min"):
-        raise CausalInputError(f"The 'penalty_rule' option of method 'd2vd' must be '1se' or 'min'; got {plain(penalty_rule)!r}.")
-
-
 @register(
     id="d2vd",
     label="Data-driven variable decomposition (D2VD)",
@@ -141,7 +133,8 @@ def _check_options(n_folds: Any, penalty_rule: Any, n: int) -> None:
     reference="Kuang, Cui, Li, Jiang, Yang & Wang (2017), Treatment effect estimation with data-driven "
               "variable decomposition, AAAI.",
     options=(
-        OptionSpec("n_folds", "int", 5, "Cross-validation folds for the two L1 penalties (seeded).", low=3, high=20),
+        OptionSpec("n_folds", "int", 5, "Cross-validation folds for the two L1 penalties (seeded).", low=3, high=20,
+                   rules=(AtMostRows(divisor=10), AtMostSmallerArm())),
         OptionSpec("penalty_rule", "choice", "1se",
                    "'1se': strongest penalty within one standard error of the best CV loss (sparser); "
                    "'min': the best CV loss.", choices=("1se", "min")),
@@ -178,7 +171,6 @@ def d2vd(
     """
     from sklearn import config_context
     from sklearn.model_selection import KFold
-    _check_options(n_folds, penalty_rule, data.n)
     X, t, y, names = data.X, data.t, data.y, data.covariate_names
     U = _standardise(X)
     folds = KFold(n_splits=int(n_folds), shuffle=True, random_state=seed)

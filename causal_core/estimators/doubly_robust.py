@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import influence_se
 from ..models import MODEL_CHOICES, fit_outcome, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
+from ..options import AtMostRows, AtMostSmallerArm
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -95,20 +96,6 @@ def nuisance_predictions(
     return ps, mu1, mu0
 
 
-def _check_options(cross_fit: Any, n_folds: Any, n: int) -> None:
-    if not isinstance(cross_fit, (bool, np.bool_)):
-        raise CausalInputError(f"The 'cross_fit' option of method 'doubly_robust' must be True or False; got {plain(cross_fit)!r}.")
-    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
-        raise CausalInputError(
-            f"The 'n_folds' option of method 'doubly_robust' must be an integer of at least 2; got {plain(n_folds)!r}."
-        )
-    if cross_fit and n_folds > n // 4:
-        raise CausalInputError(
-            f"The 'n_folds' option of method 'doubly_robust' must be at most {max(2, n // 4)} for {n} rows "
-            f"when cross-fitting; got {n_folds}."
-        )
-
-
 @register(
     id="doubly_robust",
     label="Doubly robust (AIPW)",
@@ -121,11 +108,12 @@ def _check_options(cross_fit: Any, n_folds: Any, n: int) -> None:
               "Moodie, Saarela & Stephens (2018); Chernozhukov et al. (2018).",
     options=(
         OptionSpec("propensity_model", "model", "default", "Classifier for P(T=1|X); default the logit.",
-                   choices=MODEL_CHOICES),
+                   choices=MODEL_CHOICES, learner="classifier"),
         OptionSpec("outcome_model", "model", "default", "Regressor for E[Y|X] fitted in each arm; default OLS.",
                    choices=MODEL_CHOICES),
         OptionSpec("cross_fit", "bool", False, "Predict each row from models fitted on the other folds."),
-        OptionSpec("n_folds", "int", 5, "Number of cross-fitting folds (seeded).", low=2, high=20),
+        OptionSpec("n_folds", "int", 5, "Number of cross-fitting folds (seeded).", low=2, high=20,
+                   rules=(AtMostRows(divisor=4, when="cross_fit"), AtMostSmallerArm(when="cross_fit"))),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, arm_rows_beyond_covariates=2, linear_options=("propensity_model", "outcome_model"), needs_overlap=True, reports_overlap=True),
     gives_unit_effects=True, ovb_applicable=True, default_ticked=True, order=70,
@@ -158,7 +146,6 @@ def doubly_robust(
     MethodOutput
         ``unit_effects`` holds m1(x) - m0(x); diagnostics ``propensity``.
     """
-    _check_options(cross_fit, n_folds, data.n)
     ps_model = resolve_model(propensity_model, option="propensity_model", method="doubly_robust",
                              kind="classifier", seed=seed)
     y_model = resolve_model(outcome_model, option="outcome_model", method="doubly_robust",

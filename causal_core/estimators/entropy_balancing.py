@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
-from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
+from ..errors import CausalInputError
+from ..features import expand_covariates, pooled_scale, standardised_differences
 from ..inference import influence_se
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
@@ -164,15 +164,6 @@ def _sandwich_influence(
     return -psi @ direction
 
 
-def _check_options(solver: object, max_iter: object, tol: object) -> None:
-    if solver not in SOLVERS:
-        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {plain(solver)!r}.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise CausalInputError(f"Option 'max_iter' must be a positive integer; got {plain(max_iter)!r}.")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise CausalInputError(f"Option 'tol' must be a number between 0 and 1; got {plain(tol)!r}.")
-
-
 @register(
     id="entropy_balancing",
     label="Entropy balancing",
@@ -204,8 +195,7 @@ def entropy_balancing(
     tol: float = 1e-8,
 ) -> MethodOutput:
     """Entropy-balancing estimate with a sandwich standard error; ``seed`` is unused (no randomness)."""
-    moments, interactions = check_expansion_options(moments, interactions)
-    _check_options(solver, max_iter, tol)
+    moments, interactions = int(moments), bool(interactions)  # options checked by causal_core.options
     X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
     treated = data.treated
     scale = pooled_scale(X, treated)

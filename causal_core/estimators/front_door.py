@@ -38,6 +38,7 @@ from ..errors import CausalInputError, plain
 from ..inference import bootstrap
 from ..models import MODEL_CHOICES, fit_propensity, resolve_model
 from ..limits import MethodLimits
+from ..options import n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -126,17 +127,8 @@ class _CellMeans:
 
 
 def _resolve_mechanism_model(value: Any, *, seed: int) -> Any:
-    """The ``mechanism_model`` option as a regressor, or ``None`` for the default; checked even where it is unused."""
-    if value is None or (isinstance(value, str) and value == "default"):
-        return None
-    if isinstance(value, str) and value in MODEL_CHOICES:
-        return resolve_model(value, option="mechanism_model", method="front_door", kind="regressor", seed=seed)
-    if not (callable(getattr(value, "fit", None)) and callable(getattr(value, "predict", None))):
-        raise CausalInputError(
-            f"The 'mechanism_model' option must be a scikit-learn regressor with fit and predict "
-            f"or one of {list(MODEL_CHOICES)}; got {plain(value)!r}."
-        )
-    return value
+    """The ``mechanism_model`` option (checked upstream) as a regressor, or ``None`` for the default."""
+    return resolve_model(value, option="mechanism_model", method="front_door", kind="regressor", seed=seed)
 
 
 def default_mechanism_model() -> Any:
@@ -176,10 +168,6 @@ def _check_mechanisms(data: PreparedData) -> None:
 
 
 def _resolve_type(mechanism_type: str, M: np.ndarray) -> str:
-    if mechanism_type not in MECHANISM_TYPES:
-        raise CausalInputError(
-            f"The 'mechanism_type' option must be one of {list(MECHANISM_TYPES)}; got {plain(mechanism_type)!r}."
-        )
     if mechanism_type != "auto":
         return mechanism_type
     n_levels = np.unique(M, axis=0).shape[0]
@@ -231,8 +219,8 @@ def _check_discrete_positivity(data: PreparedData) -> None:
                    choices=MECHANISM_TYPES),
         OptionSpec("mechanism_model", "model", None,
                    "Regressor for E[Y | M, T, X] when mechanism_type='nonparametric' "
-                   "(default: ridge on cubic splines with pairwise interactions)."),
-        OptionSpec("n_boot", "int", 200, "Bootstrap replicates for the SE and percentile CI.", low=20, high=5000),
+                   "(default: ridge on cubic splines with pairwise interactions).", choices=MODEL_CHOICES),
+        n_boot_option(200, "Bootstrap replicates for the SE and percentile CI."),
     ),
     limits=MethodLimits(rows_beyond_covariates=3, min_rows_per_arm=10, covariate_roles=("confounders", "mechanisms")),
     default_ticked=True, order=110,
@@ -268,8 +256,6 @@ def front_door(
         Diagnostics: ``mechanism_type`` used, ``naive_difference``, ``treatment_to_mechanism``
         (arm means of each mechanism), bootstrap failures.
     """
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 20:
-        raise CausalInputError(f"The 'n_boot' option must be an integer of at least 20; got {plain(n_boot)!r}.")
     _check_mechanisms(data)
     kind = _resolve_type(mechanism_type, data.M)
     if kind == "discrete":

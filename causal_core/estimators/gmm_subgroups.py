@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import influence_se
 from ..models import overlap_warnings
 from ..limits import MethodLimits, check_limits, rows_needed_per_arm
+from ..options import AtMostRows
 from ..registry import OptionSpec, get_method, register
 from ..results import MethodOutput, kish_ess
 from ._gmm import COVARIANCE_TYPES, density_ratio_propensity, fit_mixture_path, standardise
@@ -39,36 +40,18 @@ __all__ = ["gmm_subgroups", "gmm_weighting", "subgroup_data", "combine_subgroups
 #: Fewest treated and control rows a subgroup needs for its own effect estimate.
 MIN_ROWS_PER_ARM = 5
 WITHIN_CHOICES = ("doubly_robust", "regression_adjustment", "ipw", "difference_in_means")
-EXCLUDED_WITHIN = ("gmm_subgroups", "gmm_weighting")
 PS_CLIP = 1e-3
 Z_95 = 1.959963984540054
 #: Below this share of rows as effective sample size, gmm_weighting warns that its weights are unreliable.
 LOW_ESS_SHARE = 0.05
 
 _MIXTURE_OPTIONS = (
-    OptionSpec("max_components", "int", 6, "Largest number of mixture components tried by BIC.", low=1, high=15),
+    OptionSpec("max_components", "int", 6, "Largest number of mixture components tried by BIC.", low=1, high=15,
+               rules=(AtMostRows(),)),
     OptionSpec("covariance_type", "choice", "full", "Covariance structure of each component.",
                choices=COVARIANCE_TYPES),
     OptionSpec("n_init", "int", 3, "Seeded initialisations per mixture (the best likelihood is kept).", low=1, high=20),
 )
-
-
-def _check_int(value: Any, option: str, method: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise CausalInputError(
-            f"The '{option}' option of method '{method}' must be an integer from {low} to {high}; got {plain(value)!r}."
-        )
-    return int(value)
-
-
-def _check_mixture_options(method: str, max_components: Any, covariance_type: Any, n_init: Any) -> tuple[int, str, int]:
-    if covariance_type not in COVARIANCE_TYPES:
-        raise CausalInputError(
-            f"The 'covariance_type' option of method '{method}' must be one of {list(COVARIANCE_TYPES)}; "
-            f"got {plain(covariance_type)!r}."
-        )
-    return (_check_int(max_components, "max_components", method, 1, 15), covariance_type,
-            _check_int(n_init, "n_init", method, 1, 20))
 
 
 def subgroup_data(data: PreparedData, rows: np.ndarray) -> PreparedData:
@@ -123,19 +106,9 @@ def _ordered_labels(model: Any, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank[model.predict(Z)] + 1, model.weights_[order]
 
 
-def _resolve_within(within_method: Any, estimand: str) -> Any:
-    if not isinstance(within_method, str):
-        raise CausalInputError(f"The 'within_method' option of method 'gmm_subgroups' must be a method id; got {plain(within_method)!r}.")
-    try:
-        info = get_method(within_method)
-    except CausalInputError as exc:
-        raise CausalInputError(f"The 'within_method' option of method 'gmm_subgroups' names an unknown method: {exc}") from None
-    if (info.id in EXCLUDED_WITHIN or not set(info.required_roles) <= {"confounders"}
-            or info.treatment_kind != "binary"):
-        raise CausalInputError(
-            f"The 'within_method' option of method 'gmm_subgroups' must be a back-door method for a binary "
-            f"treatment such as {list(WITHIN_CHOICES)}; got {plain(within_method)!r}."
-        )
+def _resolve_within(within_method: str, estimand: str) -> Any:
+    """The within-subgroup method (one of the declared ``WITHIN_CHOICES``, checked upstream)."""
+    info = get_method(within_method)
     if estimand not in info.estimands:
         raise CausalInputError(
             f"Within-subgroup method '{within_method}' does not estimate the {estimand}; choose another within_method."
@@ -154,7 +127,7 @@ def _resolve_within(within_method: Any, estimand: str) -> Any:
     reference="Fraley & Raftery (2002), JASA 97, 611-631; McLachlan & Peel (2000), Finite Mixture Models.",
     options=(
         OptionSpec("n_components", "int", None, "Number of subgroups; empty for automatic choice by BIC.",
-                   low=2, high=15),
+                   low=2, high=15, also=("auto",), none_means="automatic, by BIC", rules=(AtMostRows(),)),
         *_MIXTURE_OPTIONS,
         OptionSpec("within_method", "choice", "doubly_robust", "Back-door method used inside each subgroup.",
                    choices=WITHIN_CHOICES),
@@ -208,13 +181,9 @@ def gmm_subgroups(
         ``projection`` (2-D principal components of the standardised covariates).
     """
     method = "gmm_subgroups"
-    max_components, covariance_type, n_init = _check_mixture_options(method, max_components, covariance_type, n_init)
-    if reweighting not in ("none", "gmm_density_ratio"):
-        raise CausalInputError(
-            f"The 'reweighting' option of method '{method}' must be 'none' or 'gmm_density_ratio'; got {plain(reweighting)!r}."
-        )
+    max_components, n_init = int(max_components), int(n_init)  # options checked by causal_core.options
     forced = None if n_components is None or (isinstance(n_components, str) and n_components == "auto") else \
-        _check_int(n_components, "n_components", method, 2, 15)
+        int(n_components)
     info = _resolve_within(within_method, estimand)
     # rows per arm each subgroup needs: the mixture's own minimum, or more for a within-method regression
     need = max(MIN_ROWS_PER_ARM, rows_needed_per_arm(info, data.X.shape[1]),
@@ -355,7 +324,7 @@ def gmm_weighting(
         ``weights`` per row, diagnostics ``propensity`` and ``components``.
     """
     method = "gmm_weighting"
-    max_components, covariance_type, n_init = _check_mixture_options(method, max_components, covariance_type, n_init)
+    max_components, n_init = int(max_components), int(n_init)  # options checked by causal_core.options
     Z = standardise(data.X)
     ps, chosen = density_ratio_propensity(Z, data.t, max_components=max_components, covariance_type=covariance_type,
                                           n_init=n_init, seed=seed)

@@ -155,7 +155,7 @@ def selection_warnings(pi: np.ndarray, selected: np.ndarray, selection: str) -> 
     options=(
         OptionSpec("selection_model", "model", "default",
                    "Classifier for P(S=1|X,T); default the logit, whose estimation the standard error accounts for.",
-                   choices=MODEL_CHOICES),
+                   choices=MODEL_CHOICES, learner="classifier"),
     ),
     limits=MethodLimits(rows_beyond_covariates=3, linear_options=("selection_model",), needs_overlap=True, reports_overlap=True),
     outcome_may_be_missing=True,

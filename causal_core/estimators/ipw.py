@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import influence_se
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
@@ -126,12 +126,6 @@ def hajek_ipw(
     return float(mu1 - mu0), influence, w1 + w0
 
 
-def _check_fraction(value: Any, option: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 <= value < 0.5:
-        raise CausalInputError(f"The '{option}' option of method 'ipw' must be a number in [0, 0.5); got {plain(value)!r}.")
-    return float(value)
-
-
 def _ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
     return {"treated": kish_ess(weights[t == 1]), "control": kish_ess(weights[t == 0]), "all": kish_ess(weights)}
 
@@ -149,7 +143,7 @@ def _ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
     options=(
         OptionSpec("propensity_model", "model", "default",
                    "Classifier for P(T=1|X); default the logit, whose estimation the standard error accounts for.",
-                   choices=MODEL_CHOICES),
+                   choices=MODEL_CHOICES, learner="classifier"),
         OptionSpec("trim", "float", 0.0,
                    "Drop units whose propensity is outside [trim, 1 - trim]; changes the estimand to the overlap population.",
                    low=0.0, high=0.49),
@@ -193,8 +187,7 @@ def ipw(
         ``weights`` (one per row, 0 for trimmed rows) and diagnostics
         ``propensity``, ``ess_before``/``ess_after`` (Kish, by arm), ``n_trimmed``, ``n_clipped``.
     """
-    trim = _check_fraction(trim, "trim")
-    clip = _check_fraction(clip, "clip")
+    trim, clip = float(trim), float(clip)  # options checked by causal_core.options
     model = resolve_model(propensity_model, option="propensity_model", method="ipw", kind="classifier", seed=seed)
     t, y = data.t, data.y
     ps_raw = fit_propensity(data.X, t, data.covariate_names, model)

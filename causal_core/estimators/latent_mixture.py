@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import bootstrap
 from ..mixtures.em import fit_em
 from ..mixtures.encoding import MAX_OUTCOME_LEVELS, codes_from_values, proxy_codes_from_prepared
@@ -23,6 +23,7 @@ from ..mixtures.fit import SOLVERS, MixtureFit, fit_latent_mixture, moment_param
 from ..mixtures.identifiability import kruskal_identifiable
 from ..mixtures.latent_class import LatentClassData, LatentClassParameters, align_to, interventional_means
 from ..limits import MethodLimits
+from ..options import n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -54,22 +55,6 @@ def encode_latent_class_data(data: PreparedData, outcome_model: str = "auto"
     compressed = LatentClassData(patterns[:, :-2], levels, patterns[:, -2], patterns[:, -1], y_values,
                                  counts.astype(float))
     return compressed, inverse.ravel()
-
-
-def _check_options(k: Any, solver: str, n_restarts: Any, n_boot: Any, outcome_model: str) -> int | str:
-    if isinstance(k, str) and k.strip().isdigit():
-        k = int(k)
-    if not (k == "auto" or (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= 8)):
-        raise CausalInputError(f"Option 'k' must be a whole number of sources from 1 to 8 or 'auto'; got {plain(k)!r}.")
-    if solver not in SOLVERS:
-        raise CausalInputError(f"Option 'solver' must be one of {', '.join(SOLVERS)}; got {plain(solver)!r}.")
-    if outcome_model not in OUTCOME_MODELS:
-        raise CausalInputError(f"Option 'outcome_model' must be one of {', '.join(OUTCOME_MODELS)}; got {plain(outcome_model)!r}.")
-    if not isinstance(n_restarts, (int, np.integer)) or n_restarts < 0:
-        raise CausalInputError(f"Option 'n_restarts' must be a whole number >= 0; got {plain(n_restarts)!r}.")
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 20:
-        raise CausalInputError(f"Option 'n_boot' must be a whole number >= 20; got {plain(n_boot)!r}.")
-    return k if k == "auto" else int(k)
 
 
 def _bic(fit: MixtureFit, n: int) -> float:
@@ -186,7 +171,7 @@ def _proxy_level_labels(data: PreparedData, levels: tuple[int, ...]) -> dict[str
                    "EM, Jennrich moments, or EM started from the moments ('auto': moments+em when identifiable).",
                    choices=SOLVERS),
         OptionSpec("n_restarts", "int", 10, "Seeded random EM starts.", low=0, high=1000),
-        OptionSpec("n_boot", "int", 200, "Bootstrap replicates for the standard error.", low=20, high=10_000),
+        n_boot_option(200),
         OptionSpec("outcome_model", "choice", "auto",
                    "Discrete (at most 10 whole-number values) or Gaussian within each source.",
                    choices=OUTCOME_MODELS),
@@ -207,7 +192,7 @@ def latent_mixture(
     outcome_model: str = "auto",
 ) -> MethodOutput:
     """ATE under a hidden discrete confounder identified by proxies; bootstrap SE and percentile CI."""
-    k = _check_options(k, solver, n_restarts, n_boot, outcome_model)
+    k = k if k == "auto" else int(k)  # options checked by causal_core.options
     encoded, row_pattern = encode_latent_class_data(data, outcome_model)
     warnings: list[str] = []
     if data.roles.confounders:

@@ -6,12 +6,11 @@ average of the within-stratum differences in means.
 """
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
@@ -102,17 +101,6 @@ def _stratified_variance(stratum: np.ndarray, y: np.ndarray, t: np.ndarray, matc
     return variance
 
 
-def _check_n_bins(n_bins: Any) -> int | None:
-    if n_bins is None:
-        return None
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
-        raise CausalInputError(
-            f"Option 'n_bins' must be an integer of at least 2 (bins per continuous confounder), "
-            f"or None for Sturges' rule; got {plain(n_bins)!r}."
-        )
-    return int(n_bins)
-
-
 @register(
     id="exact_matching",
     label="Exact / coarsened exact matching (CEM)",
@@ -129,7 +117,7 @@ def _check_n_bins(n_bins: Any) -> int | None:
             None,
             "Equal-width bins per continuous confounder; None uses Sturges' rule ceil(log2(n) + 1). "
             "Fewer bins keep more units but leave more confounding within bins.",
-            low=2,
+            low=2, none_means="Sturges' rule",
         ),
     ),
     # no overlap rule here: a separating covariate leaves no stratum with both arms, which the method
@@ -158,7 +146,7 @@ def exact_matching(data: PreparedData, *, estimand: str, seed: int, n_bins: int 
     regression with a sandwich (HC2) variance ignores the stratification and
     is conservative whenever the confounders predict the outcome.
     """
-    bins = _check_n_bins(n_bins)
+    bins = None if n_bins is None else int(n_bins)  # options checked by causal_core.options
     bins_used = sturges_bins(data.n) if bins is None else bins
     codes = coarsen(data.X, data.binary_covariates, bins_used)
     _, stratum = np.unique(codes, axis=0, return_inverse=True)

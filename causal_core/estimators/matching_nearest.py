@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
-from ..models import fit_propensity, overlap_warnings, resolve_model
+from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
+from ..options import AtMostSmallerArm
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from ._matching_core import (
-    check_matching_options,
+    check_replace_supports,
     dropped_warning,
     fit_matching,
     matching_diagnostics,
@@ -27,7 +27,8 @@ from ._matching_core import (
 __all__ = ["nearest_neighbor_matching", "propensity_score_matching"]
 
 _N_NEIGHBORS = OptionSpec(
-    "n_neighbors", "int", 1, "Number of matches per unit (ties at the last distance are all kept when matching with replacement).", low=1
+    "n_neighbors", "int", 1, "Number of matches per unit (ties at the last distance are all kept when matching with replacement).", low=1,
+    rules=(AtMostSmallerArm(minus=1),),
 )
 _REPLACE = OptionSpec(
     "replace", "bool", True, "Match with replacement (a unit may serve several); without replacement supports ATT/ATC only."
@@ -97,9 +98,8 @@ def nearest_neighbor_matching(
     ``diagnostics['std_error_sample']``. Without replacement no unit is
     reused and the formula is the paired-difference variance.
     """
-    k = check_matching_options(data.t, estimand, n_neighbors, replace, "nearest_neighbor_matching")
-    if not isinstance(bias_adjustment, (bool, np.bool_)):
-        raise CausalInputError(f"Option 'bias_adjustment' must be True or False; got {plain(bias_adjustment)!r}.")
+    check_replace_supports(estimand, replace, "nearest_neighbor_matching")
+    k = int(n_neighbors)
     points = whiten_mahalanobis(data.X)
     fit = fit_matching(
         points,
@@ -127,19 +127,6 @@ def nearest_neighbor_matching(
     )
 
 
-def _check_caliper(caliper: Any) -> float | None:
-    if caliper is None:
-        return None
-    if isinstance(caliper, bool) or not isinstance(caliper, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(caliper) and caliper > 0
-    ):
-        raise CausalInputError(
-            f"Option 'caliper' must be a positive number of standard deviations of the logit propensity, "
-            f"or None for no caliper; got {plain(caliper)!r}."
-        )
-    return float(caliper)
-
-
 @register(
     id="propensity_score_matching",
     label="Propensity-score matching",
@@ -156,13 +143,15 @@ def _check_caliper(caliper: Any) -> float | None:
             "model",
             None,
             "scikit-learn classifier for P(T=1|X); default a logistic regression on standardised confounders.",
+            choices=MODEL_CHOICES, learner="classifier",
         ),
         OptionSpec(
             "caliper",
             "float",
             0.2,
             "Largest allowed distance, in pooled standard deviations of the logit propensity; None disables it.",
-            low=0.0,
+            low=0.0, low_inclusive=False, nullable=True,
+            none_means="no caliper",
         ),
         _N_NEIGHBORS,
         _REPLACE,
@@ -210,8 +199,9 @@ def propensity_score_matching(
     ATT in 98.5-99.5% of samples of ``simulate.linear_confounded``, n=400).
     """
     from scipy.special import logit
-    k = check_matching_options(data.t, estimand, n_neighbors, replace, "propensity_score_matching")
-    caliper_sd = _check_caliper(caliper)
+    check_replace_supports(estimand, replace, "propensity_score_matching")
+    k = int(n_neighbors)
+    caliper_sd = None if caliper is None else float(caliper)
     model = resolve_model(propensity_model, option="propensity_model", method="propensity_score_matching",
                           kind="classifier", seed=seed)
     propensity = fit_propensity(data.X, data.t, data.covariate_names, model)

@@ -25,10 +25,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import bootstrap, influence_se
-from ..models import fit_propensity, overlap_warnings, resolve_model
+from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
+from ..options import AtMostRows, AtMostSmallerArm, n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 from .doubly_robust import aipw_effect
@@ -54,12 +55,9 @@ def base_regressor(value: Any, *, method: str, seed: int, option: str = "base_mo
             "random_forest": lambda: RandomForestRegressor(n_estimators=100, min_samples_leaf=5, random_state=seed),
             "linear": LinearRegression,
         }
-        if value not in catalogue:
-            raise CausalInputError(
-                f"The '{option}' option of method '{method}' must be one of {list(BASE_MODELS)} or a "
-                f"scikit-learn regressor; got {plain(value)!r}."
-            )
-        return catalogue[value]()
+        if value in catalogue:
+            return catalogue[value]()
+        # other names are refused by the declared option check; resolve_model names the rule for direct callers
     return clone(resolve_model(value, option=option, method=method, kind="regressor", seed=seed))
 
 
@@ -76,11 +74,6 @@ def final_regressor(value: Any, base: Any, *, seed: int) -> Any:
         return RandomForestRegressor(n_estimators=100, min_samples_leaf=50, random_state=seed)
     if isinstance(value, str) and value == "same_as_base":
         return base
-    if isinstance(value, str) and value != "linear":
-        raise CausalInputError(
-            f"The 'final_model' option of method 'dr_learner' must be one of {list(FINAL_MODELS)} or a "
-            f"scikit-learn regressor; got {plain(value)!r}."
-        )
     return base_regressor(value, method="dr_learner", seed=seed, option="final_model")
 
 
@@ -132,18 +125,10 @@ def _target(t: np.ndarray, estimand: str) -> np.ndarray:
     return np.ones(t.shape[0], dtype=bool)
 
 
-def _check_n_boot(n_boot: Any, method: str) -> int:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not 10 <= n_boot <= 2000:
-        raise CausalInputError(
-            f"The 'n_boot' option of method '{method}' must be an integer from 10 to 2000; got {plain(n_boot)!r}."
-        )
-    return int(n_boot)
-
-
 def _plug_in_learner(learner: Callable[..., np.ndarray], method: str, data: PreparedData, *, estimand: str,
                      seed: int, base_model: Any, n_boot: Any, propensity_model: Any = None) -> MethodOutput:
     """Run a plug-in learner, average its unit effects over the target rows, bootstrap the average."""
-    n_boot = _check_n_boot(n_boot, method)
+    n_boot = int(n_boot)  # options checked by causal_core.options
     model = base_regressor(base_model, method=method, seed=seed)
     ps_model = resolve_model(propensity_model, option="propensity_model", method=method, kind="classifier", seed=seed)
     extra = {"propensity_model": ps_model, "names": data.covariate_names} if learner is x_learner_effects else {}
@@ -180,9 +165,9 @@ def _plug_in_learner(learner: Callable[..., np.ndarray], method: str, data: Prep
 
 _BASE_OPTION = OptionSpec("base_model", "model", "gradient_boosting",
                           "Regressor for the outcome (and effect) models.", choices=BASE_MODELS)
-_BOOT_OPTION = OptionSpec("n_boot", "int", 50, "Bootstrap replicates for the standard error (each refits "
-                          "every model).", low=10, high=2000)
-_PS_OPTION = OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X); default the logit.")
+_BOOT_OPTION = n_boot_option(50, "Bootstrap replicates for the standard error (each refits every model).")
+_PS_OPTION = OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X); default the logit.",
+                        choices=MODEL_CHOICES, learner="classifier")
 #: What the meta-learners do with more covariates than rows (flexible base learners only).
 _ML_HIGH_DIM = ("fits its flexible base learners anyway, so it still runs, but the effect rests on "
                  "their regularisation finding the confounders.")
@@ -293,7 +278,8 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     options=(_BASE_OPTION, _PS_OPTION,
              OptionSpec("final_model", "model", "regularised_boosting",
                         "Regressor of the pseudo-outcome on X (noisy, so regularise it).", choices=FINAL_MODELS),
-             OptionSpec("n_folds", "int", 5, "Cross-fitting folds (seeded).", low=2, high=20)),
+             OptionSpec("n_folds", "int", 5, "Cross-fitting folds (seeded).", low=2, high=20,
+                        rules=(AtMostRows(divisor=10), AtMostSmallerArm()))),
     limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
     **_COMMON,
     gives_unit_effects=True, explores_heterogeneity=True, order=220,
@@ -321,10 +307,6 @@ def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any 
         ``unit_effects`` from the cross-fitted regression of the pseudo-outcome on X.
     """
     method = "dr_learner"
-    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or not 2 <= n_folds <= max(2, data.n // 10):
-        raise CausalInputError(
-            f"The 'n_folds' option of method '{method}' must be an integer from 2 to {max(2, data.n // 10)}; got {plain(n_folds)!r}."
-        )
     model = base_regressor(base_model, method=method, seed=seed)
     ps_model = resolve_model(propensity_model, option="propensity_model", method=method, kind="classifier", seed=seed)
     final = final_regressor(final_model, model, seed=seed)

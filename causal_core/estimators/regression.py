@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import bootstrap
 from ..models import MODEL_CHOICES, fit_outcome, resolve_model
 from ..limits import MethodLimits
+from ..options import n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
 
@@ -90,17 +91,6 @@ def imputation_effect(
     return estimate, mu1 - mu0
 
 
-def _check_options(interactions: Any, n_boot: Any) -> None:
-    if not isinstance(interactions, (bool, np.bool_)):
-        raise CausalInputError(
-            f"The 'interactions' option of method 'regression_adjustment' must be True or False; got {plain(interactions)!r}."
-        )
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 20:
-        raise CausalInputError(
-            f"The 'n_boot' option of method 'regression_adjustment' must be an integer of at least 20; got {plain(n_boot)!r}."
-        )
-
-
 @register(
     id="regression_adjustment",
     label="Outcome regression (g-computation)",
@@ -116,8 +106,7 @@ def _check_options(interactions: Any, n_boot: Any) -> None:
         OptionSpec("outcome_model", "model", "default",
                    "Regressor fitted in each arm to impute potential outcomes; default OLS as described above.",
                    choices=MODEL_CHOICES),
-        OptionSpec("n_boot", "int", 200,
-                   "Bootstrap replicates for the standard error when an outcome_model is given.", low=20, high=5000),
+        n_boot_option(200, "Bootstrap replicates for the standard error when an outcome_model is given."),
     ),
     limits=MethodLimits(rows_beyond_covariates=3, arm_rows_beyond_covariates=2, arm_rule_option="interactions", linear_options=("outcome_model",)),
     gives_unit_effects=True, ovb_applicable=True, default_ticked=True, order=50,
@@ -153,7 +142,6 @@ def regression_adjustment(
     MethodOutput
         ``unit_effects`` holds each row's predicted effect.
     """
-    _check_options(interactions, n_boot)
     model = resolve_model(outcome_model, option="outcome_model", method="regression_adjustment",
                           kind="regressor", seed=seed)
     X, t, y = data.X, data.t, data.y

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
-from ..features import check_expansion_options, expand_covariates, pooled_scale, standardised_differences
+from ..errors import CausalInputError
+from ..features import expand_covariates, pooled_scale, standardised_differences
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
@@ -91,7 +91,7 @@ def _arm_mean(
     reference="Athey, Imbens & Wager (2018), JRSS-B 80(4), 597-623.",
     options=(
         OptionSpec("zeta", "float", 0.5, "Trade-off in the weight programme: 0 = uniform weights, near 1 = tight balance.",
-                   low=0.0, high=1.0),
+                   low=0.0, high=1.0, low_inclusive=False, high_inclusive=False),
         OptionSpec("moments", "int", 1, "Balance means (1), also squares (2) or also cubes (3).", low=1, high=3),
         OptionSpec("interactions", "bool", False, "Also use all pairwise products of covariates."),
     ),
@@ -108,9 +108,7 @@ def approximate_residual_balancing(
     interactions: bool = False,
 ) -> MethodOutput:
     """ARB estimate with the paper's plug-in variance; ``seed`` fixes the cross-validation folds."""
-    if isinstance(zeta, bool) or not isinstance(zeta, (int, float)) or not 0 < zeta < 1:
-        raise CausalInputError(f"Option 'zeta' must be a number strictly between 0 and 1; got {plain(zeta)!r}.")
-    moments, interactions = check_expansion_options(moments, interactions)
+    moments, interactions = int(moments), bool(interactions)  # options checked by causal_core.options
     X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
     treated = data.treated
     scale = pooled_scale(X, treated)

@@ -38,10 +38,11 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import bootstrap
 from ..models import fit_propensity, overlap_warnings
 from ..limits import MethodLimits
+from ..options import n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
 from ._one_step_jackknife import jackknife_cov, one_step_jackknife
@@ -280,19 +281,6 @@ def _estimate_core(S, X, t, y, z, extra, names=(), *, inference: bool = True) ->
     return core
 
 
-def _check_options(extra_moments: Any, n_boot: Any) -> None:
-    if extra_moments not in EXTRA_MOMENTS:
-        raise CausalInputError(
-            f"The 'extra_moments' option of method 'shadow_variable' must be one of {list(EXTRA_MOMENTS)}; "
-            f"got {plain(extra_moments)!r}."
-        )
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not (n_boot == 0 or n_boot >= 20):
-        raise CausalInputError(
-            f"The 'n_boot' option of method 'shadow_variable' must be 0 (sandwich) or an integer of at least 20; "
-            f"got {plain(n_boot)!r}."
-        )
-
-
 @register(
     id="shadow_variable",
     label="Shadow variable (outcome-dependent selection)",
@@ -308,10 +296,8 @@ def _check_options(extra_moments: Any, n_boot: Any) -> None:
                    "'auto' adds T*Z and Z^2 to the moment functions (over-identified: two-step GMM and Hansen's "
                    "J test of the shadow assumption); 'none' uses (1, X, T, Z) only.",
                    choices=EXTRA_MOMENTS),
-        OptionSpec("n_boot", "int", 0,
-                   "Bootstrap replicates for the standard error and a percentile interval; 0 uses the jackknife "
-                   "of the stacked estimating equations.",
-                   low=0, high=2000),
+        n_boot_option(0, "Bootstrap replicates for the standard error and a percentile interval; 0 uses the "
+                      "jackknife of the stacked estimating equations.", allow_zero=True, zero_means="the jackknife"),
     ),
     limits=MethodLimits(rows_beyond_covariates=4, needs_overlap=True, reports_overlap=True),
     outcome_may_be_missing=True,
@@ -349,7 +335,6 @@ def shadow_variable(
         ``sandwich_std_error`` (the optimistic linearisation, for comparison).
     """
     from scipy import stats
-    _check_options(extra_moments, n_boot)
     selected = check_selection_inputs(data, "shadow_variable")
     shadow_name = data.roles.shadow
     z = data.shadow

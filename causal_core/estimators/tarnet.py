@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError
 from ..inference import influence_se
-from ..models import fit_propensity, overlap_warnings, resolve_model
+from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
@@ -58,8 +58,6 @@ def _seeded_torch(seed: int) -> Iterator[None]:
 def _device(choice: str) -> Any:
     import torch
 
-    if choice not in ("auto", "cpu", "cuda"):
-        raise CausalInputError(f"The 'device' option of method 'tarnet' must be 'auto', 'cpu' or 'cuda'; got {plain(choice)!r}.")
     if choice == "cuda" and not torch.cuda.is_available():
         raise CausalInputError("The 'device' option of method 'tarnet' is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
     return torch.device("cuda" if choice != "cpu" and torch.cuda.is_available() else "cpu")
@@ -152,15 +150,6 @@ def fit_tarnet(
     return mu0, mu1, pd.DataFrame(history), str(dev)
 
 
-def _check_number(value: Any, option: str, low: float, high: float, integer: bool) -> None:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-        what = "an integer" if integer else "a number"
-        raise CausalInputError(
-            f"The '{option}' option of method 'tarnet' must be {what} from {low:g} to {high:g}; got {plain(value)!r}."
-        )
-
-
 @register(
     id="tarnet",
     label="TARNet / CFR (neural CATE)",
@@ -183,7 +172,8 @@ def _check_number(value: Any, option: str, low: float, high: float, integer: boo
         OptionSpec("batch_size", "int", 256, "Rows per gradient step.", low=8, high=100_000),
         OptionSpec("dr_correction", "bool", True,
                    "Average effect by augmented IPW with the network's heads (else the plug-in mean)."),
-        OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X) in the DR correction; default the logit."),
+        OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X) in the DR correction; default the logit.",
+                   choices=MODEL_CHOICES, learner="classifier"),
         OptionSpec("device", "choice", "auto", "'auto' uses CUDA when available, else the CPU.",
                    choices=("auto", "cpu", "cuda")),
     ),
@@ -230,15 +220,6 @@ def tarnet(
     MethodOutput
         ``unit_effects``; diagnostics ``plug_in_estimate``, ``training`` (loss per epoch), ``device``.
     """
-    _check_number(cfr_penalty, "cfr_penalty", 0.0, 100.0, integer=False)
-    _check_number(epochs, "epochs", 1, 5000, integer=True)
-    _check_number(hidden_units, "hidden_units", 2, 1024, integer=True)
-    _check_number(learning_rate, "learning_rate", 1e-5, 1.0, integer=False)
-    _check_number(batch_size, "batch_size", 8, 100_000, integer=True)
-    if ipm not in IPMS:
-        raise CausalInputError(f"The 'ipm' option of method 'tarnet' must be one of {list(IPMS)}; got {plain(ipm)!r}.")
-    if not isinstance(dr_correction, (bool, np.bool_)):
-        raise CausalInputError(f"The 'dr_correction' option of method 'tarnet' must be True or False; got {plain(dr_correction)!r}.")
     ps_model = resolve_model(propensity_model, option="propensity_model", method="tarnet", kind="classifier", seed=seed)
     X = data.X if data.X.shape[1] else np.zeros((data.n, 1))
     mu0, mu1, history, used_device = fit_tarnet(

@@ -17,9 +17,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..api import _option_value_problem
 from ..errors import CausalInputError
-from ..models import MODEL_CHOICES
+from ..options import option_value_problem
 from ..registry import MethodInfo, OptionSpec, get_method
 from ..roles import Roles
 from .analysis_schema import JS_SAFE_INTEGER, check_document, read_document
@@ -232,31 +231,19 @@ def _robustness(document: Mapping[str, Any], methods: tuple[str, ...]) -> tuple[
     return refutations, (MethodLabSettings.from_dict(lab) if lab is not None else None)
 
 
-def _same_value(value: Any, choice: Any) -> bool:
-    """``value == choice`` without counting ``True`` as 1 or ``1.0`` as the integer 1."""
-    return type(value) is type(choice) and value == choice
-
-
 def _option_problem(info: MethodInfo, spec: OptionSpec, value: Any) -> str | None:
     """Why a saved option value does not fit its ``OptionSpec``, or ``None``.
 
-    Numbers and booleans are checked by the engine's own option check; a file
-    holds only JSON values, so a ``"choice"`` must be one of the listed choices
-    and a ``"model"`` one of the named models (``None`` where the default is).
+    The engine's one option validator (:func:`causal_core.options.option_value_problem`)
+    checks kind, bounds, choices and named models; a file also keeps integers
+    within JavaScript's safe range.
     """
-    problem = _option_value_problem(info, spec, value)
+    problem = option_value_problem(info, spec, value)
     if problem:
         return problem
-    prefix = f"The '{spec.name}' option of method '{info.id}'"
-    if value is None and spec.default is None:
-        return None
-    if spec.kind == "int" and abs(value) > JS_SAFE_INTEGER:
-        return f"{prefix} must be an integer of at most {JS_SAFE_INTEGER:,} in size; got {value!r}."
-    if spec.kind in ("choice", "model"):
-        allowed = tuple(spec.choices) or (MODEL_CHOICES if spec.kind == "model" else ())
-        if allowed and not any(_same_value(value, choice) for choice in allowed):
-            listed = ", ".join(repr(c) for c in allowed)
-            return f"{prefix} must be one of {listed}; got {value!r}."
+    if spec.kind == "int" and isinstance(value, int) and abs(value) > JS_SAFE_INTEGER:
+        return (f"The '{spec.name}' option of method '{info.id}' must be an integer of at most "
+                f"{JS_SAFE_INTEGER:,} in size; got {value!r}.")
     return None
 
 
