@@ -527,3 +527,18 @@ def test_html_report_shows_hostile_strings_in_every_field_as_text(frame, table, 
     text = "".join(parsed.text)
     for payload in (LINK, IMG, STYLE, SCRIPT_TAG, BREAK_DOUBLE):
         assert payload in text  # shown as text, character for character
+
+
+def test_frame_csv_writes_dates_and_booleans_as_pandas_does():
+    from causal_core.report.tables import frame_csv
+
+    table = pd.DataFrame({"day": pd.to_datetime(["2024-01-02", "2024-03-04"]), "flag": [True, False],
+                          "note": ["-minus", "plain"]})
+    rows = _csv_cells(frame_csv(table))
+    assert rows == [["day", "flag", "note"], ["2024-01-02", "True", "'-minus"], ["2024-03-04", "False", "plain"]]
+
+
+def test_named_figure_slug_is_file_name_safe():
+    figure = NamedFigure("weights_" + "../" + LINK, "title", go.Figure())
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", figure.slug)
+    assert NamedFigure("love_plot", "t", go.Figure()).slug == "love_plot"

@@ -231,7 +231,12 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         raise CausalInputError("The data path or sample id for the script is empty; name a data file or a sample.")
     options = {m: dict(o) for m, o in spec.method_options.items() if o}
     # JSON round trip turns numpy scalars and tuples into plain literals
-    options = json.loads(json.dumps(options, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
+    try:
+        options = json.loads(json.dumps(options, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
+    except (TypeError, ValueError) as exc:
+        raise CausalInputError(
+            f"The method options cannot be written into the script ({exc}); use numbers, strings, booleans or lists."
+        ) from None
     today = _dt.date.today().isoformat()
     # No user string is ever written into the docstring or a comment: the data name and the versions
     # come from uploads and analysis files, so they appear only as repr literals in code position below.

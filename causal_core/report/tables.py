@@ -41,9 +41,10 @@ def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            continue
-        out.isetitem(position, column.map(neutralise_text, na_action="ignore").astype(object))
+        text_like = pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column) or \
+            isinstance(column.dtype, pd.CategoricalDtype)
+        if text_like:  # numbers, booleans and dates are written as they are
+            out.isetitem(position, column.astype(object).map(neutralise_text, na_action="ignore"))
     out.columns = [neutralise_text(str(c)) for c in out.columns]
     return out
 
