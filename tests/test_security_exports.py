@@ -68,12 +68,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = "__import__('os').system('touch MARKER')"
 OPEN = "open('MARKER2', 'w')"
 BREAK_DOUBLE = f'S""";{RUN};"""'
+BREAK_REPR = 'S""";__import__("os").system("touch MARKER");"""'  # survives repr unchanged (the reported sheet name)
 BREAK_SINGLE = f"'''\n{OPEN}\n'''"
 BREAK_LINE = f"x\n{RUN}\n#"
 BREAK_CR = f"x\r{OPEN}\r"
 FSTRING = "f'{" + RUN + "}'"
 MISC = "{x} %s \\ \\n #c \x0b\x0c\x1b\u2028 {{}} %(a)s"
-SCRIPT_PAYLOADS = (BREAK_DOUBLE, BREAK_SINGLE, BREAK_LINE, BREAK_CR, FSTRING, MISC, '"""', "'''", "\\")
+SCRIPT_PAYLOADS = (BREAK_DOUBLE, BREAK_REPR, BREAK_SINGLE, BREAK_LINE, BREAK_CR, FSTRING, MISC, '"""', "'''", "\\")
 
 LINK = '<a href="http://evil.example/">click</a>'
 IMG = "<img src=x onerror=alert(1)>"
@@ -212,12 +213,19 @@ def test_script_holds_hostile_strings_in_every_field_only_as_string_literals(fra
     _check_payloads_are_string_constants(script, [payload])
 
 
-def test_script_with_every_field_hostile_runs_no_code(tmp_path, frame):
-    spec = _everything_hostile(AnalysisSpec.from_data(frame, data_name="d", roles=HOSTILE_ROLES, estimand="ATE",
-                                                      methods=list(METHODS)), BREAK_DOUBLE + BREAK_SINGLE + BREAK_LINE)
+@pytest.mark.parametrize("field", ["data_name", "app_version", "engine_version", "every field"])
+def test_script_with_a_hostile_field_runs_no_code(tmp_path, frame, field):
+    spec = AnalysisSpec.from_data(frame, data_name="d", roles=HOSTILE_ROLES, estimand="ATE",
+                                  methods=["difference_in_means"])
+    if field == "every field":
+        spec = _everything_hostile(spec, BREAK_DOUBLE + BREAK_SINGLE + BREAK_LINE)
+    else:  # one payload that closes the old docstring and stays valid Python: the reported attack
+        spec = _with(spec, **{field: BREAK_REPR})
     frame.to_parquet(tmp_path / "data.parquet", index=False)
-    _run(reproduction_script(spec, "data.parquet"), tmp_path)  # it may fail on the nonsense settings
+    done = _run(reproduction_script(spec, "data.parquet"), tmp_path)  # "every field" may fail on the settings
     assert _markers(tmp_path) == []
+    if field != "every field":
+        assert done.returncode == 0, done.stderr
 
 
 def test_script_with_hostile_names_runs_and_reproduces_the_estimates(tmp_path, frame):
