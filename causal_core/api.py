@@ -93,8 +93,10 @@ def estimate(
     seed = check_seed(seed)
     start = time.perf_counter()
     data = prepare(df, roles, info)
-    validate_options(info, options, data)  # the options' data rules, before the (possibly slow) method
+    # the method's identifiability limits first (a 2-row arm is the problem, not the n_folds it caps),
+    # then the options' data rules, both before the (possibly slow) method
     limit_warnings = check_limits(info, data, estimand, options)
+    validate_options(info, options, data)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         try:

@@ -54,9 +54,6 @@ class MethodLimits:
     min_rows_per_arm : int
         Fewest treated and fewest control rows (bootstrap, cross-fitting and
         mixture methods need more than the two every method needs).
-    neighbors_option : str
-        When set, each arm also needs one more row than this option's value
-        (k-nearest-neighbour matching).
     covariate_roles : tuple of str
         Encoded roles whose columns enter the design counted by the row rules.
     needs_overlap : bool
@@ -76,7 +73,6 @@ class MethodLimits:
     arm_rule_option: str = ""
     linear_options: tuple[str, ...] = ()
     min_rows_per_arm: int = 2
-    neighbors_option: str = ""
     covariate_roles: tuple[str, ...] = ("confounders",)
     needs_overlap: bool = False
     reports_overlap: bool = False
@@ -113,10 +109,6 @@ def rows_needed_per_arm(info: Any, p: int, options: dict[str, Any] | None = None
     options = options or {}
     limits = info.limits
     need = limits.min_rows_per_arm
-    if limits.neighbors_option:
-        k = _option(info, options, limits.neighbors_option)
-        if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
-            need = max(need, int(k) + 1)
     arm_rule = limits.arm_rows_beyond_covariates > 0 and (
         not limits.arm_rule_option or bool(_option(info, options, limits.arm_rule_option)))
     if arm_rule and _rules_apply(info, options):

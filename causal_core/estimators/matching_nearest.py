@@ -58,7 +58,7 @@ _TIES_WARNING = (
             "Abadie-Imbens (2011) regression adjustment for the remaining covariate differences within matches.",
         ),
     ),
-    limits=MethodLimits(rows_beyond_covariates=2, arm_rows_beyond_covariates=2, arm_rule_option="bias_adjustment", neighbors_option="n_neighbors", needs_overlap=True),
+    limits=MethodLimits(rows_beyond_covariates=2, arm_rows_beyond_covariates=2, arm_rule_option="bias_adjustment", needs_overlap=True),
     gives_weights=True, forms_matched_pairs=True, order=30,
 )
 def nearest_neighbor_matching(
@@ -156,7 +156,7 @@ def nearest_neighbor_matching(
         _N_NEIGHBORS,
         _REPLACE,
     ),
-    limits=MethodLimits(rows_beyond_covariates=2, linear_options=("propensity_model",), neighbors_option="n_neighbors", needs_overlap=True, reports_overlap=True),
+    limits=MethodLimits(rows_beyond_covariates=2, linear_options=("propensity_model",), needs_overlap=True, reports_overlap=True),
     gives_weights=True, forms_matched_pairs=True, order=40,
 )
 def propensity_score_matching(
