@@ -11,6 +11,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._runs import show_active_run
+from pages._state import open_analysis
+
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 
@@ -30,4 +33,7 @@ def page_files() -> list[Path]:
 
 st.set_page_config(page_title="Causal workbench", page_icon="⚖️", layout="wide")
 pages = [st.Page(str(path), title=_title(path), default=(i == 0)) for i, path in enumerate(page_files())]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+open_analysis()  # a reloaded page gets its analysis back (id in the URL, state kept on the server)
+show_active_run()  # progress and Cancel of a background estimation run, above every page
+navigation.run()
