@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime import Runtime
 
 import causal_core as cc
 from causal_core.jobs import JobRunner, JobStatus
@@ -105,6 +106,11 @@ def _finish(run: RunRef, status: JobStatus | None) -> None:
                                                   "earlier results are kept.")
 
 
+def _browser_follows_fragments() -> bool:
+    """False under AppTest: its runtime is a stand-in, and no browser asks for the fragment's timed reruns."""
+    return Runtime.exists() and type(Runtime.instance()) is Runtime
+
+
 def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[str],
               options: dict[str, dict[str, Any]], seed: int) -> None:
     """Run ``methods``: cached ones at once, the rest as one background job that the page then follows."""
@@ -120,8 +126,7 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
     job_id = runner.submit(dataset.df, roles, missing, estimand=estimand, seed=int(seed), options=run.options)
     run = replace(run, job_id=job_id)
     set_active_run(run)
-    in_app_test = bool(st.get_option("global.appTest"))
-    status = runner.wait(job_id, timeout=None if in_app_test else INLINE_WAIT_SECONDS)
+    status = runner.wait(job_id, timeout=INLINE_WAIT_SECONDS if _browser_follows_fragments() else None)
     if status is None or status.finished:
         _finish(run, status)
     else:
