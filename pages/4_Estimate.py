@@ -11,20 +11,20 @@ from causal_core.charts import forest_plot
 from causal_core.identification import identify
 from causal_core.models import MODEL_CHOICES
 from causal_core.samples import get_sample
+from pages._runs import TABLE_COLUMNS, last_run_note, start_run
 from pages._state import (
     ResultsBundle,
+    get_active_run,
     get_estimand,
     get_method_options,
     get_methods,
     methods_were_chosen,
     get_results,
     get_seed,
-    result_cache,
     results_staleness,
     set_estimand,
     set_method_options,
     set_methods,
-    set_results,
     set_seed,
 )
 from pages._ui import link_to, require_dataset, require_roles, show_error
@@ -35,8 +35,6 @@ DEFAULT_METHODS = ("difference_in_means", "regression_adjustment", "ipw", "entro
 STANDARD_ESTIMANDS = ("ATE", "ATT", "ATC")
 ESTIMAND_HELP = ("ATE: average effect over everyone. ATT: average effect among the treated. "
                  "ATC: among the controls. LATE: among those whose treatment the instrument changes (IV).")
-TABLE_COLUMNS = ["label", "family", "estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used", "ess",
-                 "seconds", "warnings", "error"]
 
 
 def _option_widget(method: str, spec: cc.OptionSpec, stored: dict[str, Any]) -> Any:
@@ -106,42 +104,6 @@ def _method_picker(estimand: str, available: set[str], unavailable: dict[str, st
                 if use:
                     chosen.append(info.id)
     return chosen, options
-
-
-def _cache_key(version: int, roles: cc.Roles, estimand: str, method: str, options: dict, seed: int) -> tuple:
-    return (version, repr(roles), estimand, method, repr(sorted(options.items())), seed)
-
-
-def _run(dataset, roles: cc.Roles, estimand: str, methods: list[str], options: dict, seed: int) -> ResultsBundle:
-    """Run each method (or take it from the session cache); a failure becomes that row's error."""
-    cache = result_cache()
-    rows: list[dict[str, Any]] = []
-    results: dict[str, cc.EstimateResult] = {}
-    progress = st.progress(0.0, text="Starting...")
-    for i, method in enumerate(methods):
-        info = cc.get_method(method)
-        method_options = options.get(method, {})
-        key = _cache_key(dataset.version, roles, estimand, method, method_options, seed)
-        if key not in cache:
-            progress.progress(i / len(methods), text=f"Running {info.label} ({i + 1} of {len(methods)})...")
-            try:
-                cache[key] = cc.estimate(dataset.df, roles, method, estimand=estimand, seed=seed, **method_options)
-            except cc.CausalInputError as exc:
-                cache[key] = str(exc)
-            except Exception as exc:  # one broken method must not stop the others
-                cache[key] = f"Unexpected failure ({type(exc).__name__}: {exc})."
-        outcome = cache[key]
-        if isinstance(outcome, cc.EstimateResult):
-            results[method] = outcome
-            row = outcome.summary() | {"error": ""}
-        else:
-            row = {"method": method, "estimand": estimand, "error": outcome}
-        rows.append(row | {"label": info.label, "family": info.family})
-    progress.progress(1.0, text=f"Done: {len(results)} of {len(methods)} method(s) gave an estimate.")
-    table = pd.DataFrame(rows).reindex(columns=["method", "estimand"] + TABLE_COLUMNS)
-    return ResultsBundle(data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
-                         seed=seed, table=table, results=results,
-                         options={m: dict(options.get(m, {})) for m in methods})
 
 
 def _reference(dataset, estimand: str) -> tuple[float | None, str]:
@@ -233,13 +195,25 @@ set_methods(chosen)
 set_method_options({**get_method_options(), **options})
 
 run_column, note_column = st.columns([1, 3])
-run = run_column.button(f"Run {len(chosen)} method(s)", key="est_run", type="primary", disabled=not chosen)
-note_column.caption("Results of unchanged settings are reused instantly; change a setting to recompute that method.")
+running = get_active_run() is not None
+run = run_column.button(f"Run {len(chosen)} method(s)", key="est_run", type="primary",
+                        disabled=not chosen or running,
+                        help="A run is going (see the panel at the top of the page)." if running else None)
+note_column.caption("Results of unchanged settings are reused instantly; change a setting to recompute that method. "
+                    "Runs compute in the background: you can move to other pages, reload, or cancel.")
 if run:
     try:
-        set_results(_run(dataset, roles, estimand, chosen, options, int(seed)))
+        start_run(dataset, roles, estimand, chosen, options, int(seed))
     except Exception as exc:
         show_error(exc, "Estimation")
+note = last_run_note()
+if get_active_run() is not None:
+    st.info("Estimation is running in the background; its progress and a Cancel button are at the top of the page.",
+            icon=":material/hourglass_top:")
+elif note is not None and note[0] == "done":
+    st.progress(1.0, text=note[1])
+elif note is not None:
+    st.warning(note[1], icon=":material/cancel:")
 stale = results_staleness()
 if stale:
     stale_slot.warning(stale, icon=":material/sync_problem:")

@@ -19,7 +19,14 @@ Stored values (keys of ``st.session_state``; use the accessors, not the keys):
 ``"method_options"`` dict method id -> dict of keyword options
 ``"seed"``          int, default 0
 ``"results"``       :class:`ResultsBundle` or None: the last estimation run
+``"active_run"``    :class:`RunRef` or None: the estimation running in the background
 ==================  ==========================================================
+
+Every setter also writes through to the server-side store of
+``pages/_session_store.py`` under the analysis id kept in the URL
+(``?analysis=...``); :func:`open_analysis`, called by ``app.py`` before every
+page, puts a stored analysis back into a fresh session (a reloaded page or a
+new connection) and keeps the id in the URL while moving between pages.
 
 Widgets never use these keys (Streamlit deletes a widget's key when its page
 is not shown); pages copy widget values into them with the setters, so moving
@@ -34,6 +41,7 @@ import pandas as pd
 import streamlit as st
 
 import causal_core as cc
+from pages._session_store import AnalysisStore, StoreUnavailable, is_analysis_id, new_analysis_id
 
 __all__ = [
     "Dataset",
@@ -56,10 +64,21 @@ __all__ = [
     "results_are_current",
     "results_staleness",
     "result_cache",
+    "RunRef",
+    "get_active_run",
+    "set_active_run",
+    "open_analysis",
+    "analysis_id",
+    "ANALYSIS_PARAM",
 ]
 
 DEFAULT_ESTIMAND = "ATE"
 DEFAULT_SEED = 0
+ANALYSIS_PARAM = "analysis"
+_ID_KEY = "_analysis_id"
+_SAVED_KEY = "_analysis_saved_state"
+#: Session-state keys kept in the store's small "state" part (the dataset's table is stored apart).
+_STATE_KEYS = ("roles", "estimand", "methods", "method_options", "seed", "active_run")
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,24 @@ class ResultsBundle:
     options: dict[str, dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class RunRef:
+    """An estimation run handed to the background job runner: its job id and exactly what was asked.
+
+    The methods whose results were already in :func:`result_cache` are part of
+    ``methods`` but were not sent to the job.
+    """
+
+    job_id: str
+    data_version: int
+    data_name: str
+    roles: cc.Roles
+    estimand: str
+    methods: tuple[str, ...]
+    options: dict[str, dict[str, Any]]
+    seed: int
+
+
 def get_dataset() -> Dataset | None:
     """The loaded table, or None before any is loaded."""
     return st.session_state.get("dataset")
@@ -139,6 +176,8 @@ def set_dataset(df: pd.DataFrame, name: str, source: str, sample_id: str | None 
     roles = get_roles()
     if roles is not None and not set(roles.columns()) <= set(map(str, df.columns)):
         st.session_state["roles"] = None
+    _write("data", df)
+    _write_state()
     return dataset
 
 
@@ -150,6 +189,7 @@ def get_roles() -> cc.Roles | None:
 def set_roles(roles: cc.Roles | None) -> None:
     """Store the roles (None clears them)."""
     st.session_state["roles"] = roles
+    _write_state()
 
 
 def get_estimand() -> str:
@@ -159,6 +199,7 @@ def get_estimand() -> str:
 
 def set_estimand(estimand: str) -> None:
     st.session_state["estimand"] = str(estimand)
+    _write_state()
 
 
 def get_methods() -> list[str]:
@@ -168,6 +209,7 @@ def get_methods() -> list[str]:
 
 def set_methods(methods: list[str]) -> None:
     st.session_state["methods"] = list(methods)
+    _write_state()
 
 
 def methods_were_chosen() -> bool:
@@ -182,6 +224,7 @@ def get_method_options() -> dict[str, dict[str, Any]]:
 
 def set_method_options(options: dict[str, dict[str, Any]]) -> None:
     st.session_state["method_options"] = {k: dict(v) for k, v in options.items()}
+    _write_state()
 
 
 def get_seed() -> int:
@@ -191,6 +234,7 @@ def get_seed() -> int:
 
 def set_seed(seed: int) -> None:
     st.session_state["seed"] = int(seed)
+    _write_state()
 
 
 def get_results() -> ResultsBundle | None:
@@ -200,6 +244,7 @@ def get_results() -> ResultsBundle | None:
 
 def set_results(bundle: ResultsBundle | None) -> None:
     st.session_state["results"] = bundle
+    _write("results", bundle)
 
 
 def results_staleness() -> str | None:
@@ -226,3 +271,124 @@ def results_are_current() -> bool:
 def result_cache() -> dict[tuple, Any]:
     """Per-session cache of results: key (data version, roles, estimand, method, options, seed) -> result or error."""
     return st.session_state.setdefault("result_cache", {})
+
+
+def get_active_run() -> RunRef | None:
+    """The estimation running in the background for this analysis, or None."""
+    return st.session_state.get("active_run")
+
+
+def set_active_run(run: RunRef | None) -> None:
+    st.session_state["active_run"] = run
+    _write_state()
+
+
+# ---------------------------------------------------------------- server-side store of the analysis
+
+
+@st.cache_resource(show_spinner=False)
+def _store() -> AnalysisStore | None:
+    """The process-wide store, or None when its directory cannot be used safely (nothing is then kept)."""
+    try:
+        return AnalysisStore()
+    except StoreUnavailable:
+        return None
+
+
+def analysis_id() -> str | None:
+    """This session's analysis id (in the URL as ``?analysis=``), or None before anything was stored."""
+    return st.session_state.get(_ID_KEY)
+
+
+def _ensure_id() -> str:
+    current = analysis_id()
+    if current is None:
+        current = new_analysis_id()
+        st.session_state[_ID_KEY] = current
+        st.query_params[ANALYSIS_PARAM] = current
+    return current
+
+
+def _write(part: str, value: Any) -> None:
+    """Write one part of the analysis through to the store; a failure is said once, never raised."""
+    store = _store()
+    if store is None:
+        return
+    try:
+        kept = store.save(_ensure_id(), part, value)
+    except Exception as exc:  # a full disk must not break the page
+        kept, reason = False, f"{type(exc).__name__}: {exc}"
+    else:
+        reason = "the table is larger than the store's size limit"
+    if not kept:
+        st.session_state["_analysis_store_problem"] = (
+            f"This analysis could not be kept on the server for recovery ({reason}); "
+            "a reload of the page would lose it, so save the analysis file from the Report page."
+        )
+
+
+def _write_state() -> None:
+    """Write the small part of the analysis when it changed since the last write."""
+    dataset = get_dataset()
+    state = {key: st.session_state[key] for key in _STATE_KEYS if key in st.session_state}
+    state["dataset"] = None if dataset is None else {
+        "name": dataset.name, "version": dataset.version, "source": dataset.source, "sample_id": dataset.sample_id}
+    if st.session_state.get(_SAVED_KEY) == state:
+        return
+    _write("state", state)
+    st.session_state[_SAVED_KEY] = state
+
+
+def _restore(presented: str, parts: dict[str, Any]) -> None:
+    state = parts.get("state") or {}
+    meta = state.get("dataset")
+    if meta is not None and "data" in parts:
+        st.session_state["dataset"] = Dataset(name=meta["name"], df=parts["data"], version=int(meta["version"]),
+                                              source=meta["source"], sample_id=meta["sample_id"])
+    for key in _STATE_KEYS:
+        if key in state:
+            st.session_state[key] = state[key]
+    if parts.get("results") is not None:
+        st.session_state["results"] = parts["results"]
+    st.session_state[_ID_KEY] = presented
+    st.session_state[_SAVED_KEY] = state
+
+
+def open_analysis() -> None:
+    """Call at the start of every page run: restore the analysis named in the URL into a fresh session.
+
+    Only an id the client presents is looked up, and only if it has the shape
+    of a generated id. An unknown or expired id is dropped from the URL with a
+    note; the session then starts empty and gets a new id when something is
+    stored. Page navigation may drop query parameters, so the id is put back
+    on every run.
+    """
+    store = _store()
+    current = analysis_id()
+    if current is None and store is not None:
+        presented = st.query_params.get(ANALYSIS_PARAM)
+        if presented:
+            parts = None
+            if is_analysis_id(presented):
+                try:
+                    parts = store.load(presented)
+                except Exception:  # an unreadable entry (corrupt, or from an older version) counts as gone
+                    parts = None
+            if parts is None:
+                del st.query_params[ANALYSIS_PARAM]
+                st.warning("The analysis in this link is no longer kept on the server (analyses are kept for "
+                           "2 hours after their last use); load the data again on the Data page.",
+                           icon=":material/history:")
+            else:
+                _restore(presented, parts)
+                dataset = get_dataset()
+                st.toast(f"Analysis restored{f': {dataset.name!r}' if dataset else ''}.", icon=":material/restore:")
+        return
+    if current is not None:
+        if st.query_params.get(ANALYSIS_PARAM) != current:
+            st.query_params[ANALYSIS_PARAM] = current
+        if store is not None:
+            store.touch(current)
+    problem = st.session_state.pop("_analysis_store_problem", None)
+    if problem:
+        st.warning(problem, icon=":material/cloud_off:")

@@ -1,0 +1,171 @@
+"""Estimation runs of the Estimate page, computed in the background by :class:`causal_core.jobs.JobRunner`.
+
+The page calls :func:`start_run`; methods whose results are in the session's
+:func:`~pages._state.result_cache` (same data, roles, estimand, options and
+seed) are reused at once, the others go to one background job. The job's id
+is kept in the session state and the server-side store (:class:`RunRef`), so
+a reloaded page follows the same job instead of starting another.
+:func:`show_active_run`, drawn by ``app.py`` above every page, follows the job
+with a fragment that reruns every second (the rest of the page is not
+recomputed), shows its progress and a Cancel button, and when the job ends
+puts its results in place. Under Streamlit's AppTest, where no browser asks
+for fragment reruns, :func:`start_run` waits for the job instead.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from streamlit.runtime import Runtime
+
+import causal_core as cc
+from causal_core.jobs import JobRunner, JobStatus
+from pages._state import (
+    Dataset,
+    ResultsBundle,
+    RunRef,
+    get_active_run,
+    result_cache,
+    set_active_run,
+    set_results,
+)
+
+__all__ = ["cache_key", "start_run", "show_active_run", "last_run_note", "TABLE_COLUMNS", "job_runner"]
+
+TABLE_COLUMNS = ["label", "family", "estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used", "ess",
+                 "seconds", "warnings", "error"]
+POLL_SECONDS = 1.0
+#: How long the page waits for a fresh run before it returns and follows it from the fragment.
+INLINE_WAIT_SECONDS = 1.5
+_NOTE_KEY = "_run_note"
+_CANCELLED_BY_USER = "You cancelled it."
+
+
+@st.cache_resource(show_spinner=False)
+def job_runner() -> JobRunner:
+    """The process-wide runner shared by every session (its workers are shared too)."""
+    return JobRunner()
+
+
+def cache_key(version: int, roles: cc.Roles, estimand: str, method: str, options: dict, seed: int) -> tuple:
+    return (version, repr(roles), estimand, method, repr(sorted(options.items())), seed)
+
+
+def _key(run: RunRef, method: str) -> tuple:
+    return cache_key(run.data_version, run.roles, run.estimand, method, run.options.get(method, {}), run.seed)
+
+
+def _bundle(run: RunRef) -> ResultsBundle:
+    """The results table of ``run``, every method taken from the cache."""
+    cache = result_cache()
+    rows: list[dict[str, Any]] = []
+    results: dict[str, cc.EstimateResult] = {}
+    for method in run.methods:
+        info = cc.get_method(method)
+        outcome = cache.get(_key(run, method), "The run ended before this method was computed.")
+        if isinstance(outcome, cc.EstimateResult):
+            results[method] = outcome
+            row = outcome.summary() | {"error": ""}
+        else:
+            row = {"method": method, "estimand": run.estimand, "error": outcome}
+        rows.append(row | {"label": info.label, "family": info.family})
+    table = pd.DataFrame(rows).reindex(columns=["method", "estimand"] + TABLE_COLUMNS)
+    return ResultsBundle(data_version=run.data_version, data_name=run.data_name, roles=run.roles,
+                         estimand=run.estimand, seed=run.seed, table=table, results=results,
+                         options={m: dict(run.options.get(m, {})) for m in run.methods})
+
+
+def last_run_note() -> tuple[str, str] | None:
+    """(kind, text) about how the last run ended: kind ``"done"``, ``"stopped"`` or ``"lost"``."""
+    return st.session_state.get(_NOTE_KEY)
+
+
+def _finish(run: RunRef, status: JobStatus | None) -> None:
+    """Put the job's outcomes in the cache; a finished run becomes the results, a stopped one keeps the old."""
+    cache = result_cache()
+    if status is not None:
+        for method, outcome in status.outcomes.items():
+            cache[_key(run, method)] = outcome
+    set_active_run(None)
+    if status is None:
+        st.session_state[_NOTE_KEY] = ("lost", "The run started earlier is no longer known to the server (it may "
+                                               "have restarted); run the methods again.")
+    elif status.state == "done":
+        bundle = _bundle(run)
+        set_results(bundle)
+        st.session_state[_NOTE_KEY] = ("done", f"Done: {len(bundle.results)} of {len(run.methods)} method(s) gave "
+                                               "an estimate.")
+    else:
+        finished = sum(1 for m in run.methods if _key(run, m) in cache)
+        why = "Run cancelled" if status.state == "cancelled" else "Run failed"
+        reason = "" if status.message == _CANCELLED_BY_USER else f" {status.message}"
+        st.session_state[_NOTE_KEY] = ("stopped", f"{why}.{reason} {finished} of {len(run.methods)} "
+                                                  "method(s) had finished (they are reused by the next run); the "
+                                                  "earlier results are kept.")
+
+
+def _browser_follows_fragments() -> bool:
+    """False under AppTest: its runtime is a stand-in, and no browser asks for the fragment's timed reruns."""
+    return Runtime.exists() and type(Runtime.instance()) is Runtime
+
+
+def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[str],
+              options: dict[str, dict[str, Any]], seed: int) -> None:
+    """Run ``methods``: cached ones at once, the rest as one background job that the page then follows."""
+    run = RunRef(job_id="", data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
+                 methods=tuple(methods), options={m: dict(options.get(m, {})) for m in methods}, seed=int(seed))
+    cache = result_cache()
+    missing = [m for m in methods if _key(run, m) not in cache]
+    st.session_state.pop(_NOTE_KEY, None)
+    if not missing:
+        _finish(run, JobStatus(job_id="", state="done", methods=run.methods, outcomes={}))
+        return
+    runner = job_runner()
+    job_id = runner.submit(dataset.df, roles, missing, estimand=estimand, seed=int(seed), options=run.options)
+    run = replace(run, job_id=job_id)
+    set_active_run(run)
+    status = runner.wait(job_id, timeout=INLINE_WAIT_SECONDS if _browser_follows_fragments() else None)
+    if status is None or status.finished:
+        _finish(run, status)
+    else:
+        st.rerun()  # the page comes back with the progress panel above it
+
+
+def _progress_text(run: RunRef, status: JobStatus) -> tuple[float, str]:
+    total = len(run.methods)
+    done = sum(1 for m in run.methods if m in status.outcomes or m not in status.methods)
+    if status.state == "queued":
+        ahead = status.waiting_for
+        return done / total, (f"Waiting for a free worker ({ahead} run(s) of other analyses ahead); "
+                              "you can keep working meanwhile...")
+    current = cc.get_method(status.current).label if status.current else "the next method"
+    return done / total, f"Running {current} ({min(done + 1, total)} of {total}) in the background..."
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _run_panel() -> None:
+    run = get_active_run()
+    if run is None:  # finished meanwhile (another tab of the same analysis, or a rerun)
+        return
+    runner = job_runner()
+    status = runner.status(run.job_id)
+    if status is None or status.finished:
+        _finish(run, status)
+        st.rerun()
+    with st.container(border=True, key="run_panel"):
+        fraction, text = _progress_text(run, status)
+        st.progress(fraction, text=text)
+        st.caption(f"Estimating the {run.estimand} of {run.roles.treatment} on {run.roles.outcome} with "
+                   f"{len(run.methods)} method(s). The results appear on the Estimate page when the run ends; a "
+                   "reload of the page keeps following this run.")
+        if st.button("Cancel run", key="run_cancel", icon=":material/cancel:"):
+            _finish(run, runner.cancel(run.job_id, reason=_CANCELLED_BY_USER))
+            st.rerun()
+
+
+def show_active_run() -> None:
+    """Progress and a Cancel button of the background run, if one is going (call before the page is drawn)."""
+    if get_active_run() is not None:
+        _run_panel()
