@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import warnings as _warnings
+from dataclasses import replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 
 from .data import prepare
 from .errors import CausalInputError
+from .inference import Inference, failed_replicates_warning, resolve_inference
 from .limits import check_limits
 from .options import validate_options
 from .registry import get_method
@@ -22,29 +24,42 @@ __all__ = ["estimate", "compare"]
 Z_95 = 1.959963984540054
 
 
-def _checked_inference(method: str, output: MethodOutput) -> tuple[float, float, float, float, tuple[str, ...]]:
-    """Estimate, SE and 95% interval as floats, never a silent NaN or infinity.
-
-    A non-finite estimate raises :class:`CausalInputError`. A finite estimate
-    whose standard error or interval is not finite is returned with the
-    missing parts as NaN and a warning saying so.
-    """
+def _checked_point(method: str, output: MethodOutput) -> float:
+    """The estimate as a float; a non-finite one raises :class:`CausalInputError`."""
     point = float(output.estimate)
     if not np.isfinite(point):
         raise CausalInputError(
             f"Method '{method}' gave a non-finite estimate ({point}) on this data; the likely cause is "
             "extreme magnitudes (rescale the outcome and covariates), collinear covariates or an arm with too few rows."
         )
-    se = float(output.std_error)
+    return point
+
+
+def _checked_inference(method: str, inference: Inference) -> tuple[Inference, tuple[str, ...]]:
+    """The inference with finite SE and 95% interval, or the missing parts as NaN and a warning saying so.
+
+    A bootstrap where fewer than two replicates succeeded raises :class:`CausalInputError`;
+    failed replicates otherwise give the one warning of the inference layer.
+    """
     notes: list[str] = []
+    if inference.method.startswith("bootstrap") and not np.isfinite(inference.std_error):
+        succeeded = inference.n_replicates - inference.n_failed
+        raise CausalInputError(
+            f"Method '{method}' could not bootstrap a standard error on this data: {succeeded} of "
+            f"{inference.n_replicates} replicates succeeded and at least 2 are needed; the data are too sparse "
+            "for refitting (too few rows per arm or level)."
+        )
+    failed = failed_replicates_warning(inference)
+    if failed:
+        notes.append(failed)
+    se = float(inference.std_error)
     if not np.isfinite(se) or se < 0:
         notes.append(
             f"Method '{method}' could not compute a standard error on this data (it came out {se}); "
             "the standard error and the confidence interval are left empty (NaN)."
         )
         se = float("nan")
-    ci_low = float(output.ci_low) if output.ci_low is not None else point - Z_95 * se
-    ci_high = float(output.ci_high) if output.ci_high is not None else point + Z_95 * se
+    ci_low, ci_high = float(inference.ci_low), float(inference.ci_high)
     if np.isfinite(se) and not (np.isfinite(ci_low) and np.isfinite(ci_high)):
         notes.append(
             f"Method '{method}' could not compute a confidence interval on this data "
@@ -52,7 +67,9 @@ def _checked_inference(method: str, output: MethodOutput) -> tuple[float, float,
         )
     if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
         ci_low = ci_high = float("nan")
-    return point, se, ci_low, ci_high, tuple(notes)
+    if (se, ci_low, ci_high) != (inference.std_error, inference.ci_low, inference.ci_high):
+        inference = replace(inference, std_error=se, ci_low=ci_low, ci_high=ci_high)
+    return inference, tuple(notes)
 
 
 def estimate(
@@ -101,6 +118,8 @@ def estimate(
         _warnings.simplefilter("ignore")
         try:
             output: MethodOutput = info.function(data, estimand=estimand, seed=seed, **options)
+            point = _checked_point(method, output)
+            inference = resolve_inference(point, output.inference, n=data.n, seed=seed)
         except CausalInputError:
             raise
         except Exception as exc:
@@ -115,20 +134,23 @@ def estimate(
                 "this is a bug, please report it."
             ) from exc
     seconds = time.perf_counter() - start
-    point, se, ci_low, ci_high, inference_warnings = _checked_inference(method, output)
+    inference, inference_warnings = _checked_inference(method, inference)
+    diagnostics = dict(output.diagnostics)
+    diagnostics["se_method"] = inference.detail or inference.method  # readable copy; the source is inference.method
     return EstimateResult(
         estimate=point,
-        std_error=se,
-        ci_low=ci_low,
-        ci_high=ci_high,
+        std_error=inference.std_error,
+        ci_low=inference.ci_low,
+        ci_high=inference.ci_high,
         estimand=estimand,
         method=method,
         n_used=int(output.n_used if output.n_used is not None else data.n),
         weights=output.weights,
         unit_effects=output.unit_effects,
-        diagnostics=dict(output.diagnostics),
+        diagnostics=diagnostics,
         warnings=tuple(data.warnings) + limit_warnings + tuple(output.warnings) + inference_warnings,
         seconds=seconds,
+        inference=inference,
     )
 
 

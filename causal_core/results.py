@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from .inference import Inference, InferenceInput
+
 __all__ = ["EstimateResult", "MethodOutput"]
 
 
@@ -13,14 +15,17 @@ __all__ = ["EstimateResult", "MethodOutput"]
 class MethodOutput:
     """What an estimator function computes; :func:`causal_core.estimate` adds the bookkeeping.
 
-    ``ci_low``/``ci_high`` may be left as ``None``: the normal interval
-    ``estimate +/- 1.96 * std_error`` is then used.
+    ``inference`` is the estimator's inference input, one of: an
+    :class:`~causal_core.inference.InfluenceFunction`, a
+    :class:`~causal_core.inference.Bootstrap` (a refit function to resample),
+    or a ready :class:`~causal_core.inference.Inference` from a closed-form
+    variance (:func:`~causal_core.inference.analytic_inference`). The
+    standard error, interval and p-value are then computed in one place,
+    :func:`causal_core.inference.resolve_inference`.
     """
 
     estimate: float
-    std_error: float
-    ci_low: float | None = None
-    ci_high: float | None = None
+    inference: InferenceInput
     weights: np.ndarray | None = None
     unit_effects: np.ndarray | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
@@ -37,7 +42,7 @@ class EstimateResult:
     estimate : float
         Point estimate of the effect on the outcome scale.
     std_error : float
-        Standard error (influence-function/sandwich or bootstrap: see ``diagnostics['se_method']``).
+        Standard error (how it was computed: ``inference.method``).
     ci_low, ci_high : float
         95% confidence interval.
     estimand : str
@@ -56,6 +61,9 @@ class EstimateResult:
         Soft problems worth the analyst's attention.
     seconds : float
         Wall-clock time of the estimation.
+    inference : Inference or None
+        Standard error, interval and p-value with how they were computed (``inference.method``,
+        bootstrap replicates); :meth:`conf_int` and :attr:`p_value` follow it.
     """
 
     estimate: float
@@ -70,20 +78,22 @@ class EstimateResult:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    inference: Inference | None = None
+
+    def _inference(self) -> Inference:
+        if self.inference is not None:
+            return self.inference
+        return Inference(estimate=self.estimate, std_error=self.std_error, ci_low=self.ci_low, ci_high=self.ci_high,
+                         method="analytic")
 
     def conf_int(self, level: float = 0.95) -> tuple[float, float]:
-        """Normal-approximation interval at another level (the stored one is 95%)."""
-        from scipy import stats
-        z = stats.norm.ppf(0.5 + level / 2)
-        return (self.estimate - z * self.std_error, self.estimate + z * self.std_error)
+        """Interval at ``level`` as the inference method gives it (percentile bootstrap quantiles, else normal)."""
+        return self._inference().conf_int(level)
 
     @property
     def p_value(self) -> float:
-        """Two-sided p-value of 'no effect' from the normal approximation."""
-        from scipy import stats
-        if not np.isfinite(self.std_error) or self.std_error <= 0:
-            return float("nan")
-        return float(2 * stats.norm.sf(abs(self.estimate / self.std_error)))
+        """Two-sided p-value of 'no effect' (normal approximation, or t with degrees of freedom)."""
+        return self._inference().p_value
 
     @property
     def effective_sample_size(self) -> float | None:

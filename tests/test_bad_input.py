@@ -352,17 +352,25 @@ def test_large_but_safe_outcome_scales_the_estimate(method):
 
 
 def test_non_finite_inference_is_an_error_or_a_warning():
-    from causal_core.api import _checked_inference
+    from causal_core.api import _checked_inference, _checked_point
+    from causal_core.inference import Inference, analytic_inference, summarise_replicates
     from causal_core.results import MethodOutput
     with pytest.raises(cc.CausalInputError, match="Method 'ipw' gave a non-finite estimate \\(nan\\)"):
-        _checked_inference("ipw", MethodOutput(estimate=float("nan"), std_error=1.0))
-    point, se, low, high, notes = _checked_inference("ipw", MethodOutput(estimate=2.0, std_error=float("inf")))
-    assert point == 2.0 and math.isnan(se) and math.isnan(low) and math.isnan(high)
+        _checked_point("ipw", MethodOutput(estimate=float("nan"), inference=analytic_inference(0.0, 1.0)))
+    inference, notes = _checked_inference("ipw", analytic_inference(2.0, float("inf")))
+    assert inference.estimate == 2.0 and math.isnan(inference.std_error)
+    assert math.isnan(inference.ci_low) and math.isnan(inference.ci_high)
     assert notes and "could not compute a standard error" in notes[0]
-    point, se, low, high, notes = _checked_inference("ipw", MethodOutput(2.0, 0.5, ci_low=float("nan"), ci_high=3.0))
-    assert se == 0.5 and math.isnan(low) and math.isnan(high) and "could not compute a confidence interval" in notes[0]
-    assert _checked_inference("ipw", MethodOutput(2.0, 0.5)) == (2.0, 0.5, 2.0 - 1.959963984540054 * 0.5,
-                                                                 2.0 + 1.959963984540054 * 0.5, ())
+    inference, notes = _checked_inference(
+        "ipw", Inference(estimate=2.0, std_error=0.5, ci_low=float("nan"), ci_high=3.0, method="analytic"))
+    assert inference.std_error == 0.5 and math.isnan(inference.ci_low) and math.isnan(inference.ci_high)
+    assert "could not compute a confidence interval" in notes[0]
+    inference, notes = _checked_inference("ipw", analytic_inference(2.0, 0.5))
+    assert (inference.std_error, inference.ci_low, inference.ci_high, notes) == (
+        0.5, 2.0 - 1.959963984540054 * 0.5, 2.0 + 1.959963984540054 * 0.5, ())
+    with pytest.raises(cc.CausalInputError, match="Method 'ipw' could not bootstrap a standard error on this data: "
+                                                  "1 of 3 replicates succeeded"):
+        _checked_inference("ipw", summarise_replicates(2.0, [None, 1.0, None]))
 
 
 def _numpy_valued_cases():

@@ -170,3 +170,14 @@ def test_expected_failures_name_registered_methods_and_tests():
     ids = {info.id for info in cc.list_methods()}
     for (method_id, test_name), reason in EXPECTED_FAILURES.items():
         assert method_id in ids and callable(globals().get(test_name)) and reason, (method_id, test_name)
+
+
+@pytest.mark.parametrize("info", _methods("test_method_inference_is_one_of_the_closed_set"))
+def test_method_inference_is_one_of_the_closed_set(info: cc.MethodInfo):
+    """The result's SE, interval and p-value come from one ``Inference`` whose method is a known name."""
+    _, _, r1, _, _ = _contract_run(info)
+    assert r1.inference is not None and r1.inference.method in cc.inference.INFERENCE_METHODS
+    assert (r1.std_error, r1.ci_low, r1.ci_high) == (r1.inference.std_error, r1.inference.ci_low, r1.inference.ci_high)
+    assert r1.conf_int(0.95) == pytest.approx((r1.ci_low, r1.ci_high), rel=1e-12, abs=0)
+    assert r1.p_value == r1.inference.p_value
+    assert r1.diagnostics["se_method"]  # readable copy of the inference's description

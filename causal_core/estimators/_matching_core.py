@@ -335,8 +335,8 @@ def fit_matching(
     )
 
 
-def matching_diagnostics(fit: MatchingFit, t: np.ndarray, se_method: str) -> dict[str, object]:
-    """The diagnostics every matching method reports (matched counts, ESS, drops, SE method)."""
+def matching_diagnostics(fit: MatchingFit, t: np.ndarray) -> dict[str, object]:
+    """The diagnostics every matching method reports (matched counts, ESS, drops)."""
     return {
         "n_matched_treated": int(np.sum((fit.weights > 0) & (t == 1))),
         "n_matched_control": int(np.sum((fit.weights > 0) & (t == 0))),
@@ -344,7 +344,6 @@ def matching_diagnostics(fit: MatchingFit, t: np.ndarray, se_method: str) -> dic
         "n_dropped_control": int(np.sum(t[fit.unmatched_targets] == 0)),
         "ess_before": ess_by_arm(np.ones(t.size), t),
         "ess_after": ess_by_arm(fit.weights, t),
-        "se_method": se_method,
         "std_error_sample": fit.std_error_sample,
     }
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..features import expand_covariates, pooled_scale, standardised_differences
-from ..inference import bootstrap
+from ..inference import bootstrap, Bootstrap
 from ..limits import MethodLimits
 from ..options import n_boot_option
 from ..registry import OptionSpec, register
@@ -219,13 +219,10 @@ def differentiated_confounder_balancing(
 
     everyone = np.arange(data.n)
     estimate, weights, fits = fit(everyone)
-    std_error, _, _, failed = bootstrap(lambda rows: fit(rows)[0], data.n, seed=seed, n_boot=int(n_boot),
-                                        strata=data.t)
+    inference = Bootstrap(lambda rows: fit(rows)[0], n_boot=int(n_boot), strata=data.t, interval="normal",
+                          detail=f"bootstrap ({n_boot} replicates, stratified by arm)")
     warnings: list[str] = []
-    if failed:
-        warnings.append(f"{failed} of {n_boot} bootstrap replicates failed and were skipped.")
-    diagnostics: dict[str, object] = {"se_method": f"bootstrap ({n_boot} replicates, stratified by arm)",
-                                      "n_balance_terms": len(names), "iterations": 0, "converged": True}
+    diagnostics: dict[str, object] = {"n_balance_terms": len(names), "iterations": 0, "converged": True}
     for arm_name, result in fits:
         diagnostics["iterations"] = int(diagnostics["iterations"]) + result.iterations
         diagnostics["converged"] = bool(diagnostics["converged"]) and result.converged
@@ -238,5 +235,5 @@ def differentiated_confounder_balancing(
     diagnostics["max_abs_smd_before"] = float(np.max(np.abs(
         standardised_differences(X, data.treated, np.ones(data.n), scale_all))))
     diagnostics["max_abs_smd_after"] = float(np.max(np.abs(standardised_differences(X, data.treated, weights, scale_all))))
-    return MethodOutput(estimate=estimate, std_error=std_error, weights=weights, diagnostics=diagnostics,
+    return MethodOutput(estimate=estimate, inference=inference, weights=weights, diagnostics=diagnostics,
                         warnings=tuple(warnings))

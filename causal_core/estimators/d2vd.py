@@ -41,7 +41,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import influence_se
+from ..inference import InfluenceFunction
 from ..models import fit_propensity, overlap_warnings
 from ..limits import MethodLimits
 from ..options import AtMostRows, AtMostSmallerArm
@@ -206,11 +206,11 @@ def d2vd(
         "variable_roles": dict(zip(names, roles)),
         "propensity": ps,
         "adjustment_coefficients": dict(zip([n for n, a in zip(names, adjustment) if a], map(float, coefficients))),
-        "se_method": "sandwich (stacked logit and weighted means), conditional on the selected roles",
     }
     return MethodOutput(
         estimate=estimate,
-        std_error=influence_se(influence),
+        inference=InfluenceFunction(
+            influence, "sandwich", "sandwich (stacked logit and weighted means), conditional on the selected roles"),
         weights=weights,
         diagnostics=diagnostics,
         warnings=tuple(warnings),

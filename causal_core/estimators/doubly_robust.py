@@ -27,7 +27,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import influence_se
+from ..inference import InfluenceFunction
 from ..models import MODEL_CHOICES, fit_outcome, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
 from ..options import AtMostRows, AtMostSmallerArm
@@ -163,11 +163,11 @@ def doubly_robust(
     estimate, influence = aipw_effect(data.y, data.t, ps_used, mu1, mu0, estimand)
     diagnostics = {
         "propensity": ps,
-        "se_method": "efficient influence function" + (f" ({n_folds}-fold cross-fitted)" if cross_fit else ""),
     }
+    detail = "efficient influence function" + (f" ({n_folds}-fold cross-fitted)" if cross_fit else "")
     return MethodOutput(
         estimate=estimate,
-        std_error=influence_se(influence),
+        inference=InfluenceFunction(influence, detail=detail),
         unit_effects=mu1 - mu0,
         diagnostics=diagnostics,
         warnings=tuple(warnings),

@@ -16,7 +16,7 @@ import numpy as np
 from ..data import PreparedData
 from ..errors import CausalInputError
 from ..features import expand_covariates, pooled_scale, standardised_differences
-from ..inference import influence_se
+from ..inference import InfluenceFunction
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
@@ -209,7 +209,7 @@ def entropy_balancing(
     warnings: list[str] = []
     diagnostics: dict[str, object] = {"solver": solver, "moments": moments, "interactions": interactions,
                                       "n_balance_terms": len(names), "iterations": 0, "converged": True,
-                                      "ess_before": 0.0, "ess_after": 0.0, "se_method": "sandwich (M-estimation)"}
+                                      "ess_before": 0.0, "ess_after": 0.0}
     for mask, reweight, arm_name in ((treated, reweighted[0], "treated"), (~treated, reweighted[1], "control")):
         n_arm = int(mask.sum())
         if not reweight:
@@ -254,7 +254,7 @@ def entropy_balancing(
     diagnostics["max_abs_smd_after"] = float(np.max(np.abs(smd_after)))
     return MethodOutput(
         estimate=mean_treated - mean_control,
-        std_error=influence_se(influence),
+        inference=InfluenceFunction(influence, "sandwich", "sandwich (M-estimation)"),
         weights=weights,
         diagnostics=diagnostics,
         warnings=tuple(warnings),

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError, plain
-from ..inference import bootstrap
+from ..inference import Bootstrap
 from ..models import MODEL_CHOICES, fit_propensity, resolve_model
 from ..limits import MethodLimits
 from ..options import n_boot_option
@@ -264,17 +264,7 @@ def front_door(
     model = chosen if chosen is not None else default_mechanism_model()
     statistic = _estimator(data, kind, model)
     estimate = statistic(np.arange(data.n))
-    se, ci_low, ci_high, failed = bootstrap(statistic, data.n, seed=seed, n_boot=int(n_boot))
     warnings: list[str] = []
-    if failed:
-        warnings.append(
-            f"{failed} of {n_boot} bootstrap replicates failed "
-            "(e.g. a mechanism level missing from an arm) and were skipped."
-        )
-    if not np.isfinite(se):
-        raise CausalInputError(
-            "Too few bootstrap replicates succeeded to give a standard error; the data are too sparse."
-        )
     if chosen is not None and kind != "nonparametric":
         warnings.append(f"Option 'mechanism_model' is ignored for mechanism_type='{kind}'.")
     treated = data.t == 1
@@ -287,14 +277,11 @@ def front_door(
         "naive_difference": float(data.y[treated].mean() - data.y[~treated].mean()),
         "treatment_to_mechanism": arms,
         "n_boot": int(n_boot),
-        "bootstrap_failures": int(failed),
-        "se_method": f"nonparametric bootstrap ({n_boot} replicates), percentile CI",
     }
     return MethodOutput(
         estimate=float(estimate),
-        std_error=float(se),
-        ci_low=ci_low,
-        ci_high=ci_high,
+        inference=Bootstrap(statistic, n_boot=int(n_boot),
+                            detail=f"nonparametric bootstrap ({n_boot} replicates), percentile CI"),
         diagnostics=diagnostics,
         warnings=tuple(warnings),
     )

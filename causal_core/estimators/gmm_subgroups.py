@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import influence_se
+from ..inference import InfluenceFunction, analytic_inference, resolve_inference
 from ..models import overlap_warnings
 from ..limits import MethodLimits, check_limits, rows_needed_per_arm
 from ..options import AtMostRows
@@ -41,7 +41,6 @@ __all__ = ["gmm_subgroups", "gmm_weighting", "subgroup_data", "combine_subgroups
 MIN_ROWS_PER_ARM = 5
 WITHIN_CHOICES = ("doubly_robust", "regression_adjustment", "ipw", "difference_in_means")
 PS_CLIP = 1e-3
-Z_95 = 1.959963984540054
 #: Below this share of rows as effective sample size, gmm_weighting warns that its weights are unreliable.
 LOW_ESS_SHARE = 0.05
 
@@ -238,7 +237,8 @@ def gmm_subgroups(
             raise CausalInputError(f"Subgroup {g} of method 'gmm_subgroups': {exc}") from None
         output: MethodOutput = info.function(sub, estimand=estimand, seed=seed)
         warnings.extend(f"Subgroup {g}: {w}" for w in sub_warnings + tuple(output.warnings))
-        se = float(output.std_error)
+        inference = resolve_inference(float(output.estimate), output.inference, n=sub.n, seed=seed)
+        se = float(inference.std_error)
         row = {
             "subgroup": g,
             "size": int(members.sum()),
@@ -247,8 +247,8 @@ def gmm_subgroups(
             "mixture_weight": float(mix_weights[g - 1]),
             "estimate": float(output.estimate),
             "std_error": se,
-            "ci_low": float(output.ci_low) if output.ci_low is not None else float(output.estimate) - Z_95 * se,
-            "ci_high": float(output.ci_high) if output.ci_high is not None else float(output.estimate) + Z_95 * se,
+            "ci_low": inference.ci_low,
+            "ci_high": inference.ci_high,
         }
         row.update({f"mean {name}": float(data.X[members, j].mean()) for j, name in enumerate(data.covariate_names)})
         rows.append(row)
@@ -262,18 +262,17 @@ def gmm_subgroups(
         "n_subgroups": k,
         "assignments": labels,
         "projection": _projection(Z),
-        "se_method": "subgroup standard errors combined with the variance of the subgroup shares "
-                     "(conditional on the mixture partition)",
     }
+    inference = analytic_inference(estimate, std_error, detail="subgroup standard errors combined with the variance "
+                                   "of the subgroup shares (conditional on the mixture partition)")
     if reweighting == "gmm_density_ratio":
         weighted = gmm_weighting(data, estimand=estimand, seed=seed, max_components=max_components,
                                  covariance_type=covariance_type, n_init=n_init)
         diagnostics["subgroup_average"] = estimate
         diagnostics["propensity"] = weighted.diagnostics["propensity"]
-        diagnostics["se_method"] = weighted.diagnostics["se_method"]
         warnings.extend(weighted.warnings)
-        estimate, std_error = weighted.estimate, weighted.std_error
-    return MethodOutput(estimate=estimate, std_error=std_error, diagnostics=diagnostics, warnings=tuple(warnings))
+        estimate, inference = weighted.estimate, weighted.inference
+    return MethodOutput(estimate=estimate, inference=inference, diagnostics=diagnostics, warnings=tuple(warnings))
 
 
 def _projection(Z: np.ndarray) -> np.ndarray:
@@ -344,14 +343,14 @@ def gmm_weighting(
         )
     return MethodOutput(
         estimate=estimate,
-        std_error=influence_se(influence),
+        inference=InfluenceFunction(influence,
+                                    detail="influence function of the Hajek estimator, propensities treated as known"),
         weights=weights,
         diagnostics={
             "propensity": ps,
             "components_treated": chosen["treated"],
             "components_control": chosen["control"],
             "ess": ess,
-            "se_method": "influence function of the Hajek estimator, propensities treated as known",
         },
         warnings=tuple(warnings),
     )

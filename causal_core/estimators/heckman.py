@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError
+from ..inference import analytic_inference
 from ..limits import MethodLimits
 from ..registry import register
 from ..results import MethodOutput
@@ -211,11 +212,11 @@ def heckman(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
         "sigma": fit["sigma"],
         "n_selected": int(sel.sum()),
         "naive_selected_ols": float(naive),
-        "se_method": "Heckman two-step corrected covariance (Greene 2012, eq. 19-24)",
     }
     return MethodOutput(
         estimate=float(beta[1]),
-        std_error=float(se[1]),
+        inference=analytic_inference(beta[1], se[1], detail="Heckman two-step corrected covariance "
+                                     "(Greene 2012, eq. 19-24)"),
         diagnostics=diagnostics,
         warnings=tuple(warnings),
         n_used=data.n,

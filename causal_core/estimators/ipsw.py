@@ -26,7 +26,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import influence_se
+from ..inference import InfluenceFunction
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
@@ -221,12 +221,13 @@ def ipsw(data: PreparedData, *, estimand: str, seed: int, selection_model: Any =
         "mean_treated": mu1,
         "mean_control": mu0,
         "ess": {"treated": kish_ess(weights[t == 1]), "control": kish_ess(weights[t == 0])},
-        "se_method": "sandwich (stacked logits and weighted means)" if model is None
-        else "influence function, selection probabilities treated as known",
     }
+    inference = (InfluenceFunction(influence, "sandwich", "sandwich (stacked logits and weighted means)")
+                 if model is None else
+                 InfluenceFunction(influence, detail="influence function, selection probabilities treated as known"))
     return MethodOutput(
         estimate=float(estimate),
-        std_error=influence_se(influence),
+        inference=inference,
         weights=weights,
         diagnostics=diagnostics,
         warnings=tuple(warnings),

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import influence_se
+from ..inference import InfluenceFunction
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
@@ -229,12 +229,13 @@ def ipw(
         "ess_after": _ess_by_arm(weights, t),
         "n_trimmed": n_trimmed,
         "n_clipped": n_clipped,
-        "se_method": "sandwich (stacked logit and weighted means)" if default_logit
-        else "influence function, propensity treated as known",
     }
+    inference = (InfluenceFunction(influence, "sandwich", "sandwich (stacked logit and weighted means)")
+                 if default_logit else
+                 InfluenceFunction(influence, detail="influence function, propensity treated as known"))
     return MethodOutput(
         estimate=estimate,
-        std_error=influence_se(influence),
+        inference=inference,
         weights=weights,
         diagnostics=diagnostics,
         warnings=tuple(warnings),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError
+from ..inference import analytic_inference
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
@@ -200,7 +201,6 @@ def two_stage_least_squares(
         "tests": pd.DataFrame(tests),
         "ols_estimate": ols_coef,
         "cov_type": cov_type,
-        "se_method": f"2SLS analytic ({cov_type}, small-sample corrected)",
         "coefficients": pd.DataFrame({
             "coef": result.params, "std_error": result.std_errors, "p_value": result.pvalues,
         }),
@@ -211,7 +211,7 @@ def two_stage_least_squares(
         diagnostics["wald_std_error"] = wald_se
     return MethodOutput(
         estimate=estimate,
-        std_error=se,
+        inference=analytic_inference(estimate, se, detail=f"2SLS analytic ({cov_type}, small-sample corrected)"),
         diagnostics=diagnostics,
         warnings=tuple(warnings),
     )

@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError
+from ..inference import draw_index_sets, map_replicates, summarise_replicates
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
@@ -205,17 +206,21 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
         )
     grid = np.linspace(*np.quantile(data.t, [0.025, 0.975]), GRID_POINTS)
     main = fit_response_function(data.X, data.Z, data.t, data.y, seed=seed, settings=settings, device=device, grid=grid)
-    rng = np.random.default_rng(seed)
-    slopes, curves = [], []
-    for b in range(n_boot):
-        rows = rng.integers(0, data.n, data.n)
+    def refit(task: tuple[int, np.ndarray]) -> tuple[float, np.ndarray]:
+        b, rows = task
         replicate = fit_response_function(data.X[rows], data.Z[rows], data.t[rows], data.y[rows],
                                           seed=seed * 7919 + b + 1, settings=settings, device=device, grid=grid)
-        slopes.append(replicate.average_derivative)
-        curves.append(replicate.curve)
-    slopes_arr, curves_arr = np.asarray(slopes), np.asarray(curves)
-    se = float(slopes_arr.std(ddof=1))
-    curve_se = curves_arr.std(axis=0, ddof=1)
+        return replicate.average_derivative, replicate.curve
+
+    index_sets = draw_index_sets(data.n, n_boot, seed=seed)
+    replicates = map_replicates(refit, list(enumerate(index_sets)))
+    inference = summarise_replicates(main.average_derivative, [None if r is None else r[0] for r in replicates],
+                                     interval_kind="normal",
+                                     detail=f"nonparametric bootstrap, {n_boot} refits of both stages")
+    kept = [r for r in replicates if r is not None and np.isfinite(r[0])]
+    slopes_arr = np.asarray([r[0] for r in kept], dtype=float)
+    curves_arr = np.asarray([r[1] for r in kept], dtype=float).reshape(len(kept), grid.size)
+    curve_se = curves_arr.std(axis=0, ddof=1) if len(kept) >= 2 else np.full(grid.size, np.nan)
     response_curve = pd.DataFrame({
         "treatment": grid,
         "response": main.curve,
@@ -228,13 +233,12 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
     diagnostics = {
         "response_curve": response_curve,
         "estimand_detail": "average derivative mean_i dh/dt(t_i, x_i) of the structural response",
-        "se_method": f"nonparametric bootstrap, {n_boot} refits of both stages",
         "first_stage_f": f_stat,
         "first_stage_log_likelihood": main.first_stage_log_likelihood,
         "bootstrap_estimates": slopes_arr,
         "device": str(_device(device)),
     }
-    return MethodOutput(estimate=main.average_derivative, std_error=se, diagnostics=diagnostics,
+    return MethodOutput(estimate=main.average_derivative, inference=inference, diagnostics=diagnostics,
                         warnings=tuple(warnings))
 
 

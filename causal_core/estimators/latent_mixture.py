@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import PreparedData
-from ..errors import CausalInputError
-from ..inference import bootstrap
+from ..inference import bootstrap, Bootstrap
 from ..mixtures.em import fit_em
 from ..mixtures.encoding import MAX_OUTCOME_LEVELS, codes_from_values, proxy_codes_from_prepared
 from ..mixtures.fit import SOLVERS, MixtureFit, fit_latent_mixture, moment_parameters
@@ -211,11 +210,6 @@ def latent_mixture(
         counts = np.bincount(row_pattern[idx], minlength=n_patterns).astype(float)
         return _refit(encoded, counts, fit, k, seed)
 
-    se, ci_low, ci_high, failed = bootstrap(statistic, data.n, seed=seed, n_boot=n_boot)
-    if failed:
-        warnings.append(f"{failed} of {n_boot} bootstrap replicates failed and were skipped.")
-    if not np.isfinite(se):
-        raise CausalInputError("Method 'latent_mixture' could not bootstrap its standard error on this data.")
     if np.min(params.weights) < 0.02 and k > 1:
         warnings.append(f"One source has weight {np.min(params.weights):.3f}; k={k} may be more sources than the "
                         "data support (try k='auto').")
@@ -237,10 +231,9 @@ def latent_mixture(
         "identifiable_max_k": fit.identifiability.max_k,
         "moment_condition": fit.moment_identifiability.detail,
         "moment_condition_holds": fit.moment_identifiability.holds,
-        "se_method": "bootstrap (EM warm-started at the full-data fit)" if fit.solver != "moments"
-        else "bootstrap (moment solver refitted)",
-        "bootstrap_failed": int(failed),
     }
+    inference = Bootstrap(statistic, n_boot=n_boot, detail="bootstrap (EM warm-started at the full-data fit)"
+                          if fit.solver != "moments" else "bootstrap (moment solver refitted)")
     if restart_lls.size:
         diagnostics["em_runs"] = int(restart_lls.size)
         diagnostics["em_runs_below_best"] = int(np.sum(restart_lls < fit.log_likelihood - 0.01))
@@ -253,5 +246,4 @@ def latent_mixture(
         diagnostics.update({f"agreement_{key}": value for key, value in fit.agreement.items()})
     if k_table is not None:
         diagnostics["k_selection"] = k_table
-    return MethodOutput(estimate=estimate, std_error=se, ci_low=ci_low, ci_high=ci_high,
-                        diagnostics=diagnostics, warnings=tuple(warnings))
+    return MethodOutput(estimate=estimate, inference=inference, diagnostics=diagnostics, warnings=tuple(warnings))

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..data import PreparedData
 from ..errors import CausalInputError
+from ..inference import analytic_inference
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
@@ -183,12 +184,12 @@ def exact_matching(data: PreparedData, *, estimand: str, seed: int, n_bins: int 
         "n_strata": n_strata,
         "n_matched_strata": int(np.unique(stratum[matched]).size),
         "n_bins": bins_used,
-        "se_method": "stratified Neyman variance conditional on the strata (pooled within-stratum "
-        "variance for single-unit cells)",
     }
+    inference = analytic_inference(estimate, std_error, detail="stratified Neyman variance conditional on the "
+                                   "strata (pooled within-stratum variance for single-unit cells)")
     return MethodOutput(
         estimate=estimate,
-        std_error=std_error,
+        inference=inference,
         weights=weights,
         diagnostics=diagnostics,
         warnings=warnings,

@@ -13,6 +13,7 @@ import numpy as np
 from ..data import PreparedData
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..options import AtMostSmallerArm
+from ..inference import analytic_inference
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
@@ -113,14 +114,14 @@ def nearest_neighbor_matching(
     se_method = (
         "Abadie-Imbens (2006) matching variance" if replace else "paired-difference variance (no unit reused)"
     )
-    diagnostics = matching_diagnostics(fit, data.t, se_method)
+    diagnostics = matching_diagnostics(fit, data.t)
     diagnostics.update(n_neighbors=k, replace=bool(replace), bias_adjustment=bool(bias_adjustment))
     warnings = dropped_warning(fit, data.t, estimand, "no unused match was left for them")
     if fit.ties_broken:
         warnings += (_TIES_WARNING,)
     return MethodOutput(
         estimate=fit.estimate,
-        std_error=fit.std_error,
+        inference=analytic_inference(fit.estimate, fit.std_error, detail=se_method),
         weights=fit.weights,
         diagnostics=diagnostics,
         warnings=warnings,
@@ -214,7 +215,7 @@ def propensity_score_matching(
         if replace
         else "paired-difference variance (no unit reused), propensity score treated as known"
     )
-    diagnostics = matching_diagnostics(fit, data.t, se_method)
+    diagnostics = matching_diagnostics(fit, data.t)
     diagnostics.update(
         n_neighbors=k,
         replace=bool(replace),
@@ -230,7 +231,7 @@ def propensity_score_matching(
         warnings += (_TIES_WARNING,)
     return MethodOutput(
         estimate=fit.estimate,
-        std_error=fit.std_error,
+        inference=analytic_inference(fit.estimate, fit.std_error, detail=se_method),
         weights=fit.weights,
         diagnostics=diagnostics,
         warnings=warnings,

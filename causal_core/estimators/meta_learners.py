@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import bootstrap, influence_se
+from ..inference import bootstrap, Bootstrap, InfluenceFunction
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
 from ..options import AtMostRows, AtMostSmallerArm, n_boot_option
@@ -141,24 +141,18 @@ def _plug_in_learner(learner: Callable[..., np.ndarray], method: str, data: Prep
     with threadpool_limits(1):  # many small fits: extra BLAS/OpenMP threads only contend
         effects = learner(X, t, y, model, **extra)
         estimate = float(effects[_target(t, estimand)].mean())
-        std_error, _, _, failed = bootstrap(statistic, data.n, seed=seed, n_boot=n_boot, strata=t)
-    warnings = []
-    if failed:
-        warnings.append(f"{failed} of {n_boot} bootstrap replicates failed and were skipped.")
-    if not np.isfinite(std_error):
-        raise CausalInputError(f"Method '{method}' could not bootstrap a standard error on this data; too few rows per arm.")
-    warnings.append(
+    warnings = [
         "The standard error is a bootstrap of the plug-in average; it does not capture the bias of a "
         "regularised base model (prefer the DR-learner when the base model is flexible)."
         if not isinstance(base_model, str) or base_model != "linear" else
         "The standard error is a bootstrap of the plug-in average (linear base model)."
-    )
+    ]
     return MethodOutput(
         estimate=estimate,
-        std_error=std_error,
+        inference=Bootstrap(statistic, n_boot=n_boot, strata=t, interval="normal", single_threaded=True,
+                            detail=f"seeded bootstrap ({n_boot} replicates, refitting every model, stratified by arm)"),
         unit_effects=effects,
-        diagnostics={"se_method": f"seeded bootstrap ({n_boot} replicates, refitting every model, stratified by arm)",
-                     "cate_sd": float(effects.std())},
+        diagnostics={"cate_sd": float(effects.std())},
         warnings=tuple(warnings),
     )
 
@@ -343,9 +337,8 @@ def _dr_learner_fit(data: PreparedData, estimand: str, seed: int, model: Any, ps
     estimate, influence = aipw_effect(y, t, ps_used, mu1, mu0, estimand)
     return MethodOutput(
         estimate=estimate,
-        std_error=influence_se(influence),
+        inference=InfluenceFunction(influence, detail=f"efficient influence function ({n_folds}-fold cross-fitted AIPW)"),
         unit_effects=effects,
-        diagnostics={"propensity": ps, "pseudo_outcome": pseudo, "cate_sd": float(effects.std()),
-                     "se_method": f"efficient influence function ({n_folds}-fold cross-fitted AIPW)"},
+        diagnostics={"propensity": ps, "pseudo_outcome": pseudo, "cate_sd": float(effects.std())},
         warnings=tuple(warnings),
     )

@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..data import PreparedData
-from ..errors import CausalInputError
-from ..inference import bootstrap
+from ..inference import bootstrap, Bootstrap, analytic_inference
 from ..models import MODEL_CHOICES, fit_outcome, resolve_model
 from ..limits import MethodLimits
 from ..options import n_boot_option
@@ -148,28 +147,18 @@ def regression_adjustment(
     warnings: list[str] = []
     if model is None:
         estimate, se, unit_effects = ols_effect(X, t, y, estimand, interactions=bool(interactions))
-        diagnostics: dict[str, Any] = {"se_method": "HC2 robust" + (" plus sampling of target means" if interactions else "")}
+        inference = analytic_inference(estimate, se, detail="HC2 robust" + (" plus sampling of target means"
+                                                                            if interactions else ""))
         if not interactions and estimand != "ATE":
             warnings.append(
                 f"Without interactions the coefficient on treatment is the {estimand} only if the effect is the same "
                 "for everyone; set interactions=True to let it vary with the confounders."
             )
-        return MethodOutput(estimate=estimate, std_error=se, unit_effects=unit_effects,
-                            diagnostics=diagnostics, warnings=tuple(warnings))
+        return MethodOutput(estimate=estimate, inference=inference, unit_effects=unit_effects,
+                            warnings=tuple(warnings))
 
     estimate, unit_effects = imputation_effect(X, t, y, estimand, model)
-    se, pct_low, pct_high, failed = bootstrap(
-        lambda idx: imputation_effect(X[idx], t[idx], y[idx], estimand, model)[0],
-        data.n, seed=seed, n_boot=int(n_boot), strata=t,
-    )
-    if failed:
-        warnings.append(f"{failed} of {n_boot} bootstrap replicates failed and were skipped.")
-    if not np.isfinite(se):
-        raise CausalInputError(
-            "The bootstrap of method 'regression_adjustment' failed in almost every replicate; "
-            "check the 'outcome_model' option on this data."
-        )
-    diagnostics = {"se_method": f"bootstrap ({n_boot} replicates, stratified by arm)",
-                   "bootstrap_percentile_ci": (pct_low, pct_high)}
-    return MethodOutput(estimate=estimate, std_error=se, unit_effects=unit_effects,
-                        diagnostics=diagnostics, warnings=tuple(warnings))
+    inference = Bootstrap(lambda idx: imputation_effect(X[idx], t[idx], y[idx], estimand, model)[0],
+                          n_boot=int(n_boot), strata=t, interval="normal",
+                          detail=f"bootstrap ({n_boot} replicates, stratified by arm)")
+    return MethodOutput(estimate=estimate, inference=inference, unit_effects=unit_effects, warnings=tuple(warnings))

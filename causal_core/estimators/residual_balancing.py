@@ -18,6 +18,7 @@ import numpy as np
 from ..data import PreparedData
 from ..errors import CausalInputError
 from ..features import expand_covariates, pooled_scale, standardised_differences
+from ..inference import analytic_inference
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
@@ -115,7 +116,7 @@ def approximate_residual_balancing(
     X_std = (X - X.mean(axis=0)) / scale
     y = data.y
     weights = np.zeros(data.n)
-    diagnostics: dict[str, object] = {"zeta": float(zeta), "n_balance_terms": len(names), "se_method": "ARB plug-in variance"}
+    diagnostics: dict[str, object] = {"zeta": float(zeta), "n_balance_terms": len(names)}
     if estimand in ("ATT", "ATC"):
         target_rows = treated if estimand == "ATT" else ~treated
         arm = ~target_rows
@@ -141,5 +142,6 @@ def approximate_residual_balancing(
     smd_after = standardised_differences(X, treated, weights, scale)
     diagnostics["max_abs_smd_before"] = float(np.max(np.abs(standardised_differences(X, treated, np.ones(data.n), scale))))
     diagnostics["max_abs_smd_after"] = float(np.max(np.abs(smd_after)))
-    return MethodOutput(estimate=float(estimate), std_error=float(np.sqrt(variance)), weights=weights,
+    inference = analytic_inference(estimate, np.sqrt(variance), detail="ARB plug-in variance")
+    return MethodOutput(estimate=float(estimate), inference=inference, weights=weights,
                         diagnostics=diagnostics)

@@ -22,7 +22,7 @@ The ATE is the Hajek contrast of arm means among recorded rows weighted by
 given). Its standard error (and those of the selection equation) is the
 jackknife of the stacked estimating equations (GMM first-order conditions,
 treatment logit, weighted means), each leave-one-out fit taken as one Newton
-step (:mod:`causal_core.estimators._one_step_jackknife`); option ``n_boot``
+step (:mod:`causal_core.inference.jackknife`); option ``n_boot``
 gives a seeded bootstrap instead. The stacked sandwich, which has the same
 limit, is reported as a diagnostic only: recorded rows with small ``pi``
 carry weights of 20-100 and pull the estimate far more than their linear
@@ -39,13 +39,12 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import bootstrap
+from ..inference import bootstrap, Bootstrap, analytic_inference, jackknife_cov, one_step_jackknife
 from ..models import fit_propensity, overlap_warnings
 from ..limits import MethodLimits
 from ..options import n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
-from ._one_step_jackknife import jackknife_cov, one_step_jackknife
 from .ipsw import check_selection_inputs, selection_warnings
 from .ipw import logit_design
 
@@ -383,21 +382,20 @@ def shadow_variable(
 
     std_error = float(np.sqrt(contrast @ jack_cov @ contrast))
     sandwich_se = float(np.sqrt(contrast @ core["sandwich_cov"] @ contrast))
-    if not np.isfinite(std_error):
-        std_error = sandwich_se
-        warnings.append("The jackknife standard error was not finite; the sandwich standard error is reported.")
-    ci_low = ci_high = None
-    se_method = "jackknife of the stacked estimating equations (one Newton step per left-out row)"
-    n_failed = 0
+    estimate = float(core["estimate"])
     if n_boot:
         def statistic(idx: np.ndarray) -> float:
             return _estimate_core(S[idx], X[idx], t[idx], y[idx], z[idx], extra, inference=False)["estimate"]
 
-        std_error, ci_low, ci_high, n_failed = bootstrap(statistic, data.n, seed=seed, n_boot=int(n_boot),
-                                                         strata=S * 2 + t)
-        se_method = f"bootstrap ({n_boot} replicates, percentile interval)"
-        if n_failed:
-            warnings.append(f"{n_failed} of {n_boot} bootstrap replicates failed and were skipped.")
+        inference = Bootstrap(statistic, n_boot=int(n_boot), strata=S * 2 + t,
+                              detail=f"bootstrap ({n_boot} replicates, percentile interval)")
+    elif np.isfinite(std_error):
+        inference = analytic_inference(estimate, std_error, method="jackknife", detail="jackknife of the stacked "
+                                       "estimating equations (one Newton step per left-out row)")
+    else:
+        warnings.append("The jackknife standard error was not finite; the sandwich standard error is reported.")
+        inference = analytic_inference(estimate, sandwich_se, method="sandwich",
+                                       detail="sandwich of the stacked estimating equations (the jackknife was not finite)")
     y_sel, t_sel = y[selected], t[selected]
     weights = core["weights"]
     diagnostics = {
@@ -417,13 +415,10 @@ def shadow_variable(
         "ess": {"treated": kish_ess(weights[t == 1]), "control": kish_ess(weights[t == 0])},
         "converged": gmm["converged"],
         "sandwich_std_error": sandwich_se,
-        "se_method": se_method,
     }
     return MethodOutput(
-        estimate=float(core["estimate"]),
-        std_error=float(std_error),
-        ci_low=ci_low,
-        ci_high=ci_high,
+        estimate=estimate,
+        inference=inference,
         weights=weights,
         diagnostics=diagnostics,
         warnings=tuple(warnings),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import PreparedData
+from ..inference import analytic_inference
 from ..limits import MethodLimits
 from ..registry import register
 from ..results import MethodOutput
@@ -28,4 +29,5 @@ def difference_in_means(data: PreparedData, *, estimand: str, seed: int) -> Meth
     warnings = ()
     if data.X.shape[1]:
         warnings = ("Confounders are ignored by this method; the contrast is causal only if treatment was randomised.",)
-    return MethodOutput(estimate=float(estimate), std_error=float(se), warnings=warnings)
+    return MethodOutput(estimate=float(estimate), warnings=warnings,
+                        inference=analytic_inference(estimate, se, detail="Neyman (Welch) variance"))

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..errors import CausalInputError
-from ..inference import influence_se
+from ..inference import InfluenceFunction
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
@@ -243,7 +243,8 @@ def tarnet(
     )
     return MethodOutput(
         estimate=dr_estimate if dr_correction else plug_in,
-        std_error=influence_se(influence),
+        inference=InfluenceFunction(
+            influence, detail="augmented-IPW influence function (network heads as outcome models, in-sample)"),
         unit_effects=effects,
         diagnostics={
             "plug_in_estimate": plug_in,
@@ -252,7 +253,6 @@ def tarnet(
             "final_factual_mse": float(history["factual_mse"].iloc[-1]),
             "device": used_device,
             "propensity": ps,
-            "se_method": "augmented-IPW influence function (network heads as outcome models, in-sample)",
         },
         warnings=tuple(warnings),
     )
