@@ -29,9 +29,6 @@ from pages._state import (
 )
 from pages._ui import link_to, require_dataset, require_roles, show_error
 
-#: Ticked on a first visit where the roles allow them (each strategy's main estimators).
-DEFAULT_METHODS = ("difference_in_means", "regression_adjustment", "ipw", "entropy_balancing", "doubly_robust",
-                   "two_stage_least_squares", "front_door", "heckman", "ipsw", "shadow_variable", "latent_mixture")
 STANDARD_ESTIMANDS = ("ATE", "ATT", "ATC")
 ESTIMAND_HELP = ("ATE: average effect over everyone. ATT: average effect among the treated. "
                  "ATC: among the controls. LATE: among those whose treatment the instrument changes (IV).")
@@ -76,7 +73,7 @@ def _method_picker(estimand: str, available: set[str], unavailable: dict[str, st
     # Defaults on a first visit, and also when none of the stored choices can run any more (new data, roles or
     # estimand): an empty page of unticked boxes would hide that the old choice no longer applies.
     if not methods_were_chosen() or (stored_methods and not set(stored_methods) & usable):
-        stored_methods = [m for m in DEFAULT_METHODS if m in usable]
+        stored_methods = [info.id for info in cc.list_methods() if info.default_ticked and info.id in usable]
     chosen: list[str] = []
     options: dict[str, dict[str, Any]] = {}
     families: dict[str, list[cc.MethodInfo]] = {}
