@@ -7,6 +7,7 @@ import streamlit as st
 from causal_core.charts.decision_boundary import decision_boundary_figure
 from causal_core.mechanism import load_mechanism_sample
 from causal_core.mechanism.evaluate import CLASSIFIERS, compare_classifiers
+from causal_core.report.tables import frame_csv
 from causal_core.table_reader import read_table
 from pages._state import get_dataset, get_seed
 from pages._ui import attempt, forget_choices_of_another_table
@@ -83,7 +84,7 @@ def _show(result, features: list[str], cause: str, test: pd.DataFrame) -> None:
             st.plotly_chart(figure, key="ml_boundary")
     else:
         st.caption("Decision boundaries are drawn when exactly two features are chosen.")
-    st.download_button("Download the deconfounded samples (CSV)", result.deconfounded.to_csv(index=False),
+    st.download_button("Download the deconfounded samples (CSV)", frame_csv(result.deconfounded),
                        file_name="deconfounded_samples.csv", mime="text/csv", key="ml_download")
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from ._text import plotly_text
+
 TREATED_COLOUR = "#d55e00"
 CONTROL_COLOUR = "#0072b2"
 NEUTRAL_COLOUR = "#444444"
@@ -12,7 +14,7 @@ FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13, col
 
 
 def base_layout(figure: go.Figure, *, title: str | None = None, height: int = 420) -> go.Figure:
-    """Apply the house layout in place and return the figure."""
+    """Apply the house layout in place and return the figure (``title`` is plain text: it is escaped here)."""
     figure.update_layout(
         template="plotly_white",
         font=FONT,
@@ -23,7 +25,7 @@ def base_layout(figure: go.Figure, *, title: str | None = None, height: int = 42
     if title:
         # The title takes the top edge, so the legend goes to the bottom edge (in figure coordinates, where it
         # makes room for itself below the x-axis title); above the plot it would overprint a wrapped legend.
-        figure.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
+        figure.update_layout(title=dict(text=plotly_text(title), x=0, xanchor="left", font=dict(size=15)),
                              legend=dict(yref="container", yanchor="bottom", y=0))
     return figure
 

@@ -6,14 +6,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
+from ._text import plotly_text
 
 __all__ = ["love_plot"]
 
 
 def _covariates(table: pd.DataFrame) -> list[str]:
     if "covariate" in table.columns:
-        return [str(v) for v in table["covariate"]]
-    return [str(v) for v in table.index]
+        return [plotly_text(v) for v in table["covariate"]]
+    return [plotly_text(v) for v in table.index]
 
 
 def love_plot(balance_tables: dict[str, pd.DataFrame], *, threshold: float = 0.1) -> go.Figure:
@@ -46,9 +47,9 @@ def love_plot(balance_tables: dict[str, pd.DataFrame], *, threshold: float = 0.1
         after = pd.Series(np.abs(pd.to_numeric(table["smd_after"], errors="coerce").to_numpy(dtype=float)),
                           index=_covariates(table))
         figure.add_trace(go.Scatter(
-            x=after.reindex(ordered).to_numpy(), y=ordered, mode="markers", name=str(name),
+            x=after.reindex(ordered).to_numpy(), y=ordered, mode="markers", name=plotly_text(name),
             marker=dict(symbol="circle", size=9, color=PALETTE[i % len(PALETTE)]),
-            hovertemplate="%{y}: |SMD| %{x:.3f}<extra>" + str(name) + "</extra>",
+            hovertemplate="%{y}: |SMD| %{x:.3f}<extra>" + plotly_text(name) + "</extra>",
         ))
     figure.add_vline(x=threshold, line=dict(color="#b00020", width=1.5, dash="dash"),
                      annotation_text=f"{threshold:g}", annotation_position="top right")

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
+from ._text import plotly_text
 
 __all__ = ["covariate_distribution_plot"]
 
@@ -69,11 +70,11 @@ def covariate_distribution_plot(
                 trace = go.Bar(x=centres, y=share, width=edges[1] - edges[0], opacity=0.55)
             else:
                 share = _shares(series[mask].reset_index(drop=True), w[mask], levels)
-                trace = go.Bar(x=[str(v) for v in levels], y=share, opacity=0.85)
+                trace = go.Bar(x=[plotly_text(v) for v in levels], y=share, opacity=0.85)
             trace.update(name=group, marker_color=colour, legendgroup=group, showlegend=(col == 1),
                          hovertemplate=f"%{{x}}: %{{y:.1%}} of {group.lower()} ({title.lower()})<extra></extra>")
             figure.add_trace(trace, row=1, col=col)
-        figure.update_xaxes(title_text=name, row=1, col=col)
+        figure.update_xaxes(title_text=plotly_text(name), row=1, col=col)
     figure.update_layout(barmode="overlay" if numeric else "group", bargap=0 if numeric else 0.2)
     figure.update_yaxes(title_text="Share of group", tickformat=".0%", row=1, col=1)
     base_layout(figure, height=380)

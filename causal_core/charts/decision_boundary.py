@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ._text import plotly_text
+
 __all__ = ["decision_boundary_figure"]
 
 _LINE_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
@@ -64,7 +66,7 @@ def decision_boundary_figure(
     for i, level in enumerate(levels):
         subset = points[points[cause] == level]
         figure.add_trace(go.Scatter(
-            x=subset[fx], y=subset[fy], mode="markers", name=f"{cause} = {level}",
+            x=subset[fx], y=subset[fy], mode="markers", name=plotly_text(f"{cause} = {level}"),
             marker={"size": 5, "opacity": 0.5, "color": _POINT_COLOURS[i % len(_POINT_COLOURS)]},
         ))
     codes = {level: i for i, level in enumerate(levels)}
@@ -72,12 +74,12 @@ def decision_boundary_figure(
         predicted = pd.Series(model.predict(grid)).map(codes).to_numpy(dtype=float).reshape(gx.shape)
         colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
         figure.add_trace(go.Contour(
-            x=xs, y=ys, z=predicted, name=name, showlegend=True, showscale=False, hoverinfo="skip",
+            x=xs, y=ys, z=predicted, name=plotly_text(name), showlegend=True, showscale=False, hoverinfo="skip",
             contours={"coloring": "none", "start": 0.5, "end": len(levels) - 1.5 if len(levels) > 2 else 0.5,
                       "size": 1.0},
             line={"color": colour, "width": 2.5, "dash": "solid" if i == 0 else "dash"},
         ))
-    figure.update_layout(title=title, xaxis_title=fx, yaxis_title=fy, template="plotly_white",
+    figure.update_layout(title=plotly_text(title), xaxis_title=plotly_text(fx), yaxis_title=plotly_text(fy), template="plotly_white",
                          legend={"orientation": "h", "y": -0.2})
     return figure
 

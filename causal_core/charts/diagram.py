@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from ..roles import Roles
 from ._style import FONT
+from ._text import plotly_text
 
 __all__ = ["causal_diagram", "group_label"]
 
@@ -112,7 +113,7 @@ def causal_diagram(roles: Roles, identification=None, *, height: int | None = No
             line=dict(color="#555555", width=1.5, dash="dash" if node.dashed else "solid"),
             fillcolor=node.fill, layer="below",
         )
-        figure.add_annotation(x=node.x, y=node.y, text=f"<b>{node.title}</b>" + (f"<br>{node.detail}" if node.detail else ""),
+        figure.add_annotation(x=node.x, y=node.y, text=f"<b>{plotly_text(node.title)}</b>" + (f"<br>{plotly_text(node.detail)}" if node.detail else ""),
                               showarrow=False, font=dict(size=13, color="#1a1a1a"), align="center")
     edges: list[tuple[str, str, bool]] = []
     if "M" in nodes:
@@ -154,5 +155,5 @@ def causal_diagram(roles: Roles, identification=None, *, height: int | None = No
         plot_bgcolor="white", paper_bgcolor="white",
     )
     if title:
-        figure.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)))
+        figure.update_layout(title=dict(text=plotly_text(title), x=0, xanchor="left", font=dict(size=15)))
     return figure

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ._style import NEUTRAL_COLOUR, base_layout, empty_figure
+from ._text import plotly_text
 
 __all__ = ["forest_plot"]
 
@@ -39,7 +40,7 @@ def forest_plot(
     if len(rows) == 0:
         return empty_figure("No method produced an estimate.")
     labels = rows["label"] if "label" in rows else rows["method"]
-    labels = [str(v) for v in labels]
+    labels = [plotly_text(v) for v in labels]
     estimate = rows["estimate"].astype(float).to_numpy()
     low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(dtype=float)
     high = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(dtype=float)
@@ -58,9 +59,9 @@ def forest_plot(
     figure.add_vline(x=0, line=dict(color="#999999", width=1))
     if reference is not None and np.isfinite(reference):
         figure.add_vline(x=reference, line=dict(color="#009e73", width=2, dash="dash"),
-                         annotation_text=f"{reference_label}: {reference:,.4g}", annotation_position="top")
+                         annotation_text=plotly_text(f"{reference_label}: {reference:,.4g}"), annotation_position="top")
     effect = f"{estimand} " if estimand else ""
     axis = f"Estimated {effect}effect on {outcome}" if outcome else f"Estimated {effect}effect"
-    figure.update_xaxes(title=f"{axis} (95% CI)", zeroline=False)
+    figure.update_xaxes(title=plotly_text(f"{axis} (95% CI)"), zeroline=False)
     figure.update_yaxes(autorange="reversed", title=None)
     return base_layout(figure, height=max(260, 90 + 42 * len(labels)))

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
+from ._text import plotly_text
 
 __all__ = [
     "bic_curve_plot",
@@ -50,7 +51,7 @@ def subgroup_projection_plot(projection: np.ndarray, assignments: np.ndarray) ->
     for i, g in enumerate(np.unique(labels)):
         rows = labels == g
         figure.add_trace(go.Scattergl(x=coords[rows, 0], y=coords[rows, 1], mode="markers",
-                                      name=f"Subgroup {g} ({int(rows.sum())})",
+                                      name=plotly_text(f"Subgroup {g} ({int(rows.sum())})"),
                                       marker=dict(size=5, opacity=0.6, color=PALETTE[i % len(PALETTE)])))
     figure.update_xaxes(title="First principal component")
     figure.update_yaxes(title="Second principal component")
@@ -83,7 +84,7 @@ def subgroup_effects_plot(subgroups: pd.DataFrame, *, overall: float | None = No
     figure.add_vline(x=0, line=dict(color="#999999", width=1))
     if overall is not None and np.isfinite(overall):
         figure.add_vline(x=overall, line=dict(color=NEUTRAL_COLOUR, width=1, dash="dot"))
-    figure.update_xaxes(title=f"Effect on {outcome} (95% CI)" if outcome else "Effect (95% CI)")
+    figure.update_xaxes(title=plotly_text(f"Effect on {outcome} (95% CI)") if outcome else "Effect (95% CI)")
     figure.update_yaxes(autorange="reversed")
     return base_layout(figure, title="Effect within each subgroup", height=max(260, 100 + 44 * len(labels)))
 
@@ -117,7 +118,7 @@ def effect_by_covariate_plot(covariate: np.ndarray, unit_effects: np.ndarray, *,
         means = pd.DataFrame({"x": x, "effect": effect}).groupby("x", as_index=False).mean()
     figure.add_trace(go.Scatter(x=means["x"], y=means["effect"], mode="lines+markers", name="Mean by bin",
                                 line=dict(color=TREATED_COLOUR, width=2.5)))
-    figure.update_xaxes(title=name)
+    figure.update_xaxes(title=plotly_text(name))
     figure.update_yaxes(title="Estimated unit effect")
     return base_layout(figure, title=f"Effect against {name}", height=380)
 

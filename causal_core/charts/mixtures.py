@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
+from ._text import plotly_text, plotly_texts
 
 __all__ = ["mix_iid_plot", "source_weights_plot", "proxy_profile_plot", "interventional_plot"]
 
@@ -40,7 +41,7 @@ def source_weights_plot(source_table: pd.DataFrame, *, title: str = "Hidden sour
         return empty_figure("No sources to show.")
     figure = go.Figure()
     figure.add_bar(
-        x=source_table["source"], y=source_table["weight"],
+        x=plotly_texts(source_table["source"]), y=source_table["weight"],
         marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(source_table))],
         customdata=source_table[["P(T=1|source)", "effect within source"]].to_numpy(),
         hovertemplate="%{x}<br>weight %{y:.3f}<br>P(T=1|source) %{customdata[0]:.3f}"
@@ -59,7 +60,8 @@ def proxy_profile_plot(proxy_table: pd.DataFrame, *, title: str = "Proxy distrib
     labels = proxy_table["proxy"].astype(str) + " = " + proxy_table["level"].astype(str)
     figure = go.Figure()
     for i, source in enumerate(sources):
-        figure.add_bar(x=labels, y=proxy_table[source], name=source, marker_color=PALETTE[i % len(PALETTE)])
+        figure.add_bar(x=plotly_texts(labels), y=proxy_table[source], name=plotly_text(source),
+                       marker_color=PALETTE[i % len(PALETTE)])
     figure.update_layout(barmode="group")
     figure.update_yaxes(title="P(proxy = level | source)", range=[0, 1])
     base_layout(figure, title=title, height=400)
@@ -75,12 +77,12 @@ def interventional_plot(do_table: pd.DataFrame, *, naive: dict | None = None,
     if do_table is None or do_table.empty:
         return empty_figure("No interventional distribution to show.")
     figure = go.Figure()
-    figure.add_bar(x=do_table["treatment"].astype(str), y=do_table["E[Y|do(T=t)]"], name="E[Y | do(T=t)]",
+    figure.add_bar(x=plotly_texts(do_table["treatment"].astype(str)), y=do_table["E[Y|do(T=t)]"], name="E[Y | do(T=t)]",
                    marker_color=PALETTE[0], text=[f"{v:.3f}" for v in do_table["E[Y|do(T=t)]"]],
                    textposition="outside")
     if naive:
         labels = do_table["treatment"].astype(str)
-        figure.add_bar(x=labels, y=[naive.get(label, np.nan) for label in labels], name="E[Y | T=t] (unadjusted)",
+        figure.add_bar(x=plotly_texts(labels), y=[naive.get(label, np.nan) for label in labels], name="E[Y | T=t] (unadjusted)",
                        marker_color="#bbbbbb", text=[f"{naive.get(label, np.nan):.3f}" for label in labels],
                        textposition="outside")
     figure.update_layout(barmode="group")

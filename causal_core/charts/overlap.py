@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
+from ._text import plotly_text
 
 __all__ = ["overlap_plot"]
 
@@ -38,10 +39,10 @@ def overlap_plot(
     share_c = counts_c / max(counts_c.sum(), 1)
     width = edges[1] - edges[0]
     figure = go.Figure()
-    figure.add_trace(go.Bar(x=centres, y=share_t, width=width, name=f"{treated_label} (n={int(is_treated.sum())})",
+    figure.add_trace(go.Bar(x=centres, y=share_t, width=width, name=plotly_text(f"{treated_label} (n={int(is_treated.sum())})"),
                             marker_color=TREATED_COLOUR, opacity=0.8,
                             hovertemplate="score %{x:.2f}: %{y:.1%} of treated<extra></extra>"))
-    figure.add_trace(go.Bar(x=centres, y=-share_c, width=width, name=f"{control_label} (n={int((~is_treated).sum())})",
+    figure.add_trace(go.Bar(x=centres, y=-share_c, width=width, name=plotly_text(f"{control_label} (n={int((~is_treated).sum())})"),
                             marker_color=CONTROL_COLOUR, opacity=0.8, customdata=share_c,
                             hovertemplate="score %{x:.2f}: %{customdata:.1%} of controls<extra></extra>"))
     figure.update_layout(barmode="overlay", bargap=0)

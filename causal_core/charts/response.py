@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ._style import CONTROL_COLOUR, base_layout, empty_figure
+from ._text import plotly_text
 
 __all__ = ["response_curve_plot"]
 
@@ -34,6 +35,6 @@ def response_curve_plot(curve: pd.DataFrame, *, treatment: str = "treatment", ou
     figure.add_trace(go.Scatter(x=data["treatment"], y=data["response"], mode="lines+markers",
                                 line=dict(color=CONTROL_COLOUR, width=2.5), marker=dict(size=5),
                                 name="Estimated response"))
-    figure.update_xaxes(title=f"Treatment level ({treatment})")
-    figure.update_yaxes(title=f"Expected {outcome}")
+    figure.update_xaxes(title=plotly_text(f"Treatment level ({treatment})"))
+    figure.update_yaxes(title=plotly_text(f"Expected {outcome}"))
     return base_layout(figure, height=380)

@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
+from ._text import plotly_text, plotly_texts
 
 __all__ = ["ovb_contour_plot", "rosenbaum_plot", "refutation_plot", "method_lab_plot"]
 
@@ -37,7 +38,7 @@ def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-var
                                 name="observed"))
     bench = sensitivity.benchmarks
     if len(bench):
-        labels = [f"{k:g}× {b}: {a:.3g}" for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
+        labels = [plotly_text(f"{k:g}× {b}: {a:.3g}") for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
         figure.add_trace(go.Scatter(x=bench["r2dz_x"], y=bench["r2yz_dx"], mode="markers+text", text=labels,
                                     textposition="top right", marker=dict(color=TREATED_COLOUR, size=9, symbol="diamond"),
                                     name="benchmarks"))
@@ -67,10 +68,11 @@ def refutation_plot(results: Sequence, *, title: str | None = "Refutation tests"
     figure = go.Figure()
     for i, result in enumerate(results):
         colour = "#009e73" if result.passed else "#b00020"
-        figure.add_trace(go.Box(x=list(result.estimates), y=[result.name] * len(result.estimates), orientation="h",
+        name = plotly_text(result.name)
+        figure.add_trace(go.Box(x=list(result.estimates), y=[name] * len(result.estimates), orientation="h",
                                 boxpoints="all", jitter=0.4, pointpos=0, marker=dict(color=colour, size=5),
-                                line=dict(color=colour), name=f"{result.name}: {'passed' if result.passed else 'failed'}"))
-        figure.add_trace(go.Scatter(x=[result.expected], y=[result.name], mode="markers",
+                                line=dict(color=colour), name=f"{name}: {'passed' if result.passed else 'failed'}"))
+        figure.add_trace(go.Scatter(x=[result.expected], y=[name], mode="markers",
                                     marker=dict(symbol="line-ns-open", size=26, color=NEUTRAL_COLOUR, line=dict(width=3)),
                                     name="expected", showlegend=i == 0))
     figure.add_vline(x=results[0].original_estimate, line=dict(color=TREATED_COLOUR, dash="dash"),
@@ -88,9 +90,10 @@ def method_lab_plot(lab, *, title: str | None = None) -> go.Figure:
         return empty_figure("No method ran.")
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("bias (bars: ± RMSE)", "95% CI coverage"))
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(table))]
-    figure.add_trace(go.Scatter(x=table["bias"], y=table["label"], mode="markers", marker=dict(color=colours, size=10),
+    labels = plotly_texts(table["label"])
+    figure.add_trace(go.Scatter(x=table["bias"], y=labels, mode="markers", marker=dict(color=colours, size=10),
                                 error_x=dict(type="data", array=table["rmse"], color=NEUTRAL_COLOUR), name="bias"), 1, 1)
-    figure.add_trace(go.Scatter(x=table["coverage"], y=table["label"], mode="markers",
+    figure.add_trace(go.Scatter(x=table["coverage"], y=labels, mode="markers",
                                 marker=dict(color=colours, size=10, symbol="square"),
                                 error_x=dict(type="data", array=2 * table["coverage_mc_se"], color=NEUTRAL_COLOUR),
                                 name="coverage"), 1, 2)

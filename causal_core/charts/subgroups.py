@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
+from ._text import plotly_text
 
 __all__ = ["subgroup_chart"]
 
@@ -24,7 +25,7 @@ def subgroup_chart(result, *, by: str = "subgroup", outcome: str = "outcome") ->
     table = getattr(result, "table", None)
     if table is None or len(table) == 0:
         return empty_figure("No subgroup table to plot.")
-    labels = [("All (aggregate)" if str(s) == "All" else str(s)) for s in table.index]
+    labels = [("All (aggregate)" if str(s) == "All" else plotly_text(s)) for s in table.index]
     values_t = table["mean_treated"].to_numpy(dtype=float)
     values_c = table["mean_control"].to_numpy(dtype=float)
     looks_like_rate = np.nanmax(np.r_[values_t, values_c]) <= 1 and np.nanmin(np.r_[values_t, values_c]) >= 0
@@ -34,15 +35,16 @@ def subgroup_chart(result, *, by: str = "subgroup", outcome: str = "outcome") ->
         (getattr(result, "treated_label", "treated"), values_t, table["n_treated"], TREATED_COLOUR),
         (getattr(result, "control_label", "control"), values_c, table["n_control"], CONTROL_COLOUR),
     ):
+        arm = plotly_text(arm)
         figure.add_trace(go.Bar(
-            x=labels, y=values, name=str(arm), marker_color=colour, customdata=np.asarray(counts),
+            x=labels, y=values, name=arm, marker_color=colour, customdata=np.asarray(counts),
             text=[("" if not np.isfinite(v) else format(v, fmt)) for v in values], textposition="outside",
-            hovertemplate="%{x}: mean %{y:" + fmt + "} (n=%{customdata})<extra>" + str(arm) + "</extra>",
+            hovertemplate="%{x}: mean %{y:" + fmt + "} (n=%{customdata})<extra>" + arm + "</extra>",
         ))
     figure.add_vline(x=len(labels) - 1.5, line=dict(color="#999999", width=1, dash="dot"))
     figure.update_layout(barmode="group", bargap=0.25, uniformtext_minsize=9)
-    figure.update_xaxes(title=f"{by} (strata), then the aggregate", type="category")
-    figure.update_yaxes(title=f"Mean {outcome}" + (" (rate)" if looks_like_rate else ""),
+    figure.update_xaxes(title=plotly_text(f"{by} (strata), then the aggregate"), type="category")
+    figure.update_yaxes(title=plotly_text(f"Mean {outcome}") + (" (rate)" if looks_like_rate else ""),
                         tickformat=".0%" if looks_like_rate else None, rangemode="tozero")
     if getattr(result, "reversal", False):
         figure.add_annotation(text="Reversal: the aggregate comparison points the other way",

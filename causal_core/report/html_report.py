@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 from html import escape
 from typing import Any, Mapping, Sequence
 
@@ -95,6 +96,11 @@ def _cell(value: Any, column: str) -> str:
     return f'<td class="number">{text}</td>'
 
 
+def _html_id(*parts: Any) -> str:
+    """An element id from trusted and user parts: letters, digits, '-' and '_' only (it also names a chart's div)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", "-".join(str(p) for p in parts))
+
+
 def _present(value: Any) -> bool:
     """True for a non-empty string (NaN and None count as absent)."""
     return isinstance(value, str) and value.strip() != ""
@@ -148,7 +154,7 @@ def _column_summary(df: pd.DataFrame, roles: Roles) -> str:
             if counts.size > 6:
                 described += ", ..."
         rows.append(
-            f"<tr><td>{escape(role)}</td><td><code>{escape(str(column))}</code></td><td>{escape(kind)}</td>"
+            f"<tr><td>{escape(str(role))}</td><td><code>{escape(str(column))}</code></td><td>{escape(kind)}</td>"
             f'<td class="number">{missing:,}</td><td>{escape(described) if kind == "numeric" else described}</td></tr>'
         )
     return (
@@ -164,7 +170,7 @@ def _treatment_counts(df: pd.DataFrame, roles: Roles) -> str:
     if counts.size > 10:
         return ""
     items = ", ".join(f"{escape(str(level))}: {n:,}" for level, n in counts.sort_index().items())
-    return f"<p>Treatment <code>{escape(roles.treatment)}</code> arms: {items}.</p>"
+    return f"<p>Treatment <code>{escape(str(roles.treatment))}</code> arms: {items}.</p>"
 
 
 def _figure_div(fig: go.Figure, div_id: str) -> str:
@@ -191,7 +197,7 @@ def _warnings_section(table: pd.DataFrame, results: Mapping[str, EstimateResult]
             str(record["warnings"]).split(" | ") if _present(record.get("warnings")) else []
         )
         for message in dict.fromkeys(messages):
-            blocks.append(f'<div class="warning"><b>{label}</b>: {escape(message)}</div>')
+            blocks.append(f'<div class="warning"><b>{label}</b>: {escape(str(message))}</div>')
     return "".join(blocks) or "<p>No method reported a warning.</p>"
 
 
@@ -201,10 +207,10 @@ def _methods_section(methods: Sequence[str], options: Mapping[str, Mapping[str, 
         try:
             info = get_method(method)
         except CausalInputError:
-            blocks.append(f"<h3><code>{escape(method)}</code></h3><p>Not a registered method.</p>")
+            blocks.append(f"<h3><code>{escape(str(method))}</code></h3><p>Not a registered method.</p>")
             continue
         used = options.get(method) or {}
-        described = ", ".join(f"<code>{escape(k)}={escape(repr(v))}</code>" for k, v in used.items())
+        described = ", ".join(f"<code>{escape(str(k))}={escape(repr(v))}</code>" for k, v in used.items())
         blocks.append(
             f"<h3>{escape(info.label)} <code>{escape(info.id)}</code></h3>"
             f"<p>{escape(info.summary)}<br><span class=\"meta\">Family: {escape(info.family)}. "
@@ -237,13 +243,13 @@ def _diagnostics_section(
         except Exception as exc:  # an odd diagnostic value must not stop the report
             tables = f'<p class="meta">The diagnostics could not be shown ({escape(type(exc).__name__)}: {escape(str(exc))}).</p>'
         parts = [
-            f'<section class="method-diagnostics" id="diagnostics-{escape(method)}">',
+            f'<section class="method-diagnostics" id="{_html_id("diagnostics", method)}">',
             f"<h3>{escape(label)} <code>{escape(method)}</code></h3>",
             tables,
         ]
         for j, item in enumerate(own):
-            parts.append(f"<h4>{escape(item.title)}</h4>")
-            parts.append(f'<div class="figure">{_figure_div(item.figure, f"figure-{method}-{j}")}</div>')
+            parts.append(f"<h4>{escape(str(item.title))}</h4>")
+            parts.append(f'<div class="figure">{_figure_div(item.figure, _html_id("figure", method, j))}</div>')
         parts += [f'<p class="meta">{escape(p)}</p>' for p in problems]
         parts.append("</section>")
         blocks.append("".join(parts))
@@ -253,7 +259,7 @@ def _diagnostics_section(
 def _robustness_part(section: RobustnessSection) -> str:
     parts = [section.html]
     for j, (_, figure_title, figure) in enumerate(section.figures):
-        parts.append(f"<h4>{escape(figure_title)}</h4>")
+        parts.append(f"<h4>{escape(str(figure_title))}</h4>")
         parts.append(f'<div class="figure">{_figure_div(figure, f"figure-robustness-{j}")}</div>')
     return "\n".join(parts)
 
@@ -334,15 +340,16 @@ def build_html_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}: {escape(data_name)}</title>",
+        f"<title>{escape(str(title))}: {escape(str(data_name))}</title>",
         f"<style>{_CSS}</style>",
         f'<script type="text/javascript">{get_plotlyjs()}</script>',
         "</head><body>",
-        f"<h1>{escape(title)}</h1>",
-        f'<p class="meta">Data <b>{escape(data_name)}</b>; estimand <b>{escape(estimand)}</b>; seed {seed}; '
+        f"<h1>{escape(str(title))}</h1>",
+        f'<p class="meta">Data <b>{escape(str(data_name))}</b>; estimand <b>{escape(str(estimand))}</b>; '
+        f"seed {escape(str(seed))}; "
         f"generated {escape(generated)} with causal_core {escape(engine_version())}.</p>",
     ]
-    parts += [f'<div class="warning">{escape(note)}</div>' for note in notes]
+    parts += [f'<div class="warning">{escape(str(note))}</div>' for note in notes]
 
     parts.append("<h2>Data</h2>")
     parts.append(
@@ -357,11 +364,11 @@ def build_html_report(
     if diagram is not None:
         parts.append(f'<div class="figure">{_figure_div(diagram, "figure-diagram")}</div>')
 
-    parts.append(f"<h2>Results: {escape(estimand)}</h2>")
+    parts.append(f"<h2>Results: {escape(str(estimand))}</h2>")
     parts.append(_results_table(table))
     named = [_named(item, i) for i, item in enumerate(figures)]
     for i, item in enumerate(f for f in named if f.method is None):
-        parts.append(f"<h3>{escape(item.title)}</h3>")
+        parts.append(f"<h3>{escape(str(item.title))}</h3>")
         parts.append(f'<div class="figure">{_figure_div(item.figure, f"figure-{i}")}</div>')
 
     if results:

@@ -1,6 +1,7 @@
 """A chart with a title for people and a slug for file names."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -15,7 +16,8 @@ class NamedFigure:
     Attributes
     ----------
     slug : str
-        File-name-safe identifier, unique within one analysis.
+        File-name-safe identifier, unique within one analysis (characters other than
+        letters, digits, ``-`` and ``_`` are replaced by ``_``).
     title : str
         Heading shown above the chart.
     figure : plotly Figure
@@ -29,3 +31,6 @@ class NamedFigure:
     title: str
     figure: go.Figure
     method: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slug", re.sub(r"[^A-Za-z0-9_-]", "_", str(self.slug)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import pprint
 from pathlib import PurePath
@@ -73,8 +74,52 @@ def _loader_lines(source: str) -> list[str]:
     ]
 
 
-def _python_literal(value: object) -> str:
-    """A Python literal for plain JSON-like data, wrapped for readability."""
+def _is_plain(value: object) -> bool:
+    """True for JSON-like data (str, int, float, bool, None, and lists, tuples and str-keyed dicts of them)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _has_special_float(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_has_special_float(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_special_float(v) for v in value.values())
+    return False
+
+
+def _literal_one_line(value: object) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal_one_line(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + "".join(_literal_one_line(v) + ", " for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_literal_one_line(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _python_literal(value: object, *, field: str = "value") -> str:
+    """A Python literal for plain JSON-like data, wrapped for readability.
+
+    Every string, whatever it holds (quotes, newlines, braces, code), becomes a
+    ``repr`` literal in code position, so it can never run or break the script.
+    """
+    if not _is_plain(value):
+        raise CausalInputError(
+            f"The analysis field '{field}' holds a {type(value).__name__}; the script can only write numbers, "
+            "strings, booleans and lists or dicts of them."
+        )
+    if _has_special_float(value):
+        return _literal_one_line(value)
     return pprint.pformat(value, indent=4, width=100, sort_dicts=False)
 
 
@@ -83,8 +128,16 @@ def _roles_literal(roles: Roles) -> str:
     for name, value in roles.to_dict().items():
         if value in (None, []) and name != "treatment":
             continue
-        parts.append(f"    {name}={value!r},")
+        parts.append(f"    {name}={_literal_one_line(_plain(value, f'roles.{name}'))},")
     return "cc.Roles(\n" + "\n".join(parts) + "\n)"
+
+
+def _plain(value: object, field: str) -> object:
+    """``value`` itself when it is JSON-like data, else a one-sentence error naming the field."""
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (list, tuple, dict, str)):
+        value = value.item()  # numpy scalars
+    _python_literal(value, field=field)
+    return value
 
 
 def _robustness_lines(spec: AnalysisSpec) -> list[str]:
@@ -114,7 +167,7 @@ def _robustness_lines(spec: AnalysisSpec) -> list[str]:
         lines += [
             "",
             "# Refutation tests, with the settings used in the app",
-            f"refutation_settings = {_python_literal(settings)}",
+            f"refutation_settings = {_python_literal(settings, field='refutations')}",
             "rows = []",
             "for method, settings in refutation_settings.items():",
             "    if method not in results:",
@@ -134,14 +187,14 @@ def _robustness_lines(spec: AnalysisSpec) -> list[str]:
             "lab = cc.method_lab(",
             "    df,",
             "    roles,",
-            f"    {list(lab.methods)!r},",
+            f"    {_literal_one_line(_plain(list(lab.methods), 'method_lab.methods'))},",
             "    estimand=ESTIMAND,",
-            f"    scenario={lab.scenario!r},",
-            f"    effect={lab.effect!r},",
-            f"    confounding={lab.confounding!r},",
-            f"    n_replications={lab.n_replications!r},",
+            f"    scenario={_literal_one_line(_plain(lab.scenario, 'method_lab.scenario'))},",
+            f"    effect={_literal_one_line(_plain(lab.effect, 'method_lab.effect'))},",
+            f"    confounding={_literal_one_line(_plain(lab.confounding, 'method_lab.confounding'))},",
+            f"    n_replications={_literal_one_line(_plain(lab.n_replications, 'method_lab.n_replications'))},",
             "    seed=SEED,",
-            f"    options={{m: options.get(m, {{}}) for m in {list(lab.methods)!r}}},",
+            f"    options={{m: options.get(m, {{}}) for m in {_literal_one_line(list(lab.methods))}}},",
             ")",
             f'show("Method lab", lab.table[{list(LAB_COLUMNS)!r}])',
             "print(lab.recommendation)",
@@ -178,17 +231,28 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         raise CausalInputError("The data path or sample id for the script is empty; name a data file or a sample.")
     options = {m: dict(o) for m, o in spec.method_options.items() if o}
     # JSON round trip turns numpy scalars and tuples into plain literals
-    options = json.loads(json.dumps(options, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
+    try:
+        options = json.loads(json.dumps(options, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
+    except (TypeError, ValueError) as exc:
+        raise CausalInputError(
+            f"The method options cannot be written into the script ({exc}); use numbers, strings, booleans or lists."
+        ) from None
     today = _dt.date.today().isoformat()
+    # No user string is ever written into the docstring or a comment: the data name and the versions
+    # come from uploads and analysis files, so they appear only as repr literals in code position below.
     lines = [
         "#!/usr/bin/env python",
-        f'"""Reproduce the causal analysis of {spec.data_name!r} made with the causal inference workbench.',
+        '"""Reproduce a causal analysis made with the causal inference workbench (DATA_NAME below names the data).',
         "",
-        f"Written {today} by app {spec.app_version}, causal_core {spec.engine_version}.",
+        f"Written {today}; APP_VERSION and ENGINE_VERSION below name the versions that wrote it.",
         "Run it from the workbench repository root (or with causal_core on PYTHONPATH):",
         "",
         "    python this_script.py",
         '"""',
+        f"DATA_NAME = {_literal_one_line(_plain(spec.data_name, 'data_name'))}",
+        f"APP_VERSION = {_literal_one_line(_plain(spec.app_version, 'app_version'))}",
+        f"ENGINE_VERSION = {_literal_one_line(_plain(spec.engine_version, 'engine_version'))}",
+        "",
         "import hashlib",
         "import math",
         "import os",
@@ -220,8 +284,8 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         "",
         *_loader_lines(source),
         "",
-        f"EXPECTED_ROWS = {spec.n_rows}",
-        f"EXPECTED_SHA256 = {spec.data_sha256!r}",
+        f"EXPECTED_ROWS = {_literal_one_line(_plain(spec.n_rows, 'n_rows'))}",
+        f"EXPECTED_SHA256 = {_literal_one_line(_plain(spec.data_sha256, 'data_sha256'))}",
         'fingerprint = hashlib.sha256(df.to_csv(index=False, lineterminator="\\n").encode("utf-8")).hexdigest()',
         "if df.shape[0] != EXPECTED_ROWS or fingerprint != EXPECTED_SHA256:",
         "    print(",
@@ -231,11 +295,11 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         "    )",
         "",
         f"roles = {_roles_literal(spec.roles)}",
-        f"methods = {_python_literal(list(spec.methods))}",
-        f"options = {_python_literal(options)}",
+        f"methods = {_python_literal(list(spec.methods), field='methods')}",
+        f"options = {_python_literal(options, field='method_options')}",
         "",
-        f"ESTIMAND = {spec.estimand!r}",
-        f"SEED = {spec.seed!r}",
+        f"ESTIMAND = {_literal_one_line(_plain(spec.estimand, 'estimand'))}",
+        f"SEED = {_literal_one_line(_plain(spec.seed, 'seed'))}",
         "",
         "# Each method as cc.compare runs it; the results are kept for the robustness checks below",
         "results, rows = {}, []",
@@ -255,4 +319,18 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         *_robustness_lines(spec),
         "",
     ]
-    return "\n".join(lines)
+    script = "\n".join(lines)
+    _check_parses(script)
+    return script
+
+
+def _check_parses(script: str) -> None:
+    """Last line of defence: the generated module must be valid Python."""
+    import ast
+
+    try:
+        ast.parse(script)
+    except SyntaxError as exc:  # a value the literals above did not foresee
+        raise CausalInputError(
+            f"The reproduction script could not be written: line {exc.lineno} is not valid Python ({exc.msg})."
+        ) from None
