@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import warnings as _warnings
 from typing import Any, Iterable
 
 import numpy as np
@@ -10,7 +9,9 @@ import pandas as pd
 
 from .data import prepare
 from .errors import CausalInputError, plain
+from .library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
 from .limits import check_limits
+from .provenance import provenance_fields
 from .registry import MethodInfo, OptionSpec, get_method
 from .results import EstimateResult, MethodOutput
 from .roles import Roles
@@ -170,8 +171,8 @@ def estimate(
     start = time.perf_counter()
     data = prepare(df, roles, info)
     limit_warnings = check_limits(info, data, estimand, options)
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    # library warnings (convergence of scikit-learn, statsmodels, cvxpy...) are recorded and carried on the result
+    with capture_library_warnings() as caught:
         try:
             output: MethodOutput = info.function(data, estimand=estimand, seed=seed, **options)
         except CausalInputError:
@@ -191,6 +192,7 @@ def estimate(
     _check_option_values(info, options, method_succeeded=True)  # values the method took but its OptionSpec does not
     seconds = time.perf_counter() - start
     point, se, ci_low, ci_high, inference_warnings = _checked_inference(method, output)
+    library_warnings = summarise_warnings(caught)
     return EstimateResult(
         estimate=point,
         std_error=se,
@@ -202,8 +204,11 @@ def estimate(
         weights=output.weights,
         unit_effects=output.unit_effects,
         diagnostics=dict(output.diagnostics),
-        warnings=tuple(data.warnings) + limit_warnings + tuple(output.warnings) + inference_warnings,
+        warnings=tuple(data.warnings) + limit_warnings + tuple(output.warnings) + inference_warnings
+        + tuple(LIBRARY_WARNING_PREFIX + text for text in library_warnings),
         seconds=seconds,
+        **provenance_fields(data, info, options, seed, output.weights),
+        library_warnings=library_warnings,
     )
 
 
