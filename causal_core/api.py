@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import warnings as _warnings
 from dataclasses import replace
 from typing import Any, Iterable
 
@@ -12,8 +11,10 @@ import pandas as pd
 from .data import prepare
 from .errors import CausalInputError
 from .inference import Inference, failed_replicates_warning, resolve_inference
+from .library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
 from .limits import check_limits
 from .options import validate_options
+from .provenance import provenance_fields
 from .registry import get_method
 from .results import EstimateResult, MethodOutput
 from .roles import Roles
@@ -114,8 +115,8 @@ def estimate(
     # then the options' data rules, both before the (possibly slow) method
     limit_warnings = check_limits(info, data, estimand, options)
     validate_options(info, options, data)
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    # library warnings (convergence of scikit-learn, statsmodels, cvxpy...) are recorded and carried on the result
+    with capture_library_warnings() as caught:
         try:
             output: MethodOutput = info.function(data, estimand=estimand, seed=seed, **options)
             point = _checked_point(method, output)
@@ -137,6 +138,7 @@ def estimate(
     inference, inference_warnings = _checked_inference(method, inference)
     diagnostics = dict(output.diagnostics)
     diagnostics["se_method"] = inference.detail or inference.method  # readable copy; the source is inference.method
+    library_warnings = summarise_warnings(caught)
     return EstimateResult(
         estimate=point,
         std_error=inference.std_error,
@@ -148,9 +150,12 @@ def estimate(
         weights=output.weights,
         unit_effects=output.unit_effects,
         diagnostics=diagnostics,
-        warnings=tuple(data.warnings) + limit_warnings + tuple(output.warnings) + inference_warnings,
+        warnings=tuple(data.warnings) + limit_warnings + tuple(output.warnings) + inference_warnings
+        + tuple(LIBRARY_WARNING_PREFIX + text for text in library_warnings),
         seconds=seconds,
         inference=inference,
+        **provenance_fields(data, info, options, seed, output.weights),
+        library_warnings=library_warnings,
     )
 
 

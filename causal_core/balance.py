@@ -13,7 +13,9 @@ import pandas as pd
 
 from .data import PreparedData, prepare
 from .errors import CausalInputError, plain
+from .provenance import design_for
 from .registry import ESTIMANDS, get_method
+from .results import EstimateResult, kish_ess
 from .roles import Roles
 
 __all__ = [
@@ -45,8 +47,7 @@ def effective_sample_size(weights: Any) -> float:
         raise CausalInputError("Weights must be finite numbers; some are missing or infinite.")
     if np.any(w < 0):
         raise CausalInputError("Weights must be non-negative; some are below zero.")
-    squares = float(np.sum(w**2))
-    return float(np.sum(w) ** 2 / squares) if squares > 0 else 0.0
+    return kish_ess(w)
 
 
 def weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
@@ -85,19 +86,27 @@ def weighted_ks(x1: np.ndarray, w1: np.ndarray, x0: np.ndarray, w0: np.ndarray) 
     return float(np.max(np.abs(f1 - f0)))
 
 
-def standardized_mean_difference(difference: float, sd_treated: float, sd_control: float, estimand: str) -> float:
+def standardized_mean_difference(difference: Any, sd_treated: Any, sd_control: Any, estimand: str) -> Any:
     """Divide a mean difference by the estimand's standard deviation (cobalt's ``s.d.denom``).
 
-    ATE: pooled ``sqrt((s1^2 + s0^2) / 2)``; ATT: treated ``s1``; ATC: control ``s0``.
-    NaN when that standard deviation is zero.
+    The one SMD of the package (the balancing estimators' diagnostics call it
+    through :func:`causal_core.features.standardised_differences`). The
+    standard deviations come from the *unadjusted* sample, so before and after
+    share a scale. ATE: pooled ``sqrt((s1^2 + s0^2) / 2)``; ATT: treated
+    ``s1``; ATC: control ``s0``. NaN where that standard deviation is zero.
+    Scalars give a float, arrays (one entry per covariate) an array.
     """
+    d = np.asarray(difference, dtype=float)
+    s1, s0 = np.asarray(sd_treated, dtype=float), np.asarray(sd_control, dtype=float)
     if estimand == "ATT":
-        scale = sd_treated
+        scale = s1
     elif estimand == "ATC":
-        scale = sd_control
+        scale = s0
     else:
-        scale = float(np.sqrt((sd_treated**2 + sd_control**2) / 2.0))
-    return float(difference / scale) if scale > 0 else float("nan")
+        scale = np.sqrt((s1**2 + s0**2) / 2.0)
+    scale = np.broadcast_to(scale, np.broadcast_shapes(d.shape, scale.shape))
+    out = np.where(scale > 0, d / np.where(scale > 0, scale, 1.0), np.nan)
+    return float(out) if out.ndim == 0 else out
 
 
 def variance_ratio(x1: np.ndarray, w1: np.ndarray, x0: np.ndarray, w0: np.ndarray) -> float:
@@ -158,22 +167,30 @@ def _covariate_row(
 
 
 def balance_table(
-    df: pd.DataFrame,
-    roles: Roles,
+    df: pd.DataFrame | EstimateResult,
+    roles: Roles | pd.DataFrame,
     weights: Any = None,
     *,
-    estimand: str = "ATE",
+    estimand: str | None = None,
     threshold: float = 0.1,
     binary: str = "raw",
     method: str | None = None,
 ) -> pd.DataFrame:
     """Covariate balance of the two arms, before and after weights, one row per encoded covariate.
 
+    Called as ``balance_table(result, df)`` it starts from an
+    :class:`EstimateResult`: its rows (``result.row_index``), roles, weights
+    and estimand (the ATE's denominator for estimands other than ATE, ATT and
+    ATC); ``weights`` and ``estimand`` then override the result's, and
+    ``method`` is the result's own.
+    Called as ``balance_table(df, roles, weights=..., estimand=...)`` it
+    prepares the data itself.
+
     Parameters
     ----------
-    df : DataFrame
-        The data (never modified).
-    roles : Roles
+    df : DataFrame or EstimateResult
+        The data (never modified), or a result (then ``roles`` is the data).
+    roles : Roles or DataFrame
         Roles with a binary treatment and at least one confounder. Rows are
         dropped and categoricals one-hot encoded exactly as the estimators do
         (:func:`causal_core.data.prepare`).
@@ -181,8 +198,8 @@ def balance_table(
         One non-negative weight per *used* row, in the order of the prepared
         data (what ``EstimateResult.weights`` holds), or a Series indexed like
         ``df``. ``None`` means equal weights, so "after" equals "before".
-    estimand : {"ATE", "ATT", "ATC"}
-        Chooses the SMD denominator.
+    estimand : {"ATE", "ATT", "ATC"}, optional
+        Chooses the SMD denominator (default ATE, or the result's).
     threshold : float
         A covariate is ``balanced`` when ``|smd_after| <= threshold``.
     binary : {"raw", "std"}
@@ -218,6 +235,16 @@ def balance_table(
     - KS: largest gap between the weighted empirical CDFs of the two arms.
     - Effective sample size: ``(sum w)^2 / sum w^2`` within each arm.
     """
+    if isinstance(df, EstimateResult):
+        result, df = df, roles
+        roles = result.roles
+        if estimand is None:
+            estimand = result.estimand if result.estimand in ESTIMANDS else "ATE"
+        if weights is None:
+            weights = result.weights
+    else:
+        result = None
+        estimand = "ATE" if estimand is None else estimand
     if estimand not in ESTIMANDS:
         raise CausalInputError(f"Balance estimand must be one of {', '.join(ESTIMANDS)}; got {plain(estimand)!r}.")
     if binary not in ("raw", "std"):
@@ -228,8 +255,11 @@ def balance_table(
         raise CausalInputError(f"Roles must be a causal_core.Roles; got {type(roles).__name__}.")
     if not roles.confounders:
         raise CausalInputError("Balance needs at least one column in the 'confounders' role; none is assigned.")
-    info = get_method(method) if method is not None else None
-    data = prepare(df, roles, info, treatment_kind="binary")
+    if result is not None:
+        data = design_for(result, df, treatment_kind="binary")
+    else:
+        info = get_method(method) if method is not None else None
+        data = prepare(df, roles, info, treatment_kind="binary")
     w = _aligned_weights(df, data, weights)
     treated = data.treated
     rows = [
@@ -247,8 +277,8 @@ def balance_table(
     table["var_ratio_ok"] = ((ratio >= low) & (ratio <= high)).astype("boolean")
     table.loc[ratio.isna(), "var_ratio_ok"] = pd.NA
     table.attrs["ess"] = {
-        "treated": {"before": float(treated.sum()), "after": effective_sample_size(w[treated])},
-        "control": {"before": float((~treated).sum()), "after": effective_sample_size(w[~treated])},
+        "treated": {"before": float(treated.sum()), "after": kish_ess(w[treated])},
+        "control": {"before": float((~treated).sum()), "after": kish_ess(w[~treated])},
     }
     table.attrs["estimand"] = estimand
     table.attrs["threshold"] = float(threshold)

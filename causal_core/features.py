@@ -105,8 +105,16 @@ def pooled_scale(X: np.ndarray, treated: np.ndarray) -> np.ndarray:
 
 
 def standardised_differences(X: np.ndarray, treated: np.ndarray, weights: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Weighted treated mean minus weighted control mean of each column, divided by ``scale``."""
+    """Weighted treated mean minus weighted control mean of each column, over the unadjusted ``scale``.
+
+    The SMD of :func:`causal_core.balance.standardized_mean_difference` (cobalt's
+    definition) with the ATE's pooled denominator, given as ``scale`` (from
+    :func:`pooled_scale` on the unweighted sample).
+    """
+    from .balance import standardized_mean_difference
+
     w_treated, w_control = weights[treated], weights[~treated]
     mean_treated = w_treated @ X[treated] / w_treated.sum()
     mean_control = w_control @ X[~treated] / w_control.sum()
-    return (mean_treated - mean_control) / scale
+    scale = np.asarray(scale, dtype=float)
+    return np.atleast_1d(standardized_mean_difference(mean_treated - mean_control, scale, scale, "ATE"))

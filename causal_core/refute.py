@@ -34,6 +34,8 @@ import pandas as pd
 from .api import estimate as _estimate
 from .data import encode_columns
 from .errors import CausalInputError, plain
+from .provenance import used_rows
+from .results import EstimateResult
 from .seeds import check_seed
 from .roles import Roles
 
@@ -223,14 +225,14 @@ def _judge(test: str, original: float, se: float, values: np.ndarray, n_repeats:
 
 
 def refute(
-    df: pd.DataFrame,
-    roles: Roles,
-    method: str | Estimator,
+    df: pd.DataFrame | EstimateResult,
+    roles: Roles | pd.DataFrame,
+    method: str | Estimator | None = None,
     *,
     estimand: str = "ATE",
     tests: Sequence[str] = REFUTERS,
     n_repeats: int = 20,
-    seed: int = 0,
+    seed: int | None = None,
     n_jobs: int = 1,
     options: dict[str, Any] | None = None,
     subset_fraction: float = 0.8,
@@ -239,21 +241,28 @@ def refute(
 ) -> list[RefutationResult]:
     """Run refutation tests of one estimator.
 
+    Called as ``refute(result, df)`` it starts from an :class:`EstimateResult`:
+    its method, roles, estimand, options and seed, the rows it used
+    (``result.row_index``) and its estimate and standard error as the original
+    (the method is not re-run on the unaltered data). Called as
+    ``refute(df, roles, method, ...)`` it fits the original itself.
+
     Parameters
     ----------
-    df : DataFrame
-        The data (never modified).
-    roles : Roles
+    df : DataFrame or EstimateResult
+        The data (never modified), or a result (then ``roles`` is the data).
+    roles : Roles or DataFrame
         Treatment, outcome and confounders.
     method : str or callable
-        A method id, or ``fit(df, roles) -> (estimate, std_error)``.
+        A method id, or ``fit(df, roles) -> (estimate, std_error)`` (not with a result).
     estimand : str
-        Estimand passed to the method.
+        Estimand passed to the method (a result's own otherwise).
     tests : list of str
         Any of :data:`REFUTERS`.
     n_repeats : int
         Repetitions per test (each seeded from ``seed``).
-    seed : int
+    seed : int, optional
+        Default 0, or the result's seed.
     n_jobs : int
         Parallel workers (joblib); 1 runs in this process.
     options : dict, optional
@@ -270,7 +279,19 @@ def refute(
     list of RefutationResult
         One per test, in the order asked.
     """
-    seed = check_seed(seed)
+    result: EstimateResult | None = None
+    if isinstance(df, EstimateResult):
+        result, df = df, roles
+        if method is not None or options is not None:
+            raise CausalInputError(
+                "refute(result, df) takes the method and its options from the result; pass neither."
+            )
+        roles, method, estimand = result.roles, result.method, result.estimand
+        options = dict(result.options)
+        seed = result.seed if seed is None else seed
+    elif method is None:
+        raise CausalInputError("refute(df, roles, method) needs a method id or an estimator function.")
+    seed = check_seed(0 if seed is None else seed)
     unknown = [t for t in tests if t not in REFUTERS]
     if unknown:
         raise CausalInputError(f"Unknown refutation test(s) {unknown}; choose from {', '.join(REFUTERS)}.")
@@ -286,8 +307,12 @@ def refute(
         if column not in df.columns:
             raise CausalInputError(f"Column '{column}' given in the roles is not in the data.")
     fit = method_estimator(method, estimand=estimand, seed=seed, **(options or {})) if isinstance(method, str) else method
-    frame = _used_frame(df, roles)
-    original, se = fit(frame, roles)
+    if result is not None:
+        frame = used_rows(result, df)[roles.columns()].reset_index(drop=True)
+        original, se = result.estimate, result.std_error
+    else:
+        frame = _used_frame(df, roles)
+        original, se = fit(frame, roles)
     jobs = [(test, int(s)) for test in tests
             for s in np.random.SeedSequence([seed, REFUTERS.index(test)]).generate_state(n_repeats)]
     total = len(jobs)

@@ -43,8 +43,7 @@ def _sensitivity_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) -
     store = _store()
     key = _key(bundle, "sensitivity", method)
     if key not in store:
-        store[key] = attempt(cc.sensitivity_for_result, df, bundle.roles, bundle.results[method],
-                             options=bundle.options.get(method, {}), what="The sensitivity analysis")
+        store[key] = attempt(cc.sensitivity_for_result, bundle.results[method], df, what="The sensitivity analysis")
     report = store[key]
     if report is None:
         return
@@ -87,8 +86,7 @@ def _refutation_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) ->
         def progress(done: int, total: int, message: str) -> None:
             bar.progress(done / total, text=f"{TEST_LABELS[message]}: {done} of {total}")
 
-        results = attempt(cc.refute, df, bundle.roles, method, estimand=bundle.estimand, tests=tests,
-                          n_repeats=int(repeats), seed=bundle.seed, options=bundle.options.get(method, {}),
+        results = attempt(cc.refute, bundle.results[method], df, tests=tests, n_repeats=int(repeats),
                           progress=progress, what="The refutation tests")
         if results is not None:
             store[_key(bundle, "refute", method)] = results

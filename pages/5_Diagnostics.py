@@ -9,7 +9,8 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
-from causal_core.data import PreparedData, prepare
+from causal_core.data import PreparedData
+from causal_core.provenance import design_for
 from pages._state import ResultsBundle, get_results, results_staleness
 from pages._ui import attempt, link_to, require_dataset, show_error
 
@@ -17,13 +18,13 @@ BALANCE_ESTIMANDS = ("ATE", "ATT", "ATC")
 
 
 def _prepared(bundle: ResultsBundle, df: pd.DataFrame, method: str) -> PreparedData | None:
-    """The rows and encoded covariates the method used (cached per results bundle)."""
+    """The rows and encoded covariates the method's result used (cached per results bundle)."""
     cache = st.session_state.setdefault("_diag_prepared", {})
     key = (id(bundle), method)
     if key not in cache:
         if len(cache) > 20:
             cache.clear()
-        cache[key] = attempt(prepare, df, bundle.roles, cc.get_method(method), what="Preparing the data")
+        cache[key] = attempt(design_for, bundle.results[method], df, what="Preparing the data")
     return cache[key]
 
 
@@ -39,8 +40,7 @@ def _balance_tables(bundle: ResultsBundle, df: pd.DataFrame) -> dict[str, pd.Dat
         if result.weights is None or not bundle.roles.confounders:
             continue
         try:
-            tables[cc.get_method(method).label] = cc.balance_table(df, bundle.roles, weights=result.weights,
-                                                                   estimand=estimand, method=method)
+            tables[cc.get_method(method).label] = cc.balance_table(result, df, estimand=estimand)
         except Exception as exc:
             errors.append(f"{cc.get_method(method).label}: {exc}")
     st.session_state["_diag_balance"] = (id(bundle), tables, errors)
@@ -81,8 +81,9 @@ def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> No
                         width="stretch", key="diag_response_curve")
     summary = {"Estimate": result.estimate, "Standard error": result.std_error, "95% CI low": result.ci_low,
                "95% CI high": result.ci_high, "Rows used": result.n_used, "Seconds": round(result.seconds, 3)}
-    if result.effective_sample_size is not None:
-        summary["Effective sample size (weights)"] = round(result.effective_sample_size, 1)
+    if result.weight_diagnostics is not None:
+        for arm, after in result.weight_diagnostics.ess_after.items():
+            summary[f"Effective sample size, {arm} (weights)"] = round(after, 1)
     rows = [{"quantity": k, "value": _format(v)} for k, v in (summary | scalars).items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"quantity": "Quantity", "value": "Value"})
@@ -150,7 +151,7 @@ tab_overlap, tab_weights, tab_covariate, tab_details = st.tabs(
     ["Propensity overlap", "Weights", "Covariate distributions", "Method diagnostics"])
 with tab_overlap:
     propensity = result.diagnostics.get("propensity")
-    if propensity is not None and data is not None and np.asarray(propensity).shape == (data.n,):
+    if propensity is not None and data is not None and np.asarray(propensity).shape == (len(result.row_index),):
         st.caption("Distribution of the estimated probability of treatment. Where one group has scores the other "
                    "lacks (near 0 or 1), effects rest on extrapolation.")
         st.plotly_chart(overlap_plot(np.asarray(propensity), data.treated,
@@ -161,10 +162,14 @@ with tab_overlap:
         st.info(f"{labels[method]} does not report propensity scores; methods that fit a propensity model "
                 "(such as inverse probability weighting) do.")
 with tab_weights:
-    if result.weights is not None and data is not None and np.asarray(result.weights).shape == (data.n,):
-        st.caption(f"Effective sample size (Kish, (Σw)²/Σw²): {result.effective_sample_size:,.1f} of {data.n:,} rows. "
+    diagnostics = result.weight_diagnostics
+    if diagnostics is not None and result.treated is not None:
+        by_arm = "; ".join(f"{arm} {diagnostics.ess_after[arm]:,.1f} of {diagnostics.ess_before[arm]:,.0f} rows"
+                           for arm in diagnostics.ess_after)
+        st.caption(f"Effective sample size (Kish, (Σw)²/Σw²): {by_arm}; largest weight "
+                   f"{diagnostics.max_weight_share:.1%} of the total, {diagnostics.n_zero:,} zero weights. "
                    "A few very large weights mean the estimate rests on few rows.")
-        st.plotly_chart(weight_plot(result.weights, data.treated), width="stretch", key="diag_weights")
+        st.plotly_chart(weight_plot(result.weights, result.treated), width="stretch", key="diag_weights")
     else:
         st.info(f"{labels[method]} does not produce one weight per row.")
 with tab_covariate:
@@ -173,7 +178,7 @@ with tab_covariate:
     else:
         names = list(data.covariate_names)
         covariate = st.selectbox("Covariate", names, key="diag_covariate")
-        weights = result.weights if result.weights is not None and np.asarray(result.weights).shape == (data.n,) else None
+        weights = result.weights if result.weight_diagnostics is not None else None
         st.caption("Share of treated and control rows at each value, before and after the method's weights; "
                    "after good weighting the two groups' distributions look alike.")
         try:

@@ -17,8 +17,8 @@ import causal_core as cc
 from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariate_plot, qini_plot,
                                               subgroup_effects_plot, subgroup_projection_plot,
                                               unit_effects_histogram)
-from causal_core.data import prepare
 from causal_core.options import MAX_BOOTSTRAP_REPLICATES, MIN_BOOTSTRAP_REPLICATES
+from causal_core.provenance import design_for
 from causal_core.uplift import qini_coefficient, qini_curve
 from pages._state import get_estimand, get_seed
 from pages._ui import require_dataset, require_roles, show_error
@@ -92,7 +92,7 @@ def _show_subgroups(result: cc.EstimateResult, outcome: str) -> None:
 
 
 def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, settings: dict[str, Any]) -> None:
-    data = prepare(dataset.df, roles, cc.get_method(result.method))
+    data = design_for(result, dataset.df)  # the rows and encoded covariates the result's unit effects belong to
     effects = result.unit_effects
     st.plotly_chart(unit_effects_histogram(effects, average=float(np.mean(effects))), width="stretch",
                     key="het_histogram")

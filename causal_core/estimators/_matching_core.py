@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CausalInputError
-from ..results import kish_ess
+from ..results import ess_by_arm  # the one ESS, re-exported for the matching estimators
 
 __all__ = [
     "Matches",
@@ -78,11 +78,6 @@ class MatchingFit:
 def target_arms(estimand: str) -> tuple[int, ...]:
     """Arms whose units get a missing potential outcome imputed: ATT -> (1,), ATC -> (0,), ATE -> both."""
     return {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
-
-
-def ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
-    """Kish's effective sample size of the weights within each arm."""
-    return {"treated": kish_ess(weights[t == 1]), "control": kish_ess(weights[t == 0])}
 
 
 def check_replace_supports(estimand: str, replace: bool, method: str) -> None:

@@ -31,7 +31,7 @@ from ..inference import InfluenceFunction
 from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
-from ..results import MethodOutput, kish_ess
+from ..results import MethodOutput, ess_by_arm, kish_ess
 
 __all__ = ["arm_weights", "logit_design", "hajek_ipw", "ipw"]
 
@@ -127,7 +127,7 @@ def hajek_ipw(
 
 
 def _ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
-    return {"treated": kish_ess(weights[t == 1]), "control": kish_ess(weights[t == 0]), "all": kish_ess(weights)}
+    return {**ess_by_arm(weights, t == 1), "all": kish_ess(weights)}
 
 
 @register(

@@ -1,14 +1,14 @@
 """Train an ordinary and a mechanism-learned classifier and compare them on held-out data."""
 from __future__ import annotations
 
-import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import CausalInputError, plain
+from ..errors import CausalInputError, CausalWarning, plain
+from ..library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
 from .resample import front_door_resample
 
 __all__ = ["CLASSIFIERS", "MechanismComparison", "compare_classifiers", "make_classifier"]
@@ -86,19 +86,33 @@ def compare_classifiers(
 
     ``options`` go to :func:`causal_core.front_door_resample`. The test table
     must hold the cause and the feature columns (the mechanism is not needed
-    to predict).
+    to predict). Warnings that scikit-learn raises while resampling and
+    fitting are kept in ``diagnostics["library_warnings"]`` (and, prefixed, in
+    ``diagnostics["warnings"]``, which the app shows).
     """
-    from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
     if not isinstance(test, pd.DataFrame) or test.shape[0] == 0:
         raise CausalInputError("The test table is empty; give rows to judge the classifiers on.")
     for column in [cause] + list(features):
         if column not in test.columns:
             raise CausalInputError(f"Column '{column}' is not in the test table; it needs the cause and every feature.")
     make_classifier(classifier, seed)  # validates the id before the slow part
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with capture_library_warnings() as caught:
         deconfounded = front_door_resample(train, cause, mechanism, features, method=method, seed=seed, **options)
+        fitted = _classifier_comparison(train, test, cause, features, classifier, seed, deconfounded)
+    # the resampler's own CausalWarnings are already in its diagnostics["warnings"]; keep the libraries' ones
+    library = summarise_warnings([w for w in caught if not issubclass(w.category, CausalWarning)])
+    metrics, confusion, models = fitted
+    diagnostics = dict(deconfounded.attrs["front_door"])
+    diagnostics["library_warnings"] = library
+    diagnostics["warnings"] = tuple(diagnostics.get("warnings", ())) + tuple(LIBRARY_WARNING_PREFIX + text for text in library)
+    return MechanismComparison(metrics=metrics, confusion=confusion, deconfounded=deconfounded, models=models,
+                               diagnostics=diagnostics)
+
+
+def _classifier_comparison(train, test, cause, features, classifier, seed, deconfounded):
+    """(metrics, confusion matrices, fitted models) of the ordinary and the mechanism-learned classifier."""
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
     levels = deconfounded.attrs["front_door"]["levels"]
     observed = train[[cause] + list(features)].dropna()
     test_rows = test[[cause] + list(features)].dropna()
@@ -131,5 +145,4 @@ def compare_classifiers(
             index=pd.Index([str(v) for v in labels], name=f"true {cause}"),
             columns=pd.Index([str(v) for v in labels], name="predicted"),
         )
-    return MechanismComparison(metrics=pd.DataFrame(rows), confusion=confusion, deconfounded=deconfounded,
-                               models=models, diagnostics=dict(deconfounded.attrs["front_door"]))
+    return pd.DataFrame(rows), confusion, models

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -40,20 +39,15 @@ def _label(method_id: str, table: pd.DataFrame) -> str:
         return method_id
 
 
-def _weighted_methods(df: pd.DataFrame, roles: Roles, results: Mapping[str, EstimateResult]):
-    """(method id, result, treated mask of its used rows) for results whose weights match their used rows."""
+def _weighted_methods(results: Mapping[str, EstimateResult]):
+    """(method id, result, treated mask of its used rows) for binary-treatment results with one weight per used row.
+
+    The mask is the one the result carries (``result.treated``), aligned with its weights by construction.
+    """
     for method_id, result in results.items():
-        if result.weights is None:
+        if result.weights is None or result.weight_diagnostics is None or result.treated is None:
             continue
-        try:
-            info = get_method(method_id)
-            if info.treatment_kind != "binary":
-                continue
-            data = prepare(df, roles, info)
-        except CausalInputError:
-            continue
-        if np.shape(result.weights) == (data.n,):
-            yield method_id, result, data.t == 1
+        yield method_id, result, result.treated
 
 
 def _identification(roles: Roles, df: pd.DataFrame):
@@ -67,6 +61,7 @@ def _identification(roles: Roles, df: pd.DataFrame):
 
 
 def _overlap(df: pd.DataFrame, roles: Roles) -> go.Figure | None:
+    """The analysis's own logistic propensity overlap: it needs no result (the report may have none), so it prepares."""
     if not roles.confounders:
         return None
     try:
@@ -86,9 +81,7 @@ def _balance(
     tables: dict[str, pd.DataFrame] = {}
     for method_id, result, _ in weighted:
         try:
-            tables[_label(method_id, table)] = balance_table(
-                df, roles, weights=result.weights, estimand=balance_estimand, method=method_id
-            )
+            tables[_label(method_id, table)] = balance_table(result, df, estimand=balance_estimand)
         except CausalInputError:
             continue
     return love_plot(tables) if tables else None
@@ -142,7 +135,7 @@ def analysis_figures(
     overlap = _overlap(df, roles)
     if overlap is not None:
         figures.append(NamedFigure("propensity_overlap", "Propensity-score overlap (logistic model)", overlap))
-    weighted = list(_weighted_methods(df, roles, results))
+    weighted = list(_weighted_methods(results))
     balance = _balance(df, roles, estimand, weighted, table)
     if balance is not None:
         figures.append(NamedFigure("love_plot", "Covariate balance before and after adjustment", balance))

@@ -118,6 +118,12 @@ def _key_value_rows(result: EstimateResult) -> tuple[list[tuple[str, Any]], list
     """Rows of the key/value table and the names of per-row arrays left out."""
     rows: list[tuple[str, Any]] = []
     per_row: list[str] = []
+    weights = result.weight_diagnostics
+    if weights is not None:  # the typed record first: the same names for every weighting or matching method
+        for arm, after in weights.ess_after.items():
+            rows.append((f"effective sample size: {arm}", f"{_format(after)} of {_format(weights.ess_before[arm])}"))
+        rows.append(("largest weight share", weights.max_weight_share))
+        rows.append(("zero weights", weights.n_zero))
     for name, value in result.diagnostics.items():
         if name in CHARTED or isinstance(value, pd.DataFrame):
             continue

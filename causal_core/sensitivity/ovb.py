@@ -29,8 +29,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import prepare
+from ..data import PreparedData, prepare
 from ..errors import CausalInputError, plain
+from ..provenance import design_for
+from ..results import EstimateResult
 from ..roles import Roles
 
 __all__ = [
@@ -192,8 +194,8 @@ def _group_partial_r2(full: np.ndarray, drop: Sequence[int], target: np.ndarray)
 
 
 def ovb_sensitivity(
-    df: pd.DataFrame,
-    roles: Roles,
+    df: pd.DataFrame | EstimateResult,
+    roles: Roles | pd.DataFrame,
     *,
     benchmarks: Sequence[str] | None = None,
     kd: Sequence[float] | float = (1.0,),
@@ -206,11 +208,18 @@ def ovb_sensitivity(
 ) -> OVBSensitivity:
     """Omitted-variable-bias sensitivity of the effect of the treatment in ``Y ~ D + X``.
 
+    Called as ``ovb_sensitivity(result, df)`` it starts from an
+    :class:`EstimateResult`: the regression is fitted on the rows the result
+    used (binary treatments coded 0/1, treated 1), and unless ``estimate`` and
+    ``std_error`` are given the result's are analysed (approximately) for any
+    method but a plain ``regression_adjustment``, whose OLS coefficient is
+    analysed exactly.
+
     Parameters
     ----------
-    df : DataFrame
-        The data (never modified).
-    roles : Roles
+    df : DataFrame or EstimateResult
+        The data (never modified), or a result (then ``roles`` is the data).
+    roles : Roles or DataFrame
         Treatment (binary or numeric), outcome and confounders; categorical
         confounders enter as one-hot dummies (fixed effects).
     benchmarks : list of str, optional
@@ -231,8 +240,40 @@ def ovb_sensitivity(
     -------
     OVBSensitivity
     """
+    if isinstance(df, EstimateResult):
+        result, df = df, roles
+        data = design_for(result, df)
+        if estimate is None and std_error is None and not exact_regression(result):
+            estimate, std_error = result.estimate, result.std_error
+        roles = result.roles
+    else:
+        data = prepare(df, roles, treatment_kind="continuous")
+    return _ovb_from_design(data, roles, benchmarks=benchmarks, kd=kd, ky=ky, q=q, alpha=alpha, estimate=estimate,
+                            std_error=std_error, max_benchmarks=max_benchmarks)
+
+
+def exact_regression(result: EstimateResult) -> bool:
+    """Whether the result is the OLS coefficient that Cinelli-Hazlett analyse exactly (plain regression adjustment)."""
+    options = result.options
+    return result.method == "regression_adjustment" and not options.get("interactions") and \
+        options.get("outcome_model") in (None, "default")
+
+
+def _ovb_from_design(
+    data: PreparedData,
+    roles: Roles,
+    *,
+    benchmarks: Sequence[str] | None,
+    kd: Sequence[float] | float,
+    ky: Sequence[float] | float | None,
+    q: float,
+    alpha: float,
+    estimate: float | None,
+    std_error: float | None,
+    max_benchmarks: int,
+) -> OVBSensitivity:
+    """:func:`ovb_sensitivity` on prepared data (treatment as numbers, binary ones 0/1)."""
     from scipy import stats
-    data = prepare(df, roles, treatment_kind="continuous")
     n = data.n
     X = data.X
     design = np.column_stack([np.ones(n), data.t, X])

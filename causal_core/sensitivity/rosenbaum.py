@@ -24,7 +24,9 @@ import pandas as pd
 
 from ..data import prepare
 from ..errors import CausalInputError, plain
+from ..provenance import design_for
 from ..registry import get_method, list_methods
+from ..results import EstimateResult
 from ..roles import Roles
 
 __all__ = [
@@ -177,8 +179,8 @@ def rosenbaum_bounds(
 
 
 def matched_pair_differences(
-    df: pd.DataFrame, roles: Roles, method: str = "propensity_score_matching", *, estimand: str = "ATT",
-    **options: Any,
+    df: pd.DataFrame | EstimateResult, roles: Roles | pd.DataFrame, method: str = "propensity_score_matching", *,
+    estimand: str = "ATT", **options: Any,
 ) -> np.ndarray:
     """Treated-minus-control differences of the 1:1 pairs that a matching method forms without replacement.
 
@@ -186,7 +188,17 @@ def matched_pair_differences(
     ``propensity_score_matching`` (logit propensity within the caliper) with
     ``n_neighbors=1, replace=False``, exactly as the estimator does, and
     returns the raw pair differences (no regression bias adjustment).
+
+    Called as ``matched_pair_differences(result, df)`` it takes the method,
+    estimand, options, seed and used rows from an :class:`EstimateResult`
+    (``options`` given here override the result's).
     """
+    result: EstimateResult | None = None
+    seed = 0
+    if isinstance(df, EstimateResult):
+        result, df = df, roles
+        method, estimand, seed = result.method, result.estimand, int(result.seed or 0)
+        options = {**{k: v for k, v in result.options.items() if k != "bias_adjustment"}, **options}
     from scipy.special import logit
     from ..estimators._matching_core import match_without_replacement, whiten_mahalanobis
     from ..models import fit_propensity, resolve_model
@@ -200,13 +212,13 @@ def matched_pair_differences(
         raise CausalInputError(f"Rosenbaum bounds need 1:1 matching for the ATT or ATC; got estimand {plain(estimand)!r}.")
     if options.get("n_neighbors", 1) != 1 or options.get("replace", False) is not False:
         raise CausalInputError("Rosenbaum bounds need 1:1 matching without replacement (n_neighbors=1, replace=False).")
-    data = prepare(df, roles, get_method(method))
+    data = design_for(result, df) if result is not None else prepare(df, roles, get_method(method))
     caliper = None
     if method == "nearest_neighbor_matching":
         points = whiten_mahalanobis(data.X)
     else:
         model = resolve_model(options.get("propensity_model"), option="propensity_model", method=method,
-                              kind="classifier", seed=0)
+                              kind="classifier", seed=seed)
         propensity = fit_propensity(data.X, data.t, data.covariate_names, model)
         points = logit(np.clip(propensity, 1e-12, 1 - 1e-12))
         caliper_sd = options.get("caliper", 0.2)

@@ -1,19 +1,20 @@
 """Which sensitivity analyses apply to one estimate, computed together."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..data import prepare
 from ..errors import CausalInputError
+from ..provenance import design_for
 from ..registry import get_method
-from ..results import EstimateResult
+from ..results import EstimateResult, FrozenMapping
 from ..roles import Roles
 from .evalue import EValue, e_value
-from .ovb import OVBSensitivity, ovb_sensitivity
+from .ovb import OVBSensitivity, _ovb_from_design, exact_regression
 from .rosenbaum import RosenbaumBounds, matched_pair_differences, rosenbaum_bounds
 
 __all__ = ["SensitivityReport", "sensitivity_for_result"]
@@ -31,15 +32,20 @@ class SensitivityReport:
 
 
 def sensitivity_for_result(
-    df: pd.DataFrame,
-    roles: Roles,
-    result: EstimateResult,
+    df: pd.DataFrame | EstimateResult,
+    roles: Roles | pd.DataFrame,
+    result: EstimateResult | None = None,
     *,
     options: dict[str, Any] | None = None,
     benchmarks: list[str] | None = None,
     kd: tuple[float, ...] = (1.0,),
 ) -> SensitivityReport:
     """E-value (always), OVB and Rosenbaum bounds where the method's registry entry says they apply.
+
+    Call it as ``sensitivity_for_result(result, df)``: the rows, roles,
+    options and estimand come from the result. The older
+    ``sensitivity_for_result(df, roles, result, options=...)`` is accepted
+    too (``roles`` must be the result's; ``options`` override the result's).
 
     OVB needs ``ovb_applicable`` (regression, doubly robust) and Rosenbaum
     bounds ``forms_matched_pairs`` with 1:1 matching without replacement.
@@ -48,28 +54,38 @@ def sensitivity_for_result(
     control-arm risk; a continuous one through ``exp(0.91 d)`` with ``d`` the
     estimate over the outcome's standard deviation.
     """
-    options = options or {}
+    if isinstance(df, EstimateResult):
+        if result is not None:
+            raise CausalInputError("Call sensitivity_for_result(result, df), or the older (df, roles, result).")
+        result, df = df, roles
+    elif not isinstance(result, EstimateResult):
+        raise CausalInputError(f"Expected an EstimateResult from causal_core.estimate; got {type(result).__name__}.")
+    elif roles != result.roles:
+        raise CausalInputError("The roles given differ from those the result was estimated with; pass the result's.")
+    roles = result.roles
+    if options is not None:  # the older call's options override what the result carries
+        result = dataclasses.replace(result, options=FrozenMapping(options))
+    options = dict(result.options)
     notes: list[str] = []
     info = get_method(result.method)
-    data = prepare(df, roles, treatment_kind=info.treatment_kind)
+    data = design_for(result, df)
     y = data.y[np.isfinite(data.y)]
     evalue = None
     try:
         if np.isin(y, (0.0, 1.0)).all() and info.treatment_kind == "binary":
             evalue = e_value(result.estimate, result.ci_low, result.ci_high,
-                             baseline_risk=float(data.y[data.t == 0].mean()))
+                             baseline_risk=float(np.nanmean(data.y[data.t == 0])))
         else:
             evalue = e_value(result.estimate, result.ci_low, result.ci_high, sd_outcome=float(np.std(y, ddof=1)))
     except CausalInputError as exc:
         notes.append(f"E-value not computed: {exc}")
     ovb = None
     if info.ovb_applicable and roles.confounders:
-        exact = result.method == "regression_adjustment" and not options.get("interactions") and \
-            options.get("outcome_model") in (None, "default")
+        exact = exact_regression(result)
         try:
-            ovb = ovb_sensitivity(df, roles, benchmarks=benchmarks, kd=kd,
-                                  estimate=None if exact else result.estimate,
-                                  std_error=None if exact else result.std_error)
+            ovb = _ovb_from_design(data, roles, benchmarks=benchmarks, kd=kd, ky=None, q=1.0, alpha=0.05,
+                                   estimate=None if exact else result.estimate,
+                                   std_error=None if exact else result.std_error, max_benchmarks=10)
             if exact:
                 notes.append("OVB analysis of the OLS coefficient with the classical standard error, as in sensemakr.")
         except CausalInputError as exc:
@@ -78,9 +94,7 @@ def sensitivity_for_result(
     if info.forms_matched_pairs:
         if options.get("replace", True) is False and options.get("n_neighbors", 1) == 1 and result.estimand in ("ATT", "ATC"):
             try:
-                differences = matched_pair_differences(df, roles, result.method, estimand=result.estimand,
-                                                       **{k: v for k, v in options.items() if k != "bias_adjustment"})
-                rosenbaum = rosenbaum_bounds(differences)
+                rosenbaum = rosenbaum_bounds(matched_pair_differences(result, df))
             except CausalInputError as exc:
                 notes.append(f"Rosenbaum bounds not computed: {exc}")
         else:
