@@ -9,42 +9,32 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
+from causal_core.balance_tables import balance_tables
 from causal_core.data import PreparedData
 from causal_core.provenance import design_for
-from pages._state import ResultsBundle, get_results, results_staleness
+from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
 from pages._ui import attempt, link_to, require_dataset, show_error
 
-BALANCE_ESTIMANDS = ("ATE", "ATT", "ATC")
+_MISSING = object()
 
 
 def _prepared(bundle: ResultsBundle, df: pd.DataFrame, method: str) -> PreparedData | None:
     """The rows and encoded covariates the method's result used (cached per results bundle)."""
-    cache = st.session_state.setdefault("_diag_prepared", {})
     key = (id(bundle), method)
-    if key not in cache:
-        if len(cache) > 20:
-            cache.clear()
-        cache[key] = attempt(design_for, bundle.results[method], df, what="Preparing the data")
-    return cache[key]
+    prepared = cached("_diag_prepared", key, _MISSING)
+    if prepared is _MISSING:
+        prepared = cache_result("_diag_prepared", key,
+                                attempt(design_for, bundle.results[method], df, what="Preparing the data"), keep=20)
+    return prepared
 
 
-def _balance_tables(bundle: ResultsBundle, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Balance table per weighting/matching method (label -> table), computed once per results bundle."""
-    cached = st.session_state.get("_diag_balance")
-    if cached is not None and cached[0] == id(bundle):
-        return cached[1]
-    tables: dict[str, pd.DataFrame] = {}
-    errors: list[str] = []
-    estimand = bundle.estimand if bundle.estimand in BALANCE_ESTIMANDS else "ATE"
-    for method, result in bundle.results.items():
-        if result.weights is None or not bundle.roles.confounders:
-            continue
-        try:
-            tables[cc.get_method(method).label] = cc.balance_table(result, df, estimand=estimand)
-        except Exception as exc:
-            errors.append(f"{cc.get_method(method).label}: {exc}")
-    st.session_state["_diag_balance"] = (id(bundle), tables, errors)
-    return tables
+def _balance_tables(bundle: ResultsBundle, df: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """(label -> balance table, errors) of the weighting/matching methods, computed once per results bundle."""
+    stored = cached("_diag_balance", id(bundle))
+    if stored is None:
+        stored = cache_result("_diag_balance", id(bundle),
+                              balance_tables(bundle.results, df, roles=bundle.roles, estimand=bundle.estimand), keep=1)
+    return stored
 
 
 def _balance_detail(table: pd.DataFrame) -> None:
@@ -128,8 +118,7 @@ st.subheader("Covariate balance")
 if not bundle.roles.confounders:
     st.info("No confounders are assigned, so there is no balance to check.")
 else:
-    tables = attempt(_balance_tables, bundle, df, what="The balance tables")
-    _, _, balance_errors = st.session_state.get("_diag_balance", (None, None, []))
+    tables, balance_errors = attempt(_balance_tables, bundle, df, what="The balance tables") or ({}, [])
     if tables:
         st.caption("Absolute standardised mean difference of each confounder between treated and control, before "
                    "(open circles) and after each method's weights. Below 0.1 (dashed line) is conventionally balanced.")

@@ -35,8 +35,6 @@ inputs the value was computed from):
 ``"_explore_scan"``       Explore: the reversal scan of (data version, treatment, outcome, treated level)
 ``"_report_robustness"``  Report: the robustness section of the run and the robustness results
 ``"_report_figures"``     Report: the figures of a results bundle
-``"_sl_result"``          Stable learning: the last fit, by its settings
-``"_ml_result"``          Mechanism learning: the last fit, by its settings
 ``"_data_described"``     Data: the column description of a table
 ``"_data_sheet_names"``   Data: the sheet names of an uploaded workbook, by file id
 ========================  ====================================================
@@ -46,7 +44,10 @@ every session); ``st.cache_resource`` only for process-wide services (the
 analysis store, the job runner).
 
 Page values (one accessor pair, :func:`page_value` / :func:`set_page_value` /
-:func:`pop_page_value`, for what a page keeps across runs besides caches):
+:func:`pop_page_value`, for what a page keeps across runs besides caches). The
+results kept here are not caches: they exist only because the analyst pressed a
+button, and the page shows the last one with a note when its settings no
+longer match, instead of recomputing it silently:
 
 ============================  ================================================
 ``"het_settings"``            Heterogeneity: method, estimand, per-method options, covariate
@@ -60,6 +61,8 @@ Page values (one accessor pair, :func:`page_value` / :func:`set_page_value` /
 ``"_explore_scan_requested"`` Explore: the reversal scan was asked for
 ``"_sl_data_key"``            Stable learning: the table its column widgets were filled for
 ``"_ml_data_key"``            Mechanism learning: the table its column widgets were filled for
+``"_sl_result"``              Stable learning: (settings, fit) of the last press of its button
+``"_ml_result"``              Mechanism learning: (settings, fit) of the last press of its button
 ``"_run_note"``               the note about the last background run (``pages/_runs.py``)
 ============================  ================================================
 
@@ -111,6 +114,7 @@ __all__ = [
     "result_cache",
     "cached",
     "cache_result",
+    "cache_items",
     "page_value",
     "set_page_value",
     "pop_page_value",
@@ -323,10 +327,10 @@ def results_are_current() -> bool:
 
 
 CACHES = ("result_cache", "robustness", "het_cache", "_diag_prepared", "_diag_balance", "_explore_scan",
-          "_report_robustness", "_report_figures", "_sl_result", "_ml_result", "_data_described", "_data_sheet_names")
+          "_report_robustness", "_report_figures", "_data_described", "_data_sheet_names")
 PAGE_VALUES = ("het_settings", "het_last", "mix_iid_result", "mix_iid_error", "mix_latent_result", "_data_message",
                "_data_upload_signature", "_data_restore_signature", "_explore_scan_requested", "_sl_data_key",
-               "_ml_data_key", "_run_note")
+               "_ml_data_key", "_sl_result", "_ml_result", "_run_note")
 _MISSING = object()
 
 
@@ -358,6 +362,11 @@ def cache_result(name: str, key: Any, value: Any, *, keep: int | None = None) ->
         while len(cache) > keep:
             cache.pop(next(iter(cache)))
     return value
+
+
+def cache_items(name: str) -> list[tuple[Any, Any]]:
+    """Every (key, value) of the per-session cache ``name`` (a copy), oldest first."""
+    return list(_cache(name).items())
 
 
 def _page_key(name: str) -> str:
