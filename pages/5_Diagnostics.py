@@ -11,6 +11,7 @@ import causal_core as cc
 from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
 from causal_core.balance_tables import balance_tables
 from causal_core.data import PreparedData
+from causal_core.diagnostic_parts import is_scalar, split_diagnostics
 from causal_core.provenance import design_for
 from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
 from pages._ui import attempt, link_to, require_dataset, show_error
@@ -55,15 +56,9 @@ def _balance_detail(table: pd.DataFrame) -> None:
         st.caption("Effective sample size (Kish) — " + "; ".join(parts) + ".")
 
 
-def _scalar(value: Any) -> bool:
-    return isinstance(value, (int, float, str, bool, np.integer, np.floating, np.bool_)) or value is None
-
-
 def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> None:
     diagnostics = result.diagnostics
-    scalars = {k: v for k, v in diagnostics.items() if _scalar(v)}
-    frames = {k: v for k, v in diagnostics.items() if isinstance(v, pd.DataFrame) and k != "response_curve"}
-    others = {k: v for k, v in diagnostics.items() if k not in scalars and k not in frames and k != "response_curve"}
+    scalars, frames, others = split_diagnostics(diagnostics)
     curve = diagnostics.get("response_curve")
     if isinstance(curve, pd.DataFrame):
         st.markdown("**Response curve**")
@@ -81,7 +76,7 @@ def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> No
         st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
         st.dataframe(frame, width="stretch")
     for name, value in others.items():
-        if isinstance(value, dict) and all(_scalar(v) for v in value.values()):
+        if isinstance(value, dict) and all(is_scalar(v) for v in value.values()):
             st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
             st.dataframe(pd.DataFrame({"key": list(map(str, value)), "value": [_format(v) for v in value.values()]}),
                          hide_index=True, width="stretch")

@@ -107,8 +107,8 @@ def option_widget(spec: cc.OptionSpec, *, key: str, value: Any, label: str | Non
                 value = choices[0]
             else:
                 choices = [None] + choices
-        if value not in choices:
-            value = spec.default if spec.default in choices else choices[0]
+        if value not in choices:  # a stored value the spec refuses (say, from an edited analysis file) is shown
+            choices = [value] + choices  # as it is, so that the run says why it is refused instead of hiding it
         chosen = st.selectbox(label, choices, index=choices.index(value), key=key, help=spec.help, disabled=disabled,
                               format_func=lambda v: none_label if v is None else str(v))
         if spec.kind == "model" and chosen == _DEFAULT_MODEL and spec.default is None:

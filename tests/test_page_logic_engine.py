@@ -85,3 +85,12 @@ def test_lab_methods_follow_the_registry_flags():
     for method in ids:
         info = cc.get_method(method)
         assert not info.needs_torch and "ATE" in info.estimands and set(info.required_roles) <= {"confounders"}
+
+
+def test_split_diagnostics_sorts_by_shape():
+    from causal_core.diagnostic_parts import split_diagnostics
+
+    frame, curve = pd.DataFrame({"a": [1]}), pd.DataFrame({"x": [0.0]})
+    scalars, frames, others = split_diagnostics({"n": 3, "note": "ok", "none": None, "table": frame,
+                                                 "response_curve": curve, "arr": np.zeros(3), "d": {"k": 1}})
+    assert list(scalars) == ["n", "note", "none"] and list(frames) == ["table"] and list(others) == ["arr", "d"]
