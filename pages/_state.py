@@ -49,28 +49,28 @@ results kept here are not caches: they exist only because the analyst pressed a
 button, and the page shows the last one with a note when its settings no
 longer match, instead of recomputing it silently:
 
-============================  ================================================
-``"het_settings"``            Heterogeneity: method, estimand, per-method options, covariate
-``"het_last"``                Heterogeneity: the ``het_cache`` key of the last run
-``"mix_iid_result"``          Mixtures: the last fit of repeated measurements, or None
-``"mix_iid_error"``           Mixtures: the error of the last such fit
-``"mix_latent_result"``       Mixtures: (settings, result, error) of the last latent-confounder estimate
-``"_data_message"``           Data: (kind, text) of the last load, shown on the next run
-``"_data_upload_signature"``  Data: the upload handled last (so a rerun does not load it again)
-``"_data_restore_signature"`` Data: the analysis file restored last
-``"_explore_scan_requested"`` Explore: the reversal scan was asked for
-``"_sl_data_key"``            Stable learning: the table its column widgets were filled for
-``"_ml_data_key"``            Mechanism learning: the table its column widgets were filled for
-``"_sl_result"``              Stable learning: (settings, fit) of the last press of its button
-``"_ml_result"``              Mechanism learning: (settings, fit) of the last press of its button
-``"_run_note"``               the note about the last background run (``pages/_runs.py``)
-============================  ================================================
+=============================== ================================================
+``"het_settings"``              Heterogeneity: method, estimand, per-method options, covariate
+``"het_last"``                  Heterogeneity: the ``het_cache`` key of the last run
+``"mix_iid_result"``            Mixtures: the last fit of repeated measurements, or None
+``"mix_iid_error"``             Mixtures: the error of the last such fit
+``"mix_latent_result"``         Mixtures: (settings, result, error) of the last latent-confounder estimate
+``"_data_message"``             Data: (kind, text) of the last load, shown on the next run
+``"_data_upload_signature"``    Data: the upload handled last (so a rerun does not load it again)
+``"_data_restore_signature"``   Data: the analysis file restored last
+``"_explore_scan_requested"``   Explore: the reversal scan was asked for
+``"_sl_data_key"``              Stable learning: the table its column widgets were filled for
+``"_ml_data_key"``              Mechanism learning: the table its column widgets were filled for
+``"_sl_result"``                Stable learning: (settings, fit) of the last press of its button
+``"_ml_result"``                Mechanism learning: (settings, fit) of the last press of its button
+``"_run_note"``                 the note about the last background run (``pages/_runs.py``)
+=============================== ================================================
 
 Widget values (keys given to widgets with ``key=``) are read and set with
 :func:`widget_value`, :func:`set_widget_value`, :func:`has_widget_value` and
 :func:`forget_widget_values`; no page touches ``st.session_state`` itself.
 
-Every setter also writes through to the server-side store of
+The setters of the first table also write through to the server-side store of
 ``pages/_session_store.py`` under the analysis id kept in the URL
 (``?analysis=...``); :func:`open_analysis`, called by ``app.py`` before every
 page, puts a stored analysis back into a fresh session (a reloaded page or a
