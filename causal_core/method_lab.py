@@ -279,3 +279,20 @@ def _recommend(table: pd.DataFrame, truth: float, estimand: str, scenario: str) 
     return None, setting + lead + (
         f", and no method with at least {COVERAGE_FLOOR:.0%} coverage comes within twice its RMSE. "
         "No method is reliable on this design; treat every estimate with caution.")
+
+
+def lab_methods(estimand: str) -> list[str]:
+    """Ids of the methods the lab can compare for ``estimand``, in registry order.
+
+    Those for a binary treatment that need no role beyond confounders, need the
+    outcome observed in every row and do not load PyTorch (the lab runs each
+    of them many times).
+    """
+    from .registry import list_methods
+
+    return [info.id for info in list_methods()
+            if info.treatment_kind == "binary" and set(info.required_roles) <= {"confounders"}
+            and not info.outcome_may_be_missing and estimand in info.estimands and not info.needs_torch]
+
+
+__all__ += ["lab_methods"]

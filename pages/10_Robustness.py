@@ -9,8 +9,8 @@ import streamlit as st
 import causal_core as cc
 from causal_core.charts.robustness import method_lab_plot, ovb_contour_plot, refutation_plot, rosenbaum_plot
 from causal_core.refute import REFUTERS
-from causal_core.method_lab import SCENARIOS
-from pages._state import ResultsBundle, get_results, results_staleness
+from causal_core.method_lab import SCENARIOS, lab_methods
+from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
 from pages._ui import attempt, link_to, require_dataset, require_roles
 
 TEST_LABELS = {
@@ -21,30 +21,19 @@ TEST_LABELS = {
 }
 
 
-def _store() -> dict[str, Any]:
-    """Page-owned results (sensitivity, refutations, method lab), keyed by the results bundle they belong to."""
-    return st.session_state.setdefault("robustness", {})
+_MISSING = object()
 
 
 def _key(bundle: ResultsBundle, *parts: Any) -> tuple:
     return (bundle.data_version, bundle.roles, bundle.estimand, bundle.seed, *parts)
 
 
-def _lab_methods(bundle: ResultsBundle) -> list[str]:
-    eligible = []
-    for info in cc.list_methods():
-        if info.treatment_kind == "binary" and set(info.required_roles) <= {"confounders"} and \
-                not info.outcome_may_be_missing and bundle.estimand in info.estimands and not info.needs_torch:
-            eligible.append(info.id)
-    return eligible
-
-
 def _sensitivity_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) -> None:
-    store = _store()
     key = _key(bundle, "sensitivity", method)
-    if key not in store:
-        store[key] = attempt(cc.sensitivity_for_result, bundle.results[method], df, what="The sensitivity analysis")
-    report = store[key]
+    report = cached("robustness", key, _MISSING)
+    if report is _MISSING:
+        report = cache_result("robustness", key, attempt(cc.sensitivity_for_result, bundle.results[method], df,
+                                                         what="The sensitivity analysis"))
     if report is None:
         return
     if report.e_value is not None:
@@ -76,7 +65,6 @@ def _sensitivity_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) -
 
 
 def _refutation_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) -> None:
-    store = _store()
     tests = st.multiselect("Tests", list(REFUTERS), default=list(REFUTERS), key="rob_ref_tests",
                            format_func=lambda t: TEST_LABELS[t])
     repeats = st.number_input("Repetitions per test", min_value=2, max_value=200, value=10, step=1, key="rob_ref_reps")
@@ -89,9 +77,9 @@ def _refutation_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) ->
         results = attempt(cc.refute, bundle.results[method], df, tests=tests, n_repeats=int(repeats),
                           progress=progress, what="The refutation tests")
         if results is not None:
-            store[_key(bundle, "refute", method)] = results
+            cache_result("robustness", _key(bundle, "refute", method), results)
             bar.progress(1.0, text="Done.")
-    results = store.get(_key(bundle, "refute", method))
+    results = cached("robustness", _key(bundle, "refute", method))
     if results:
         table = pd.DataFrame([r.summary() for r in results])
         table["test"] = table["test"].map(TEST_LABELS)
@@ -104,8 +92,7 @@ def _refutation_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) ->
 
 
 def _lab_section(bundle: ResultsBundle, df: pd.DataFrame) -> None:
-    store = _store()
-    eligible = _lab_methods(bundle)
+    eligible = lab_methods(bundle.estimand)
     default = [m for m in bundle.results if m in eligible] or eligible[:3]
     methods = st.multiselect("Methods to compare", eligible, default=default, key="rob_lab_methods",
                              format_func=lambda m: cc.get_method(m).label)
@@ -122,9 +109,9 @@ def _lab_section(bundle: ResultsBundle, df: pd.DataFrame) -> None:
                       progress=lambda d, t, _m: bar.progress(d / t, text=f"Replication {d} of {t}"),
                       what="The method lab")
         if lab is not None:
-            store[_key(bundle, "lab")] = lab
+            cache_result("robustness", _key(bundle, "lab"), lab)
             bar.progress(1.0, text="Done.")
-    lab = store.get(_key(bundle, "lab"))
+    lab = cached("robustness", _key(bundle, "lab"))
     if lab is not None:
         st.success(lab.recommendation)
         st.plotly_chart(method_lab_plot(lab), key="rob_lab_chart")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from causal_core.charts.stable_learning import coefficients_figure, environment_errors_figure
 from causal_core.stable_learning import compare_across_environments, load_stable_sample
-from pages._state import get_dataset, get_seed
+from pages._state import get_dataset, get_seed, page_value, set_page_value
 from pages._ui import attempt, forget_choices_of_another_table
 
 SOURCE_LOADED = "The loaded table"
@@ -97,8 +97,8 @@ def main() -> None:
         with st.spinner("Learning decorrelation weights..."):
             out = attempt(compare_across_environments, df, target, features, task=task, seed=seed,
                           what="Stable learning", **kwargs)
-        st.session_state["_sl_result"] = (signature, out) if out is not None else None
-    stored = st.session_state.get("_sl_result")
+        set_page_value("_sl_result", (signature, out) if out is not None else None)
+    stored = page_value("_sl_result")
     if stored is not None and stored[0] == signature:
         _show(*stored[1], task)
     elif stored is not None:

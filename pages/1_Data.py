@@ -10,7 +10,11 @@ from causal_core.samples import get_sample, list_samples, load_sample
 from causal_core.safe_read import read_upload
 from causal_core.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
 from pages._state import (
+    cache_result,
+    cached,
     get_dataset,
+    page_value,
+    set_page_value,
     set_dataset,
     set_estimand,
     set_method_options,
@@ -25,11 +29,10 @@ ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be"]
 
 def _describe(version: int, df: pd.DataFrame) -> pd.DataFrame:
     """Column summary, computed once per loaded table (kept in session state)."""
-    cached = st.session_state.get("_data_described")
-    if cached is None or cached[0] != version:
-        cached = (version, describe_columns(df))
-        st.session_state["_data_described"] = cached
-    return cached[1]
+    described = cached("_data_described", version)
+    if described is None:
+        described = cache_result("_data_described", version, describe_columns(df), keep=1)
+    return described
 
 
 def _use_sample(sample_id: str) -> None:
@@ -39,17 +42,17 @@ def _use_sample(sample_id: str) -> None:
     set_roles(info.roles)
     if info.estimand:  # the Estimate page falls back to the ATE where the roles do not allow this estimand
         set_estimand(info.estimand)
-    st.session_state["_data_message"] = ("success", f"Loaded sample '{info.title}' with its suggested roles.")
+    set_page_value("_data_message", ("success", f"Loaded sample '{info.title}' with its suggested roles."))
 
 
 def _sheet_names(upload) -> list[str] | None:
     """The workbook's sheet names, listed once per uploaded file (a legacy .xls needs a child process)."""
-    cached = st.session_state.get("_data_sheet_names")
-    if cached is not None and cached[0] == upload.file_id:
-        return cached[1]
+    sheets = cached("_data_sheet_names", upload.file_id)
+    if sheets is not None:
+        return sheets
     sheets = attempt(excel_sheet_names, upload.getvalue(), upload.name, what="Reading the workbook")
     if sheets:
-        st.session_state["_data_sheet_names"] = (upload.file_id, sheets)
+        cache_result("_data_sheet_names", upload.file_id, sheets, keep=1)
     return sheets
 
 
@@ -69,9 +72,9 @@ def _upload_section() -> None:
             return
         sheet = st.selectbox("Sheet", sheets, key="data_sheet")
     signature = (upload.file_id, upload.name, encoding, sheet)
-    if st.session_state.get("_data_upload_signature") == signature:
+    if page_value("_data_upload_signature") == signature:
         return
-    st.session_state["_data_upload_signature"] = signature
+    set_page_value("_data_upload_signature", signature)
     data = upload.getvalue()  # a copy of the upload: taken only when it is read, not on every rerun
     try:
         with st.spinner(f"Reading {upload.name}..."):
@@ -82,14 +85,14 @@ def _upload_section() -> None:
             text = str(exc) + keep
         else:
             text = f"'{upload.name}' could not be read ({type(exc).__name__}: {exc}).{keep}"
-        st.session_state["_data_message"] = ("error", text)
+        set_page_value("_data_message", ("error", text))
         return
     df = result.frame
     name = upload.name if sheet is None else f"{upload.name} [{sheet}]"
     set_dataset(df, name=name, source="upload")
     text = f"Loaded '{name}': {int(df.shape[0]):,} rows, {int(df.shape[1])} columns."
-    st.session_state["_data_message"] = ("warning", " ".join([text, *result.notes])) if result.notes \
-        else ("success", text)
+    set_page_value("_data_message", ("warning", " ".join([text, *result.notes])) if result.notes
+                   else ("success", text))
 
 
 def _sample_section() -> None:
@@ -115,19 +118,19 @@ def _restore_section() -> None:
         if upload is None:
             return
         signature = (upload.file_id, upload.name)
-        if st.session_state.get("_data_restore_signature") == signature:
+        if page_value("_data_restore_signature") == signature:
             return
-        st.session_state["_data_restore_signature"] = signature
+        set_page_value("_data_restore_signature", signature)
         try:
             from causal_core.report.analysis_file import data_mismatches, load_analysis
 
             spec = load_analysis(upload.getvalue())
         except Exception as exc:
             if isinstance(exc, cc.CausalInputError):
-                st.session_state["_data_message"] = ("error", f"'{upload.name}': {exc} Nothing was changed.")
+                set_page_value("_data_message", ("error", f"'{upload.name}': {exc} Nothing was changed."))
             else:
-                st.session_state["_data_message"] = (
-                    "error", f"'{upload.name}' is not a readable analysis file ({type(exc).__name__}). Nothing was changed.")
+                set_page_value("_data_message", (
+                    "error", f"'{upload.name}' is not a readable analysis file ({type(exc).__name__}). Nothing was changed."))
             return
         sample_ids = {s.id for s in list_samples()}
         if get_dataset() is None and spec.data_name in sample_ids:
@@ -145,7 +148,7 @@ def _restore_section() -> None:
                 f"{len(spec.methods)} method(s), seed {spec.seed}.")
         if dataset is None:
             text += " Now load its data above."
-        st.session_state["_data_message"] = ("warning" if notes else "success", " ".join([text] + notes))
+        set_page_value("_data_message", ("warning" if notes else "success", " ".join([text] + notes)))
 
 
 def _overview() -> None:
@@ -192,7 +195,7 @@ with left:
 with right:
     _sample_section()
 _restore_section()
-message = st.session_state.get("_data_message")
+message = page_value("_data_message")
 if message:
     kind, text = message
     show = {"success": st.success, "error": st.error, "warning": st.warning}[kind]

@@ -8,11 +8,12 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import causal_diagram
+from causal_core.column_choices import default_treated_level, is_zero_one, treatment_levels, unassigned_columns
 from causal_core.data import prepare
 from causal_core.identification import identify
 from causal_core.profile import column_kind
 from causal_core.suggestions import suggest_roles
-from pages._state import get_roles, set_roles
+from pages._state import get_roles, has_widget_value, set_roles, set_widget_value, widget_value
 from pages._ui import link_to, require_dataset, show_error
 
 NONE = "— none —"
@@ -39,37 +40,16 @@ HELP = {
 }
 
 
-def _native(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _is_zero_one(levels: list[Any]) -> bool:
-    """True for a numeric or boolean 0/1 column, whose treated level the engine infers."""
-    if any(isinstance(v, str) for v in levels):
-        return False
-    try:
-        return sorted(float(v) for v in levels) == [0.0, 1.0]
-    except (TypeError, ValueError):
-        return False
-
-
-def _default_treated(levels: list[Any]) -> Any:
-    """The level treated by default: 1/True for 0/1 columns, else the last in sorted order."""
-    if _is_zero_one(levels):
-        return next(v for v in levels if float(v) == 1.0)
-    return levels[-1]
-
-
 def _index(options: list[Any], value: Any) -> int | None:
     return options.index(value) if value in options else None
 
 
 def _fill_confounders(candidates: list[str]) -> None:
-    taken = {st.session_state.get("roles_treatment"), st.session_state.get("roles_outcome")}
+    used = [widget_value("roles_treatment"), widget_value("roles_outcome"), widget_value("roles_selection"),
+            widget_value("roles_shadow")]
     for key in ("roles_instruments", "roles_mechanisms", "roles_proxies", "roles_subgroups"):
-        taken |= set(st.session_state.get(key) or [])
-    taken |= {st.session_state.get("roles_selection"), st.session_state.get("roles_shadow")}
-    st.session_state["roles_confounders"] = [c for c in candidates if c not in taken]
+        used += list(widget_value(key) or [])
+    set_widget_value("roles_confounders", unassigned_columns(candidates, used))
 
 
 def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None:
@@ -93,8 +73,8 @@ def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None
                        + (" …" if len(suggestions.treatment) > 12 else ""))
         treated_level = None
         if treatment is not None and kinds.get(treatment) == "binary":
-            levels = sorted((_native(v) for v in df[treatment].dropna().unique()), key=str)
-            default_level = _default_treated(levels)
+            levels = treatment_levels(df[treatment])
+            default_level = default_treated_level(levels)
             stored = current.treated_level if current and current.treatment == treatment else None
             chosen_default = stored if stored in levels else default_level
             chosen = st.selectbox("Treated level", levels, index=levels.index(chosen_default),
@@ -102,7 +82,7 @@ def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None
             other = next(v for v in levels if v != chosen)
             st.caption(f"Treated: `{treatment}` = {chosen!s}; comparison: `{treatment}` = {other!s}.")
             # Store None where the engine's default (1/True of a 0/1 column) is chosen, so roles stay comparable.
-            treated_level = None if (_is_zero_one(levels) and float(chosen) == 1.0) else chosen
+            treated_level = None if (is_zero_one(levels) and float(chosen) == 1.0) else chosen
         outcome_options = [c for c in columns if c != treatment]
         outcome_default = current.outcome if current else None
         outcome = st.selectbox(
@@ -127,7 +107,7 @@ def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None
             key = f"roles_{role}"
             # A default only for a new widget: once the key is in session state (the widget's own value, or the
             # fill button's callback), the value comes from there and a default would clash with it.
-            default = None if key in st.session_state else [
+            default = None if has_widget_value(key) else [
                 c for c in (getattr(current, role) if current else ()) if c in columns]
             lists[role] = st.multiselect(label, columns, default=default, key=key, help=HELP[role],
                                          placeholder="None")

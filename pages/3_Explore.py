@@ -6,26 +6,25 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import subgroup_chart
-from causal_core.profile import column_kind
+from causal_core.column_choices import columns_of_kind, needs_treated_level, split_candidates, treatment_levels
 from causal_core.subgroups import scan_reversals, subgroup_table
-from pages._state import get_roles
+from pages._state import cache_result, cached, get_roles, page_value, set_page_value
 from pages._ui import attempt, link_to, require_dataset, show_error
 
 MAX_LEVELS = 20
 
 
-def _scan(df: pd.DataFrame, treatment: str, outcome: str, treated_level) -> pd.DataFrame | None:
-    """Reversal scan, computed once per (data, treatment, outcome) and kept in session state."""
-    dataset_version = st.session_state["dataset"].version
+def _scan(dataset_version: int, df: pd.DataFrame, treatment: str, outcome: str, treated_level) -> pd.DataFrame | None:
+    """Reversal scan, computed once per (data, treatment, outcome, treated level) and kept in the session cache."""
     key = (dataset_version, treatment, outcome, repr(treated_level))
-    cached = st.session_state.get("_explore_scan")
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    with st.spinner("Checking every column with 2 to 20 values..."):
+    table = cached("_explore_scan", key)
+    if table is not None:
+        return table
+    with st.spinner(f"Checking every column with 2 to {MAX_LEVELS} values..."):
         table = attempt(scan_reversals, df, treatment, outcome, max_levels=MAX_LEVELS, treated_level=treated_level,
                         what="The reversal scan")
     if table is not None:
-        st.session_state["_explore_scan"] = (key, table)
+        cache_result("_explore_scan", key, table, keep=1)
     return table
 
 
@@ -35,8 +34,8 @@ st.write("Compare the outcome between treated and control rows within groups of 
 dataset = require_dataset()
 df = dataset.df
 roles = get_roles()
-binary_columns = [str(c) for c in df.columns if column_kind(df[c]) == "binary"]
-numeric_columns = [str(c) for c in df.columns if column_kind(df[c]) in ("binary", "numeric")]
+binary_columns = columns_of_kind(df, ("binary",))
+numeric_columns = columns_of_kind(df, ("binary", "numeric"))
 if not binary_columns:
     st.warning("No column has exactly two values, so there is no treatment to compare. Load another table.")
     st.stop()
@@ -51,8 +50,7 @@ if not outcomes:
     st.stop()
 outcome_default = roles.outcome if roles and roles.outcome in outcomes else outcomes[0]
 outcome = c2.selectbox("Outcome", outcomes, index=outcomes.index(outcome_default), key="explore_outcome")
-candidates = [str(c) for c in df.columns
-              if str(c) not in (treatment, outcome) and 2 <= df[c].nunique(dropna=True) <= MAX_LEVELS]
+candidates = split_candidates(df, exclude=(treatment, outcome), max_levels=MAX_LEVELS)
 if not candidates:
     st.info(f"No other column has between 2 and {MAX_LEVELS} values to split by.")
     st.stop()
@@ -60,8 +58,8 @@ preferred = [c for c in (roles.subgroups if roles else ()) if c in candidates]
 by = c3.selectbox("Split by", candidates, index=candidates.index(preferred[0]) if preferred else 0, key="explore_by",
                   help=f"Any column with 2 to {MAX_LEVELS} distinct values; subgroups from the Roles page come first.")
 treated_level = roles.treated_level if roles and roles.treatment == treatment else None
-levels = sorted((v.item() if hasattr(v, "item") else v for v in df[treatment].dropna().unique()), key=str)
-if any(isinstance(v, str) for v in levels) or sorted(map(str, levels)) not in (["0", "1"], ["False", "True"]):
+levels = treatment_levels(df[treatment])
+if needs_treated_level(levels):
     if treated_level not in levels:
         treated_level = levels[-1]
     treated_level = c1.selectbox("Treated level", levels, index=levels.index(treated_level),
@@ -99,9 +97,9 @@ st.subheader("Scan every column for a reversal")
 st.caption(f"Repeats the comparison for every column with 2 to {MAX_LEVELS} values and lists those that reverse "
            f"the aggregate comparison of `{outcome}` by `{treatment}`.")
 if st.button("Scan all columns", key="explore_scan"):
-    st.session_state["_explore_scan_requested"] = True
-if st.session_state.get("_explore_scan_requested"):
-    scan = _scan(df, treatment, outcome, treated_level)
+    set_page_value("_explore_scan_requested", True)
+if page_value("_explore_scan_requested"):
+    scan = _scan(dataset.version, df, treatment, outcome, treated_level)
     if scan is not None:
         try:
             reversing = scan[scan["reversal"].fillna(False).astype(bool)]

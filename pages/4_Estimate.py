@@ -9,7 +9,6 @@ import streamlit as st
 import causal_core as cc
 from causal_core.charts import forest_plot
 from causal_core.identification import identify
-from causal_core.models import MODEL_CHOICES
 from causal_core.samples import get_sample
 from pages._runs import TABLE_COLUMNS, last_run_note, start_run
 from pages._state import (
@@ -28,41 +27,11 @@ from pages._state import (
     set_seed,
 )
 from pages._ui import link_to, require_dataset, require_roles, show_error
+from pages._widgets import option_widget
 
 STANDARD_ESTIMANDS = ("ATE", "ATT", "ATC")
 ESTIMAND_HELP = ("ATE: average effect over everyone. ATT: average effect among the treated. "
                  "ATC: among the controls. LATE: among those whose treatment the instrument changes (IV).")
-
-
-def _option_widget(method: str, spec: cc.OptionSpec, stored: dict[str, Any]) -> Any:
-    """One option widget; returns its value."""
-    key = f"est_opt_{method}_{spec.name}"
-    value = stored.get(spec.name, spec.default)
-    label = spec.name.replace("_", " ").capitalize()
-    if spec.kind == "bool":
-        return st.checkbox(label, value=bool(value), key=key, help=spec.help)
-    if spec.kind in ("choice", "model"):
-        choices = list(spec.choices) if spec.choices else list(MODEL_CHOICES if spec.kind == "model" else [])
-        if spec.kind == "model" and value is None:
-            value = "default"
-        if value not in choices:
-            choices = [value] + choices
-        chosen = st.selectbox(label, choices, index=choices.index(value), key=key, help=spec.help, format_func=str)
-        return None if spec.kind == "model" and chosen == "default" and spec.default is None else chosen
-    if spec.kind == "int":
-        return st.number_input(label, value=None if value is None else int(value), step=1,
-                               min_value=None if spec.low is None else int(spec.low),
-                               max_value=None if spec.high is None else int(spec.high),
-                               key=key, help=spec.help + (" Leave empty for automatic." if spec.default is None else ""),
-                               placeholder="automatic")
-    if spec.kind == "float":
-        return st.number_input(label, value=None if value is None else float(value),
-                               min_value=None if spec.low is None else float(spec.low),
-                               max_value=None if spec.high is None else float(spec.high),
-                               format="%g", key=key,
-                               help=spec.help + (" Leave empty for automatic." if spec.default is None else ""),
-                               placeholder="automatic")
-    return stored.get(spec.name, spec.default)
 
 
 def _method_picker(estimand: str, available: set[str], unavailable: dict[str, str]) -> tuple[list[str], dict]:
@@ -96,8 +65,11 @@ def _method_picker(estimand: str, available: set[str], unavailable: dict[str, st
                 st.caption(info.summary + (" Loads PyTorch when run." if info.needs_torch else ""))
                 if info.options:
                     with st.expander(f"Options for {info.label}"):
-                        options[info.id] = {spec.name: _option_widget(info.id, spec, stored_options.get(info.id, {}))
-                                            for spec in info.options}
+                        stored = stored_options.get(info.id, {})
+                        options[info.id] = {
+                            spec.name: option_widget(spec, key=f"est_opt_{info.id}_{spec.name}",
+                                                     value=stored.get(spec.name, spec.default))
+                            for spec in info.options}
                 if use:
                     chosen.append(info.id)
     return chosen, options

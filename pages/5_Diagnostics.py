@@ -9,42 +9,33 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
+from causal_core.balance_tables import balance_tables
 from causal_core.data import PreparedData
+from causal_core.diagnostic_parts import is_scalar, split_diagnostics
 from causal_core.provenance import design_for
-from pages._state import ResultsBundle, get_results, results_staleness
+from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
 from pages._ui import attempt, link_to, require_dataset, show_error
 
-BALANCE_ESTIMANDS = ("ATE", "ATT", "ATC")
+_MISSING = object()
 
 
 def _prepared(bundle: ResultsBundle, df: pd.DataFrame, method: str) -> PreparedData | None:
     """The rows and encoded covariates the method's result used (cached per results bundle)."""
-    cache = st.session_state.setdefault("_diag_prepared", {})
     key = (id(bundle), method)
-    if key not in cache:
-        if len(cache) > 20:
-            cache.clear()
-        cache[key] = attempt(design_for, bundle.results[method], df, what="Preparing the data")
-    return cache[key]
+    prepared = cached("_diag_prepared", key, _MISSING)
+    if prepared is _MISSING:
+        prepared = cache_result("_diag_prepared", key,
+                                attempt(design_for, bundle.results[method], df, what="Preparing the data"), keep=20)
+    return prepared
 
 
-def _balance_tables(bundle: ResultsBundle, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Balance table per weighting/matching method (label -> table), computed once per results bundle."""
-    cached = st.session_state.get("_diag_balance")
-    if cached is not None and cached[0] == id(bundle):
-        return cached[1]
-    tables: dict[str, pd.DataFrame] = {}
-    errors: list[str] = []
-    estimand = bundle.estimand if bundle.estimand in BALANCE_ESTIMANDS else "ATE"
-    for method, result in bundle.results.items():
-        if result.weights is None or not bundle.roles.confounders:
-            continue
-        try:
-            tables[cc.get_method(method).label] = cc.balance_table(result, df, estimand=estimand)
-        except Exception as exc:
-            errors.append(f"{cc.get_method(method).label}: {exc}")
-    st.session_state["_diag_balance"] = (id(bundle), tables, errors)
-    return tables
+def _balance_tables(bundle: ResultsBundle, df: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """(label -> balance table, errors) of the weighting/matching methods, computed once per results bundle."""
+    stored = cached("_diag_balance", id(bundle))
+    if stored is None:
+        stored = cache_result("_diag_balance", id(bundle),
+                              balance_tables(bundle.results, df, roles=bundle.roles, estimand=bundle.estimand), keep=1)
+    return stored
 
 
 def _balance_detail(table: pd.DataFrame) -> None:
@@ -65,15 +56,9 @@ def _balance_detail(table: pd.DataFrame) -> None:
         st.caption("Effective sample size (Kish) — " + "; ".join(parts) + ".")
 
 
-def _scalar(value: Any) -> bool:
-    return isinstance(value, (int, float, str, bool, np.integer, np.floating, np.bool_)) or value is None
-
-
 def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> None:
     diagnostics = result.diagnostics
-    scalars = {k: v for k, v in diagnostics.items() if _scalar(v)}
-    frames = {k: v for k, v in diagnostics.items() if isinstance(v, pd.DataFrame) and k != "response_curve"}
-    others = {k: v for k, v in diagnostics.items() if k not in scalars and k not in frames and k != "response_curve"}
+    scalars, frames, others = split_diagnostics(diagnostics)
     curve = diagnostics.get("response_curve")
     if isinstance(curve, pd.DataFrame):
         st.markdown("**Response curve**")
@@ -91,7 +76,7 @@ def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> No
         st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
         st.dataframe(frame, width="stretch")
     for name, value in others.items():
-        if isinstance(value, dict) and all(_scalar(v) for v in value.values()):
+        if isinstance(value, dict) and all(is_scalar(v) for v in value.values()):
             st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
             st.dataframe(pd.DataFrame({"key": list(map(str, value)), "value": [_format(v) for v in value.values()]}),
                          hide_index=True, width="stretch")
@@ -128,8 +113,7 @@ st.subheader("Covariate balance")
 if not bundle.roles.confounders:
     st.info("No confounders are assigned, so there is no balance to check.")
 else:
-    tables = attempt(_balance_tables, bundle, df, what="The balance tables")
-    _, _, balance_errors = st.session_state.get("_diag_balance", (None, None, []))
+    tables, balance_errors = attempt(_balance_tables, bundle, df, what="The balance tables") or ({}, [])
     if tables:
         st.caption("Absolute standardised mean difference of each confounder between treated and control, before "
                    "(open circles) and after each method's weights. Below 0.1 (dashed line) is conventionally balanced.")

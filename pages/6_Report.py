@@ -2,7 +2,7 @@
 
 Everything is built from the last estimation run (see ``pages/_state.py``) and
 the robustness checks run on it on the Robustness page (kept in
-``st.session_state["robustness"]`` by ``pages/10_Robustness.py``). Large files
+the ``"robustness"`` cache of ``pages/_state.py`` by ``pages/10_Robustness.py``). Large files
 (the HTML report, each chart as PNG, SVG or HTML) are generated only when
 their button is clicked.
 """
@@ -37,7 +37,8 @@ from causal_core.report import (
 from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings
 from causal_core.sensitivity import RobustnessSection
 from causal_core.table_reader import SUPPORTED_EXTENSIONS
-from pages._state import Dataset, ResultsBundle, get_dataset, get_results, results_staleness
+from pages._state import (Dataset, ResultsBundle, cache_items, cache_result, cached, get_dataset, get_results,
+                          results_staleness)
 from pages._ui import link_to, show_error
 
 APP_VERSION = "0.1.0"
@@ -77,12 +78,11 @@ def _stored_checks(bundle: ResultsBundle) -> tuple[dict[str, Any], dict[str, lis
 
     The Robustness page keys its results by ``(data version, roles, estimand, seed, kind[, method])``.
     """
-    store = st.session_state.get("robustness") or {}
     run = (bundle.data_version, bundle.roles, bundle.estimand, bundle.seed)
     sensitivity: dict[str, Any] = {}
     refutations: dict[str, list] = {}
     lab = None
-    for key, value in store.items():
+    for key, value in cache_items("robustness"):
         if not isinstance(key, tuple) or len(key) < 5 or key[:4] != run or value is None:
             continue
         kind, method = key[4], (key[5] if len(key) > 5 else None)
@@ -99,9 +99,9 @@ def _robustness(dataset: Dataset, bundle: ResultsBundle) -> Robustness:
     """The report's robustness part, rebuilt only when the run or the stored checks change."""
     sensitivity, refutations, lab = _stored_checks(bundle)
     signature = (id(bundle), tuple((m, id(v)) for m, v in sorted(refutations.items())), id(lab))
-    cached = st.session_state.get("_report_robustness")
-    if cached is not None and cached[0] == signature:
-        return cached[1]
+    kept = cached("_report_robustness", signature)
+    if kept is not None:
+        return kept
     with st.spinner("Summarising agreement and sensitivity..."):
         section, _ = report_robustness(dataset.df, bundle.roles, bundle.results, method_options=bundle.options,
                                        sensitivity=sensitivity, refutations=refutations, lab=lab)
@@ -115,8 +115,7 @@ def _robustness(dataset: Dataset, bundle: ResultsBundle) -> Robustness:
         method_lab=method_lab_settings(lab) if lab is not None else None,
         ran=tuple(ran),
     )
-    st.session_state["_report_robustness"] = (signature, robustness)
-    return robustness
+    return cache_result("_report_robustness", signature, robustness, keep=1)
 
 
 def _spec(dataset: Dataset, bundle: ResultsBundle, robustness: Robustness | None) -> AnalysisSpec:
@@ -137,12 +136,12 @@ def _spec(dataset: Dataset, bundle: ResultsBundle, robustness: Robustness | None
 
 def _figures(dataset: Dataset, bundle: ResultsBundle) -> list[NamedFigure]:
     """The run's charts, built once per results bundle and kept in the session."""
-    cached = st.session_state.get("_report_figures")
-    if cached is not None and cached[0] is bundle:
-        return cached[1]
+    kept = cached("_report_figures", id(bundle))
+    if kept is not None and kept[0] is bundle:
+        return kept[1]
     with st.spinner("Preparing the charts..."):
         figures = analysis_figures(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand)
-    st.session_state["_report_figures"] = (bundle, figures)
+    cache_result("_report_figures", id(bundle), (bundle, figures), keep=1)
     return figures
 
 

@@ -9,7 +9,7 @@ from causal_core.mechanism import load_mechanism_sample
 from causal_core.mechanism.evaluate import CLASSIFIERS, compare_classifiers
 from causal_core.report.tables import frame_csv
 from causal_core.table_reader import read_table
-from pages._state import get_dataset, get_seed
+from pages._state import get_dataset, get_seed, page_value, set_page_value
 from pages._ui import attempt, forget_choices_of_another_table
 
 SOURCE_LOADED = "The loaded table"
@@ -137,8 +137,8 @@ def main() -> None:
         with st.spinner("Deconfounding and training..."):
             result = attempt(compare_classifiers, train, test, cause, mechanism, features, classifier=classifier,
                              method=method, seed=seed, what="Mechanism learning")
-        st.session_state["_ml_result"] = (signature, result) if result is not None else None
-    stored = st.session_state.get("_ml_result")
+        set_page_value("_ml_result", (signature, result) if result is not None else None)
+    stored = page_value("_ml_result")
     if stored is not None and stored[0] == signature:
         _show(stored[1], features, cause, test)
     elif stored is not None:

@@ -1,9 +1,10 @@
 """Heterogeneity page: latent Gaussian-mixture subgroups or a CATE learner, with their charts.
 
-Settings are copied into ``st.session_state["het_settings"]`` (widget keys are
-dropped when the page is not shown) and results are cached in
-``st.session_state["het_cache"]`` by (data version, roles, method, estimand,
-options, seed), so returning to the page shows the last run instantly.
+Settings are copied into the page value ``"het_settings"`` of ``pages/_state.py``
+(widget keys are dropped when the page is not shown) and results are kept in its
+``"het_cache"`` by (data version, roles, method, estimand, options, seed), so
+returning to the page shows the last run instantly. The method's options are
+drawn from its registry entry by ``pages/_widgets.py``.
 """
 from __future__ import annotations
 
@@ -17,53 +18,39 @@ import causal_core as cc
 from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariate_plot, qini_plot,
                                               subgroup_effects_plot, subgroup_projection_plot,
                                               unit_effects_histogram)
-from causal_core.options import MAX_BOOTSTRAP_REPLICATES, MIN_BOOTSTRAP_REPLICATES
 from causal_core.provenance import design_for
 from causal_core.uplift import qini_coefficient, qini_curve
-from pages._state import get_estimand, get_seed
+from pages._state import cache_result, cached, get_estimand, get_seed, page_value, set_page_value
 from pages._ui import require_dataset, require_roles, show_error
+from pages._widgets import option_widget
 
 #: Method id -> label, every method whose registry entry says ``explores_heterogeneity``.
 METHODS = {info.id: info.label for info in cc.list_methods() if info.explores_heterogeneity}
 ESTIMANDS = ("ATE", "ATT", "ATC")
-BASE_MODELS = ("gradient_boosting", "random_forest", "linear")
-DEFAULTS: dict[str, Any] = {"method": "gmm_subgroups", "estimand": None, "n_components": 0,
-                            "within_method": "doubly_robust", "base_model": "gradient_boosting", "n_boot": 50,
-                            "epochs": 100, "cfr_penalty": 0.0, "covariate": None}
+DEFAULTS: dict[str, Any] = {"method": "gmm_subgroups", "estimand": None, "options": {}, "covariate": None}
 
 
 def _settings() -> dict[str, Any]:
-    stored = st.session_state.setdefault("het_settings", dict(DEFAULTS))
-    return {**DEFAULTS, **stored}
-
-
-def _options(method: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """The keyword options the chosen method gets from the page's settings (only those it declares)."""
-    k = int(settings["n_components"])
-    offered: dict[str, Any] = {
-        "n_components": k if k >= 2 else None, "within_method": settings["within_method"],
-        "epochs": int(settings["epochs"]), "cfr_penalty": float(settings["cfr_penalty"]),
-        "base_model": settings["base_model"], "n_boot": int(settings["n_boot"]),
-    }
-    declared = {option.name for option in cc.get_method(method).options}
-    return {name: value for name, value in offered.items() if name in declared}
+    stored = page_value("het_settings") or {}
+    return {**DEFAULTS, **stored, "options": {m: dict(o) for m, o in stored.get("options", {}).items()}}
 
 
 def _run(dataset, roles: cc.Roles, method: str, estimand: str, options: dict, seed: int) -> cc.EstimateResult:
-    cache = st.session_state.setdefault("het_cache", {})
     key = (dataset.version, repr(roles), method, estimand, repr(sorted(options.items())), seed)
-    if key not in cache:
+    result = cached("het_cache", key)
+    if result is None:
         with st.spinner(f"Running {METHODS[method]}..."):
-            cache[key] = cc.estimate(dataset.df, roles, method, estimand=estimand, seed=seed, **options)
-    st.session_state["het_last"] = key
-    return cache[key]
+            result = cache_result("het_cache", key, cc.estimate(dataset.df, roles, method, estimand=estimand,
+                                                                seed=seed, **options))
+    set_page_value("het_last", key)
+    return result
 
 
 def _last_result(dataset, roles: cc.Roles) -> cc.EstimateResult | None:
-    key = st.session_state.get("het_last")
+    key = page_value("het_last")
     if key is None or key[0] != dataset.version or key[1] != repr(roles):
         return None
-    return st.session_state.get("het_cache", {}).get(key)
+    return cached("het_cache", key)
 
 
 def _headline(result: cc.EstimateResult) -> None:
@@ -129,35 +116,17 @@ estimand = c2.selectbox("Estimand", ESTIMANDS, index=ESTIMANDS.index(default_est
 seed = int(c3.number_input("Seed", value=get_seed(), min_value=0, step=1, key="het_seed"))
 settings.update(method=method, estimand=estimand)
 
-declared = {option.name for option in cc.get_method(method).options}
+stored_options = settings["options"].get(method, {})
 with st.expander("Options", expanded=False):
-    if "n_components" in declared:
-        settings["n_components"] = st.number_input(
-            "Number of subgroups (0 = choose by BIC)", min_value=0, max_value=15, step=1,
-            value=int(settings["n_components"]), key="het_n_components")
-        within = ("doubly_robust", "regression_adjustment", "ipw", "difference_in_means")
-        settings["within_method"] = st.selectbox("Method within each subgroup", within,
-                                                 index=within.index(settings["within_method"]),
-                                                 key="het_within_method")
-    if "epochs" in declared:
-        settings["epochs"] = st.number_input("Epochs", min_value=1, max_value=2000, step=10,
-                                             value=int(settings["epochs"]), key="het_epochs")
-    if "cfr_penalty" in declared:
-        settings["cfr_penalty"] = st.number_input("CFR balance penalty (0 = TARNet)", min_value=0.0, max_value=100.0,
-                                                  value=float(settings["cfr_penalty"]), key="het_cfr_penalty")
-    if "base_model" in declared:
-        settings["base_model"] = st.selectbox("Base model", BASE_MODELS, index=BASE_MODELS.index(settings["base_model"]),
-                                              key="het_base_model")
-    if "n_boot" in declared:
-        settings["n_boot"] = st.number_input("Bootstrap replicates", min_value=MIN_BOOTSTRAP_REPLICATES,
-                                             max_value=MAX_BOOTSTRAP_REPLICATES, step=10,
-                                             value=int(settings["n_boot"]), key="het_n_boot")
-st.session_state["het_settings"] = settings
+    options = {spec.name: option_widget(spec, key=f"het_{spec.name}", value=stored_options.get(spec.name, spec.default))
+               for spec in cc.get_method(method).options}
+settings["options"][method] = options
+set_page_value("het_settings", settings)
 st.caption(cc.get_method(method).summary)
 
 if st.button("Run", key="het_run", type="primary"):
     try:
-        _run(dataset, roles, method, estimand, _options(method, settings), seed)
+        _run(dataset, roles, method, estimand, options, seed)
     except Exception as exc:  # the page must never show a traceback
         show_error(exc, "The heterogeneity analysis")
 

@@ -6,9 +6,12 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import interventional_plot, mix_iid_plot, proxy_profile_plot, source_weights_plot
+from causal_core.column_choices import binary_columns, count_columns
+from causal_core.mixtures.naive import naive_outcome_means
 from causal_core.mixtures.simulate import repeated_measurements_sample
 from causal_core.samples import get_sample, load_sample
-from pages._state import get_dataset, get_roles, get_seed, set_dataset, set_roles
+from pages._state import (get_dataset, get_roles, get_seed, page_value, pop_page_value, set_dataset, set_page_value,
+                          set_roles)
 from pages._ui import show_error
 
 LATENT_SAMPLE = "latent_confounder"
@@ -19,24 +22,6 @@ LOADED = "The loaded table"
 @st.cache_data(show_spinner=False)
 def _bundled_repeated_measurements() -> pd.DataFrame:
     return repeated_measurements_sample()[0]
-
-
-def _binary_columns(df: pd.DataFrame) -> list[str]:
-    out = []
-    for column in df.columns:
-        values = pd.to_numeric(df[column], errors="coerce").dropna()
-        if len(values) and values.isin([0, 1]).all():
-            out.append(str(column))
-    return out
-
-
-def _count_columns(df: pd.DataFrame) -> list[str]:
-    out = []
-    for column in df.columns:
-        values = pd.to_numeric(df[column], errors="coerce").dropna()
-        if len(values) and (values >= 0).all() and (values == values.round()).all():
-            out.append(str(column))
-    return out
 
 
 def _repeated_measurements_section() -> None:
@@ -53,13 +38,13 @@ def _repeated_measurements_section() -> None:
                     key="mix_iid_mode", horizontal=True)
     kwargs: dict = {}
     if mode == "several 0/1 columns":
-        options = _binary_columns(df)
+        options = binary_columns(df)
         default = [c for c in options if c.startswith("trial_")] or options[:4]
         columns = st.multiselect("0/1 columns (one per trial)", options, default=default, key="mix_iid_columns")
         kwargs["columns"] = columns
         trials = len(columns)
     else:
-        options = _count_columns(df)
+        options = count_columns(df)
         count = st.selectbox("Count column", options, index=options.index("successes") if "successes" in options else 0,
                              key="mix_iid_count") if options else None
         maximum = int(pd.to_numeric(df[count], errors="coerce").max()) if count else 1
@@ -72,15 +57,15 @@ def _repeated_measurements_section() -> None:
         try:
             if not kwargs.get("columns") and not kwargs.get("count"):
                 raise cc.CausalInputError("Choose the measurement columns (or a count column) first.")
-            st.session_state["mix_iid_result"] = cc.fit_mix_iid(df, k=int(k), **kwargs)
-            st.session_state.pop("mix_iid_error", None)
+            set_page_value("mix_iid_result", cc.fit_mix_iid(df, k=int(k), **kwargs))
+            pop_page_value("mix_iid_error")
         except Exception as exc:  # shown below, never as a traceback
-            st.session_state["mix_iid_result"] = None
-            st.session_state["mix_iid_error"] = exc
-    error = st.session_state.get("mix_iid_error")
+            set_page_value("mix_iid_result", None)
+            set_page_value("mix_iid_error", exc)
+    error = page_value("mix_iid_error")
     if error is not None:
         show_error(error, "Fitting the sources")
-    result = st.session_state.get("mix_iid_result")
+    result = page_value("mix_iid_result")
     if result is None:
         return
     left, right = st.columns([1, 2])
@@ -100,7 +85,7 @@ def _load_latent_sample() -> None:
     info = get_sample(LATENT_SAMPLE)
     set_dataset(load_sample(LATENT_SAMPLE), name=info.title, source="sample", sample_id=LATENT_SAMPLE)
     set_roles(info.roles)
-    st.session_state.pop("mix_latent_result", None)
+    pop_page_value("mix_latent_result")
 
 
 def _latent_confounder_section() -> None:
@@ -128,10 +113,10 @@ def _latent_confounder_section() -> None:
             with st.spinner("Fitting the mixture and bootstrapping..."):
                 result = cc.estimate(dataset.df, roles, "latent_mixture", seed=get_seed(), k=k, solver=solver,
                                      n_boot=int(n_boot))
-            st.session_state["mix_latent_result"] = (settings, result, None)
+            set_page_value("mix_latent_result", (settings, result, None))
         except Exception as exc:
-            st.session_state["mix_latent_result"] = (settings, None, exc)
-    stored = st.session_state.get("mix_latent_result")
+            set_page_value("mix_latent_result", (settings, None, exc))
+    stored = page_value("mix_latent_result")
     if stored is None:
         return
     stored_settings, result, error = stored
@@ -154,11 +139,7 @@ def _show_latent_result(result: cc.EstimateResult, df: pd.DataFrame, roles: cc.R
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
     st.caption(f"Identifiability: {d['identifiability']}  Moment solver: {d['moment_condition']}")
-    naive = {}
-    treatment = df[roles.treatment]
-    for label in d["interventional"]["treatment"]:
-        rows = treatment.astype(str) == label
-        naive[label] = float(pd.to_numeric(df.loc[rows, roles.outcome], errors="coerce").mean())
+    naive = naive_outcome_means(df, roles.treatment, roles.outcome, d["interventional"]["treatment"])
     left, right = st.columns(2)
     with left:
         st.plotly_chart(source_weights_plot(d["source_weights"]), key="mix_latent_weights")

@@ -27,8 +27,11 @@ from pages._state import (
     ResultsBundle,
     RunRef,
     get_active_run,
+    page_value,
+    pop_page_value,
     result_cache,
     set_active_run,
+    set_page_value,
     set_results,
 )
 
@@ -79,7 +82,7 @@ def _bundle(run: RunRef) -> ResultsBundle:
 
 def last_run_note() -> tuple[str, str] | None:
     """(kind, text) about how the last run ended: kind ``"done"``, ``"stopped"`` or ``"lost"``."""
-    return st.session_state.get(_NOTE_KEY)
+    return page_value(_NOTE_KEY)
 
 
 def _finish(run: RunRef, status: JobStatus | None) -> None:
@@ -90,20 +93,20 @@ def _finish(run: RunRef, status: JobStatus | None) -> None:
             cache[_key(run, method)] = outcome
     set_active_run(None)
     if status is None:
-        st.session_state[_NOTE_KEY] = ("lost", "The run started earlier is no longer known to the server (it may "
-                                               "have restarted); run the methods again.")
+        set_page_value(_NOTE_KEY, ("lost", "The run started earlier is no longer known to the server (it may "
+                                               "have restarted); run the methods again."))
     elif status.state == "done":
         bundle = _bundle(run)
         set_results(bundle)
-        st.session_state[_NOTE_KEY] = ("done", f"Done: {len(bundle.results)} of {len(run.methods)} method(s) gave "
-                                               "an estimate.")
+        set_page_value(_NOTE_KEY, ("done", f"Done: {len(bundle.results)} of {len(run.methods)} method(s) gave "
+                                               "an estimate."))
     else:
         finished = sum(1 for m in run.methods if _key(run, m) in cache)
         why = "Run cancelled" if status.state == "cancelled" else "Run failed"
         reason = "" if status.message == _CANCELLED_BY_USER else f" {status.message}"
-        st.session_state[_NOTE_KEY] = ("stopped", f"{why}.{reason} {finished} of {len(run.methods)} "
+        set_page_value(_NOTE_KEY, ("stopped", f"{why}.{reason} {finished} of {len(run.methods)} "
                                                   "method(s) had finished (they are reused by the next run); the "
-                                                  "earlier results are kept.")
+                                                  "earlier results are kept."))
 
 
 def _browser_follows_fragments() -> bool:
@@ -118,7 +121,7 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
                  methods=tuple(methods), options={m: dict(options.get(m, {})) for m in methods}, seed=int(seed))
     cache = result_cache()
     missing = [m for m in methods if _key(run, m) not in cache]
-    st.session_state.pop(_NOTE_KEY, None)
+    pop_page_value(_NOTE_KEY)
     if not missing:
         _finish(run, JobStatus(job_id="", state="done", methods=run.methods, outcomes={}))
         return

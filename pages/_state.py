@@ -22,7 +22,55 @@ Stored values (keys of ``st.session_state``; use the accessors, not the keys):
 ``"active_run"``    :class:`RunRef` or None: the estimation running in the background
 ==================  ==========================================================
 
-Every setter also writes through to the server-side store of
+Per-session caches (one scheme, :func:`cached` / :func:`cache_result`; each is a
+dict key -> value kept under its own session key, the key naming exactly the
+inputs the value was computed from):
+
+========================  ====================================================
+``"result_cache"``        estimation results or errors: (data version, roles, estimand, method, options, seed)
+``"robustness"``          sensitivity, refutation and method-lab results, keyed by the results bundle and test
+``"het_cache"``           Heterogeneity page results: (data version, roles, method, estimand, options, seed)
+``"_diag_prepared"``      Diagnostics: the prepared design of one method of a results bundle
+``"_diag_balance"``       Diagnostics: (balance tables, errors) of a results bundle
+``"_explore_scan"``       Explore: the reversal scan of (data version, treatment, outcome, treated level)
+``"_report_robustness"``  Report: the robustness section of the run and the robustness results
+``"_report_figures"``     Report: the figures of a results bundle
+``"_data_described"``     Data: the column description of a table
+``"_data_sheet_names"``   Data: the sheet names of an uploaded workbook, by file id
+========================  ====================================================
+
+``st.cache_data`` is used only for pure loaders of bundled data (the same for
+every session); ``st.cache_resource`` only for process-wide services (the
+analysis store, the job runner).
+
+Page values (one accessor pair, :func:`page_value` / :func:`set_page_value` /
+:func:`pop_page_value`, for what a page keeps across runs besides caches). The
+results kept here are not caches: they exist only because the analyst pressed a
+button, and the page shows the last one with a note when its settings no
+longer match, instead of recomputing it silently:
+
+=============================== ================================================
+``"het_settings"``              Heterogeneity: method, estimand, per-method options, covariate
+``"het_last"``                  Heterogeneity: the ``het_cache`` key of the last run
+``"mix_iid_result"``            Mixtures: the last fit of repeated measurements, or None
+``"mix_iid_error"``             Mixtures: the error of the last such fit
+``"mix_latent_result"``         Mixtures: (settings, result, error) of the last latent-confounder estimate
+``"_data_message"``             Data: (kind, text) of the last load, shown on the next run
+``"_data_upload_signature"``    Data: the upload handled last (so a rerun does not load it again)
+``"_data_restore_signature"``   Data: the analysis file restored last
+``"_explore_scan_requested"``   Explore: the reversal scan was asked for
+``"_sl_data_key"``              Stable learning: the table its column widgets were filled for
+``"_ml_data_key"``              Mechanism learning: the table its column widgets were filled for
+``"_sl_result"``                Stable learning: (settings, fit) of the last press of its button
+``"_ml_result"``                Mechanism learning: (settings, fit) of the last press of its button
+``"_run_note"``                 the note about the last background run (``pages/_runs.py``)
+=============================== ================================================
+
+Widget values (keys given to widgets with ``key=``) are read and set with
+:func:`widget_value`, :func:`set_widget_value`, :func:`has_widget_value` and
+:func:`forget_widget_values`; no page touches ``st.session_state`` itself.
+
+The setters of the first table also write through to the server-side store of
 ``pages/_session_store.py`` under the analysis id kept in the URL
 (``?analysis=...``); :func:`open_analysis`, called by ``app.py`` before every
 page, puts a stored analysis back into a fresh session (a reloaded page or a
@@ -64,6 +112,16 @@ __all__ = [
     "results_are_current",
     "results_staleness",
     "result_cache",
+    "cached",
+    "cache_result",
+    "cache_items",
+    "page_value",
+    "set_page_value",
+    "pop_page_value",
+    "widget_value",
+    "set_widget_value",
+    "has_widget_value",
+    "forget_widget_values",
     "RunRef",
     "get_active_run",
     "set_active_run",
@@ -268,9 +326,88 @@ def results_are_current() -> bool:
     return get_results() is not None and results_staleness() is None
 
 
+CACHES = ("result_cache", "robustness", "het_cache", "_diag_prepared", "_diag_balance", "_explore_scan",
+          "_report_robustness", "_report_figures", "_data_described", "_data_sheet_names")
+PAGE_VALUES = ("het_settings", "het_last", "mix_iid_result", "mix_iid_error", "mix_latent_result", "_data_message",
+               "_data_upload_signature", "_data_restore_signature", "_explore_scan_requested", "_sl_data_key",
+               "_ml_data_key", "_sl_result", "_ml_result", "_run_note")
+_MISSING = object()
+
+
+def _cache(name: str) -> dict[Any, Any]:
+    if name not in CACHES:
+        raise KeyError(f"Cache {name!r} is not declared in pages/_state.py; add it to CACHES and the docstring table.")
+    return st.session_state.setdefault(name, {})
+
+
 def result_cache() -> dict[tuple, Any]:
     """Per-session cache of results: key (data version, roles, estimand, method, options, seed) -> result or error."""
-    return st.session_state.setdefault("result_cache", {})
+    return _cache("result_cache")
+
+
+def cached(name: str, key: Any, default: Any = None) -> Any:
+    """The value kept in the per-session cache ``name`` under ``key``, or ``default``."""
+    return _cache(name).get(key, default)
+
+
+def cache_result(name: str, key: Any, value: Any, *, keep: int | None = None) -> Any:
+    """Keep ``value`` in the per-session cache ``name`` under ``key`` and return it.
+
+    ``keep`` bounds the entries: the oldest are dropped first (``keep=1`` keeps only the latest).
+    """
+    cache = _cache(name)
+    cache.pop(key, None)
+    cache[key] = value
+    if keep is not None:
+        while len(cache) > keep:
+            cache.pop(next(iter(cache)))
+    return value
+
+
+def cache_items(name: str) -> list[tuple[Any, Any]]:
+    """Every (key, value) of the per-session cache ``name`` (a copy), oldest first."""
+    return list(_cache(name).items())
+
+
+def _page_key(name: str) -> str:
+    if name not in PAGE_VALUES:
+        raise KeyError(f"Page value {name!r} is not declared in pages/_state.py; add it to PAGE_VALUES and the "
+                       "docstring table.")
+    return name
+
+
+def page_value(name: str, default: Any = None) -> Any:
+    """A value a page keeps across runs (declared in ``PAGE_VALUES``), or ``default``."""
+    return st.session_state.get(_page_key(name), default)
+
+
+def set_page_value(name: str, value: Any) -> None:
+    st.session_state[_page_key(name)] = value
+
+
+def pop_page_value(name: str, default: Any = None) -> Any:
+    """Remove a page value and return it (``default`` when absent)."""
+    return st.session_state.pop(_page_key(name), default)
+
+
+def widget_value(key: str, default: Any = None) -> Any:
+    """The current value of the widget with this ``key`` (``default`` before it exists)."""
+    return st.session_state.get(key, default)
+
+
+def set_widget_value(key: str, value: Any) -> None:
+    """Set a widget's value (only from a callback, or before the widget is drawn)."""
+    st.session_state[key] = value
+
+
+def has_widget_value(key: str) -> bool:
+    return key in st.session_state
+
+
+def forget_widget_values(keys: tuple[str, ...] | list[str]) -> None:
+    """Drop these widgets' values, so they get their defaults on the next draw."""
+    for key in keys:
+        st.session_state.pop(key, None)
 
 
 def get_active_run() -> RunRef | None:

@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 import streamlit as st
 
 import causal_core as cc
-from pages._state import Dataset, get_dataset, get_roles
+from pages._state import Dataset, forget_widget_values, get_dataset, get_roles, page_value, set_page_value
 
 __all__ = ["show_error", "attempt", "require_dataset", "require_roles", "link_to"]
 
@@ -75,7 +75,6 @@ def forget_choices_of_another_table(widget_keys: tuple[str, ...], data_key: obje
     ``marker`` names the session-state slot that remembers which table the
     widgets were last filled for (one per page).
     """
-    if st.session_state.get(marker) != data_key:
-        for key in widget_keys:
-            st.session_state.pop(key, None)
-        st.session_state[marker] = data_key
+    if page_value(marker) != data_key:
+        forget_widget_values(widget_keys)
+        set_page_value(marker, data_key)
