@@ -38,43 +38,26 @@ __all__ = ["base_regressor", "s_learner_effects", "t_learner_effects", "x_learne
            "s_learner", "t_learner", "x_learner", "dr_learner"]
 
 BASE_MODELS = ("gradient_boosting", "random_forest", "linear")
+FINAL_MODELS = ("regularised_boosting", "random_forest", "linear", "same_as_base")
 PS_FLOOR = 0.01
+#: Settings of the named models where the meta-learners differ from the catalogue in causal_core.models.
+_BASE_SETTINGS = {"random_forest": {"n_estimators": 100}}
+_FINAL_SETTINGS = {"random_forest": {"n_estimators": 100, "min_samples_leaf": 50}}
 
 
 def base_regressor(value: Any, *, method: str, seed: int, option: str = "base_model") -> Any:
     """The base regressor for option ``base_model`` (or ``option``): a named seeded model or a clone of a scikit-learn regressor."""
-    from sklearn.base import clone
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-    from sklearn.linear_model import LinearRegression
-    if value is None or (isinstance(value, str) and value == "default"):
-        value = "gradient_boosting"
-    if isinstance(value, str):
-        catalogue: dict[str, Callable[[], Any]] = {
-            "gradient_boosting": lambda: GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1,
-                                                                   subsample=1.0, random_state=seed),
-            "random_forest": lambda: RandomForestRegressor(n_estimators=100, min_samples_leaf=5, random_state=seed),
-            "linear": LinearRegression,
-        }
-        if value in catalogue:
-            return catalogue[value]()
-        # other names are refused by the declared option check; resolve_model names the rule for direct callers
-    return clone(resolve_model(value, option=option, method=method, kind="regressor", seed=seed))
-
-
-FINAL_MODELS = ("regularised_boosting", "random_forest", "linear", "same_as_base")
+    return resolve_model(value, option=option, method=method, kind="regressor", seed=seed,
+                         choices=BASE_MODELS, default="gradient_boosting", settings=_BASE_SETTINGS)
 
 
 def final_regressor(value: Any, base: Any, *, seed: int) -> Any:
     """The DR-learner's effect model: pseudo-outcomes are noisy, so the default is heavily regularised boosting."""
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-    if isinstance(value, str) and value == "regularised_boosting":
-        return GradientBoostingRegressor(n_estimators=100, max_depth=2, learning_rate=0.05, min_samples_leaf=50,
-                                         random_state=seed)
-    if isinstance(value, str) and value == "random_forest":
-        return RandomForestRegressor(n_estimators=100, min_samples_leaf=50, random_state=seed)
     if isinstance(value, str) and value == "same_as_base":
         return base
-    return base_regressor(value, method="dr_learner", seed=seed, option="final_model")
+    return resolve_model(value, option="final_model", method="dr_learner", kind="regressor", seed=seed,
+                         choices=FINAL_MODELS + BASE_MODELS, default="gradient_boosting",
+                         settings={**_BASE_SETTINGS, **_FINAL_SETTINGS})
 
 
 def _fit_predict(model: Any, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
