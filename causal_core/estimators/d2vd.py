@@ -47,7 +47,7 @@ from ..limits import MethodLimits
 from ..options import AtMostRows, AtMostSmallerArm
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
-from .ipw import hajek_ipw, logit_design
+from ._propensity_design import hajek_ipw, logit_design
 
 if TYPE_CHECKING:
     from sklearn.model_selection import KFold

@@ -32,7 +32,7 @@ from ..limits import MethodLimits
 from ..options import AtMostRows, AtMostSmallerArm, n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
-from .doubly_robust import aipw_effect
+from ._aipw import aipw_effect
 
 __all__ = ["base_regressor", "s_learner_effects", "t_learner_effects", "x_learner_effects",
            "s_learner", "t_learner", "x_learner", "dr_learner"]

@@ -28,7 +28,7 @@ from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_mo
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
-from .doubly_robust import aipw_effect
+from ._aipw import aipw_effect
 
 __all__ = ["tarnet", "fit_tarnet"]
 
