@@ -43,6 +43,7 @@ from ..inference import draw_index_sets, map_replicates, summarise_replicates
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
+from ._torch_runtime import seeded_torch, torch_device
 
 __all__ = ["fit_response_function", "NeuralIVFit", "first_stage_f_statistic"]
 
@@ -89,16 +90,6 @@ def _settings(options: dict[str, Any], balance_weight: float):
     return TrainSettings(**{k: options[k] for k in keys if k in options}, balance_weight=balance_weight)
 
 
-def _device(choice: str):
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise CausalInputError("Option 'device' is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
-    if choice == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
-
-
 def _standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     centre = values.mean(axis=0)
     scale = values.std(axis=0)
@@ -139,10 +130,9 @@ def fit_response_function(
     import torch
 
     from ._torch_iv import (TrainSettings, average_derivative, fit_mixture_density, fit_response,
-                            predict_response, response_surface, seeded_torch)
-
+                            predict_response, response_surface)
     settings = settings or TrainSettings()
-    dev = _device(device)
+    dev = torch_device(device, method="deep_iv" if settings.balance_weight == 0 else "cb_iv")
     Xs, x_centre, x_scale = _standardise(X) if X.shape[1] else (X, np.zeros(0), np.ones(0))
     Zs, _, _ = _standardise(Z)
     (ts, t_centre, t_scale), (ys, y_centre, y_scale) = (_standardise(v[:, None]) for v in (t, y))
@@ -236,7 +226,7 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
         "first_stage_f": f_stat,
         "first_stage_log_likelihood": main.first_stage_log_likelihood,
         "bootstrap_estimates": slopes_arr,
-        "device": str(_device(device)),
+        "device": str(torch_device(device, method="deep_iv" if balance_weight == 0 else "cb_iv")),
     }
     return MethodOutput(estimate=main.average_derivative, inference=inference, diagnostics=diagnostics,
                         warnings=tuple(warnings))

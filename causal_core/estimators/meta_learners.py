@@ -148,18 +148,24 @@ _PS_OPTION = OptionSpec("propensity_model", "model", None, "Classifier for P(T=1
 #: What the meta-learners do with more covariates than rows (flexible base learners only).
 _ML_HIGH_DIM = ("fits its flexible base learners anyway, so it still runs, but the effect rests on "
                  "their regularisation finding the confounders.")
-_COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimands=("ATE", "ATT", "ATC"))
+_COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimands=("ATE", "ATT", "ATC"),
+               gives_unit_effects=True, explores_heterogeneity=True)
+#: What the three plug-in learners (S, T, X) share in the registry.
+_PLUG_IN = dict(_COMMON, reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
+                cheap_test_options=(("base_model", "linear"), ("n_boot", 20)))
+
+
+def _limits(**rules: Any) -> MethodLimits:
+    """Limits of a meta-learner: ``rules`` plus 10 rows per arm and the high-dimensional note."""
+    return MethodLimits(**rules, min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM)
 
 
 @register(
     id="s_learner", label="S-learner (CATE)",
     summary="One outcome model with the treatment as a feature; unit effects are the predicted contrasts.",
-    reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _BOOT_OPTION),
-    limits=MethodLimits(rows_beyond_covariates=3, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=190,
-    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
+    limits=_limits(rows_beyond_covariates=3, linear_options=("base_model",)),
+    **_PLUG_IN, order=190,
 )
 def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -189,12 +195,9 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
 @register(
     id="t_learner", label="T-learner (CATE)",
     summary="One outcome model per arm; unit effects are the differences of their predictions.",
-    reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _BOOT_OPTION),
-    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=200,
-    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
+    limits=_limits(arm_rows_beyond_covariates=2, linear_options=("base_model",)),
+    **_PLUG_IN, order=200,
 )
 def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -219,12 +222,10 @@ def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
 @register(
     id="x_learner", label="X-learner (CATE)",
     summary="Imputed individual effects regressed on the covariates in each arm, blended by the propensity.",
-    reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _PS_OPTION, _BOOT_OPTION),
-    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=210,
-    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
+    limits=_limits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"),
+                   needs_overlap=True, reports_overlap=True),
+    **_PLUG_IN, order=210,
 )
 def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               propensity_model: Any = None, n_boot: int = 50) -> MethodOutput:
@@ -257,9 +258,9 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
                         "Regressor of the pseudo-outcome on X (noisy, so regularise it).", choices=FINAL_MODELS),
              OptionSpec("n_folds", "int", 5, "Cross-fitting folds (seeded).", low=2, high=20,
                         rules=(AtMostRows(divisor=10), AtMostSmallerArm()))),
-    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=220,
+    limits=_limits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"),
+                   needs_overlap=True, reports_overlap=True),
+    **_COMMON, order=220,
     cheap_test_options=(("base_model", "linear"), ("n_folds", 2)),
 )
 def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
