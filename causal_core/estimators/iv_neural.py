@@ -232,21 +232,29 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
                         warnings=tuple(warnings))
 
 
-@register(
-    id="deep_iv",
-    label="DeepIV (neural IV)",
+#: What DeepIV and CB-IV share in the registry.
+_NEURAL_IV = dict(
     family="Instrumental variables",
     required_roles=("instruments",),
     estimands=("ATE",),
     treatment_kind="continuous",
+    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"),
+                        high_dimensional="trains neural networks with weight decay, so it still runs, but nothing "
+                                         "guarantees identification."),
+    needs_torch=True,
+    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
+)
+
+
+@register(
+    id="deep_iv",
+    label="DeepIV (neural IV)",
     summary="Mixture-density first stage for T | Z, X, then a response network trained on sampled treatments; "
             "reports the average derivative dh/dt and the average response curve.",
     reference="Hartford, Lewis, Leyton-Brown & Taddy (2017), Deep IV, ICML.",
     options=_COMMON_OPTIONS,
-    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
-    needs_torch=True,
+    **_NEURAL_IV,
     order=150,
-    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """DeepIV; see the module docstring for the estimand and the bootstrap standard error."""
@@ -256,18 +264,12 @@ def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> 
 @register(
     id="cb_iv",
     label="CB-IV (confounder-balanced neural IV)",
-    family="Instrumental variables",
-    required_roles=("instruments",),
-    estimands=("ATE",),
-    treatment_kind="continuous",
     summary="Neural IV whose response network sees X through a representation balanced against the "
             "treatment (HSIC penalty); reports the average derivative and the average response curve.",
     reference="Wu, Kuang, Li et al. (2022), Instrumental Variable Regression with Confounder Balancing, ICML.",
     options=_CB_OPTIONS,
-    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
-    needs_torch=True,
+    **_NEURAL_IV,
     order=160,
-    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def cb_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """CB-IV; see the module docstring for the estimand and the bootstrap standard error."""
