@@ -567,7 +567,7 @@ def test_html_report_robustness_includes_refutations_and_method_lab(data, table)
 
 def test_per_row_arrays_are_named_not_dumped(data):
     methods = {"ipw": {}, "gmm_subgroups": {"within_method": "regression_adjustment", "max_components": 3, "n_init": 1},
-               "t_learner": {"base_model": "linear", "n_boot": 10}}
+               "t_learner": {"base_model": "linear", "n_boot": 20}}
     results = {m: cc.estimate(data, ROLES, m, estimand="ATE", seed=4, **o) for m, o in methods.items()}
     table = pd.DataFrame([{**r.summary(), "error": ""} for r in results.values()])
     page = build_html_report(data_name="trial.csv", df=data, roles=ROLES, estimand="ATE", table=table,

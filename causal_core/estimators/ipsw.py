@@ -11,12 +11,8 @@ arm means among the recorded rows with weights
 where ``e(X) = P(T = 1 | X)`` is fitted on every row (the treatment is seen
 for all) and is constant when no confounders are given. The standard error
 stacks the logit scores of both models with the weighted-mean equations
-(M-estimation, as in :mod:`causal_core.estimators.ipw`); a user-supplied
+(M-estimation, as in :mod:`causal_core.estimators._propensity_design`); a user-supplied
 selection model's probabilities are treated as known.
-
-:func:`selection_weighted_contrast` is shared with
-:mod:`causal_core.estimators.shadow_variable`, whose selection model also
-involves the outcome.
 """
 from __future__ import annotations
 
