@@ -20,6 +20,7 @@ __all__ = [
     "check_separation",
     "overlap_warnings",
     "MODEL_CHOICES",
+    "named_model",
     "resolve_model",
 ]
 
@@ -131,43 +132,85 @@ def overlap_warnings(ps: np.ndarray, t: np.ndarray, *, threshold: float = PS_EXT
 #: Names the app may pass for a ``"model"`` option instead of an estimator object.
 MODEL_CHOICES = ("default", "random_forest", "gradient_boosting")
 
+#: The one catalogue of named models: (name, kind) -> (scikit-learn class path, settings).
+#: ``"random_state"`` is added for the classes that take one. Methods that want
+#: other settings of a named model pass them as ``settings`` to :func:`resolve_model`.
+_NAMED_MODELS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+    ("random_forest", "classifier"): ("sklearn.ensemble.RandomForestClassifier",
+                                      {"n_estimators": 200, "min_samples_leaf": 5}),
+    ("random_forest", "regressor"): ("sklearn.ensemble.RandomForestRegressor",
+                                     {"n_estimators": 200, "min_samples_leaf": 5}),
+    ("gradient_boosting", "classifier"): ("sklearn.ensemble.GradientBoostingClassifier", {}),
+    ("gradient_boosting", "regressor"): ("sklearn.ensemble.GradientBoostingRegressor", {}),
+    ("regularised_boosting", "regressor"): ("sklearn.ensemble.GradientBoostingRegressor",
+                                            {"max_depth": 2, "learning_rate": 0.05, "min_samples_leaf": 50}),
+    ("linear", "regressor"): ("sklearn.linear_model.LinearRegression", {}),
+}
 
-def resolve_model(value: Any, *, option: str, method: str, kind: str, seed: int) -> Any:
-    """Turn a ``propensity_model``/``outcome_model`` option into a scikit-learn estimator or ``None`` (default).
 
-    ``value`` may be ``None`` or ``"default"`` (the textbook logit / OLS), one
-    of the names in :data:`MODEL_CHOICES`, or an unfitted scikit-learn
-    estimator (a classifier with ``predict_proba`` when ``kind`` is
-    ``"classifier"``, a regressor otherwise). Named random models are seeded.
+def named_model(name: str, *, kind: str, seed: int, settings: dict[str, Any] | None = None) -> Any:
+    """A fresh, seeded scikit-learn estimator from the catalogue of named models.
+
+    Parameters
+    ----------
+    name : str
+        A catalogue name (``"random_forest"``, ``"gradient_boosting"``, ...).
+    kind : {"classifier", "regressor"}
+    seed : int
+        ``random_state`` of the models that take one.
+    settings : dict, optional
+        Hyper-parameters that replace the catalogue's for this name.
     """
-    from sklearn.ensemble import (
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
+    import importlib
+    import inspect
+
+    path, defaults = _NAMED_MODELS[(name, kind)]
+    module, _, class_name = path.rpartition(".")
+    cls = getattr(importlib.import_module(module), class_name)
+    params = {**defaults, **(settings or {})}
+    if "random_state" in inspect.signature(cls).parameters:
+        params["random_state"] = seed
+    return cls(**params)
+
+
+def resolve_model(
+    value: Any,
+    *,
+    option: str,
+    method: str,
+    kind: str,
+    seed: int,
+    choices: tuple[str, ...] = MODEL_CHOICES,
+    default: str | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
+) -> Any:
+    """Turn a model option into a fresh scikit-learn estimator, or ``None`` for the method's built-in default.
+
+    ``value`` may be ``None`` or ``"default"`` (the textbook logit / OLS, or
+    the catalogue model named by ``default``), one of the names in
+    ``choices``, or an unfitted scikit-learn estimator (a classifier with
+    ``predict_proba`` when ``kind`` is ``"classifier"``, a regressor
+    otherwise), which is cloned. Named models come from the one catalogue
+    (:func:`named_model`), seeded with ``seed``; ``settings`` maps a name to
+    the hyper-parameters this method uses instead of the catalogue's.
+    """
+    from sklearn.base import clone
 
     if value is None or (isinstance(value, str) and value == "default"):
-        return None
+        if default is None:
+            return None
+        value = default
     if isinstance(value, str):
-        catalogue = {
-            ("random_forest", "classifier"): lambda: RandomForestClassifier(
-                n_estimators=200, min_samples_leaf=5, random_state=seed),
-            ("random_forest", "regressor"): lambda: RandomForestRegressor(
-                n_estimators=200, min_samples_leaf=5, random_state=seed),
-            ("gradient_boosting", "classifier"): lambda: GradientBoostingClassifier(random_state=seed),
-            ("gradient_boosting", "regressor"): lambda: GradientBoostingRegressor(random_state=seed),
-        }
-        if (value, kind) not in catalogue:
+        if value not in choices or (value, kind) not in _NAMED_MODELS:
             raise CausalInputError(
-                f"The '{option}' option of method '{method}' must be one of {list(MODEL_CHOICES)} "
+                f"The '{option}' option of method '{method}' must be one of {list(choices)} "
                 f"or a scikit-learn {kind}; got {plain(value)!r}."
             )
-        return catalogue[(value, kind)]()
+        return named_model(value, kind=kind, seed=seed, settings=(settings or {}).get(value))
     needed = ("fit", "predict_proba") if kind == "classifier" else ("fit", "predict")
     if not all(callable(getattr(value, name, None)) for name in needed):
         raise CausalInputError(
             f"The '{option}' option of method '{method}' must be a scikit-learn {kind} "
             f"with {' and '.join(needed)}; got {type(value).__name__}."
         )
-    return value
+    return clone(value)

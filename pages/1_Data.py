@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import causal_core as cc
+from causal_core.core.formatting import format_number
 from causal_core.profile import describe_columns
 from causal_core.samples import get_sample, list_samples, load_sample
 from causal_core.safe_read import read_upload
@@ -105,7 +106,7 @@ def _sample_section() -> None:
     st.caption(info.description)
     if info.effect is not None:
         label = "True effect" if info.effect_kind == "truth" else "Published benchmark"
-        st.caption(f"**{label} ({info.estimand}):** {info.effect:,.4g}. {info.effect_note}")
+        st.caption(f"**{label} ({info.estimand}):** {format_number(info.effect)}. {info.effect_note}")
     if st.button("Load this sample", key="data_load_sample", type="primary"):
         attempt(_use_sample, chosen, what="Loading the sample")
 

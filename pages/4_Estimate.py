@@ -8,6 +8,7 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import forest_plot
+from causal_core.core.formatting import format_number
 from causal_core.identification import identify
 from causal_core.samples import get_sample
 from pages._runs import TABLE_COLUMNS, last_run_note, start_run
@@ -117,7 +118,7 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
         },
     )
     if reference is not None:
-        st.caption(f"{reference_label} for this sample: {reference:,.4g} (dashed green line).")
+        st.caption(f"{reference_label} for this sample: {format_number(reference)} (dashed green line).")
     st.plotly_chart(forest_plot(table, outcome=bundle.roles.outcome, estimand=bundle.estimand,
                                 reference=reference, reference_label=reference_label),
                     width="stretch", key="est_forest")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import causal_core as cc
+from causal_core.core.formatting import format_number
 from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
 from causal_core.balance_tables import balance_tables
 from causal_core.data import PreparedData
@@ -88,9 +89,7 @@ def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> No
 
 
 def _format(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):,.6g}"
-    return str(value)
+    return format_number(value, digits=6) if isinstance(value, (float, np.floating)) else str(value)
 
 
 st.title("Diagnostics")

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import causal_core as cc
+from causal_core.core.formatting import format_interval, format_number
 from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariate_plot, qini_plot,
                                               subgroup_effects_plot, subgroup_projection_plot,
                                               unit_effects_histogram)
@@ -55,8 +56,8 @@ def _last_result(dataset, roles: cc.Roles) -> cc.EstimateResult | None:
 
 def _headline(result: cc.EstimateResult) -> None:
     c1, c2, c3 = st.columns(3)
-    c1.metric(f"Overall {result.estimand}", f"{result.estimate:,.4g}")
-    c2.metric("95% CI", f"{result.ci_low:,.4g} to {result.ci_high:,.4g}")
+    c1.metric(f"Overall {result.estimand}", format_number(result.estimate))
+    c2.metric("95% CI", format_interval(result.ci_low, result.ci_high))
     c3.metric("Rows used", f"{result.n_used:,}")
     st.caption(f"Standard error: {result.diagnostics.get('se_method', 'see the method description')}.")
     if result.warnings:
@@ -92,7 +93,7 @@ def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, sett
                     width="stretch", key="het_by_covariate")
     curve = qini_curve(effects, data.y, data.t)
     st.plotly_chart(qini_plot(curve), width="stretch", key="het_qini")
-    st.caption(f"Qini coefficient (area above random targeting): {qini_coefficient(curve):,.4g}. The Qini curve "
+    st.caption(f"Qini coefficient (area above random targeting): {format_number(qini_coefficient(curve))}. The Qini curve "
                "compares raw treated and control outcomes among the top-ranked rows, so it is only causal when "
                "treatment was randomised; with confounding read it as a rough check of the ranking.")
 

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from causal_core.core.formatting import format_interval, format_number
+
 from ._style import NEUTRAL_COLOUR, base_layout, empty_figure
 from ._text import plotly_text
 
@@ -47,7 +49,7 @@ def forest_plot(
     plus = np.where(np.isfinite(high), high - estimate, 0.0)
     minus = np.where(np.isfinite(low), estimate - low, 0.0)
     hover = [
-        f"<b>{lab}</b><br>estimate {e:,.4g}<br>95% CI {lo:,.4g} to {hi:,.4g}"
+        f"<b>{lab}</b><br>estimate {format_number(e)}<br>95% CI {format_interval(lo, hi)}"
         for lab, e, lo, hi in zip(labels, estimate, low, high)
     ]
     figure = go.Figure(go.Scatter(
@@ -59,7 +61,7 @@ def forest_plot(
     figure.add_vline(x=0, line=dict(color="#999999", width=1))
     if reference is not None and np.isfinite(reference):
         figure.add_vline(x=reference, line=dict(color="#009e73", width=2, dash="dash"),
-                         annotation_text=plotly_text(f"{reference_label}: {reference:,.4g}"), annotation_position="top")
+                         annotation_text=plotly_text(f"{reference_label}: {format_number(reference)}"), annotation_position="top")
     effect = f"{estimand} " if estimand else ""
     axis = f"Estimated {effect}effect on {outcome}" if outcome else f"Estimated {effect}effect"
     figure.update_xaxes(title=plotly_text(f"{axis} (95% CI)"), zeroline=False)

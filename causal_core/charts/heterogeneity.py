@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from causal_core.core.formatting import format_interval, format_number
+
 from ._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
 from ._text import plotly_text
 
@@ -77,7 +79,7 @@ def subgroup_effects_plot(subgroups: pd.DataFrame, *, overall: float | None = No
         x=estimate, y=labels, mode="markers", marker=dict(size=11, color=colours, symbol="square"),
         error_x=dict(type="data", array=high - estimate, arrayminus=estimate - low, thickness=2, width=6,
                      color=NEUTRAL_COLOUR),
-        hovertext=[f"<b>{lab}</b><br>estimate {e:,.4g}<br>95% CI {a:,.4g} to {b:,.4g}"
+        hovertext=[f"<b>{lab}</b><br>estimate {format_number(e)}<br>95% CI {format_interval(a, b)}"
                    for lab, e, a, b in zip(labels, estimate, low, high)],
         hoverinfo="text", showlegend=False,
     ))
@@ -97,7 +99,7 @@ def unit_effects_histogram(unit_effects: np.ndarray, *, average: float | None = 
                                     marker=dict(color=CONTROL_COLOUR), opacity=0.8, name="Unit effects"))
     if average is not None and np.isfinite(average):
         figure.add_vline(x=average, line=dict(color=TREATED_COLOUR, width=2, dash="dash"),
-                         annotation_text=f"Mean of all rows {average:,.4g}", annotation_position="top")
+                         annotation_text=f"Mean of all rows {format_number(average)}", annotation_position="top")
     figure.update_xaxes(title="Estimated unit effect")
     figure.update_yaxes(title="Rows")
     return base_layout(figure, title="Distribution of unit-level effects", height=340)

@@ -11,7 +11,6 @@ one seeded ``torch.Generator`` so a fit is reproducible.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["TrainSettings", "seeded_torch", "fit_mixture_density", "fit_response", "ResponseModel"]
+__all__ = ["TrainSettings", "fit_mixture_density", "fit_response", "ResponseModel"]
 
 
 @dataclass(frozen=True)
@@ -35,22 +34,6 @@ class TrainSettings:
     n_draws: int = 8
     balance_weight: float = 0.0
     representation_units: int = 8
-
-
-@contextlib.contextmanager
-def seeded_torch(seed: int) -> Iterator[None]:
-    """Seed torch, use deterministic kernels and one CPU thread, restoring everything afterwards."""
-    previous_threads = torch.get_num_threads()
-    previous_deterministic = torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.set_num_threads(1)  # tiny networks: threads only add contention
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous_threads)
-            torch.use_deterministic_algorithms(previous_deterministic)
 
 
 def _mlp(n_in: int, n_out: int, hidden: int) -> nn.Sequential:

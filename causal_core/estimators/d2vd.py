@@ -25,7 +25,7 @@ This module is a faithful two-stage practical version of it:
    adjustment coefficients alpha, and Y_adj = Y - (Z - mean Z) alpha.
 4. The effect is the Hajek-normalised form of the transformed-outcome (IPW)
    estimator applied to Y_adj, with the ATE/ATT/ATC weights of
-   :mod:`causal_core.estimators.ipw`.
+   :mod:`causal_core.estimators._propensity_design` (as IPW).
 
 Standard error: the stacked logit + weighted-means influence function of
 step 4 (the estimation of alpha adds nothing at first order because Z is
@@ -47,7 +47,7 @@ from ..limits import MethodLimits
 from ..options import AtMostRows, AtMostSmallerArm
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
-from .ipw import hajek_ipw, logit_design
+from ._propensity_design import hajek_ipw, logit_design
 
 if TYPE_CHECKING:
     from sklearn.model_selection import KFold

@@ -33,7 +33,7 @@ from ..options import AtMostRows
 from ..registry import OptionSpec, get_method, register
 from ..results import MethodOutput, kish_ess
 from ._gmm import COVARIANCE_TYPES, density_ratio_propensity, fit_mixture_path, standardise
-from .ipw import hajek_ipw
+from ._propensity_design import hajek_ipw
 
 __all__ = ["gmm_subgroups", "gmm_weighting", "subgroup_data", "combine_subgroups"]
 

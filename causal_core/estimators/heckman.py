@@ -27,10 +27,9 @@ from ..inference import analytic_inference
 from ..limits import MethodLimits
 from ..registry import register
 from ..results import MethodOutput
+from ._selection_inputs import check_selection_inputs
 
 __all__ = ["heckman", "inverse_mills_ratio", "heckman_two_step"]
-
-MIN_SELECTED_PER_ARM = 2
 
 
 def inverse_mills_ratio(index: np.ndarray) -> np.ndarray:
@@ -98,23 +97,10 @@ def heckman_two_step(
 
 
 def _check_inputs(data: PreparedData) -> None:
-    selection = data.roles.selection
-    if data.S is None or np.ptp(data.S) == 0:
-        value = None if data.S is None else int(data.S[0])
-        raise CausalInputError(
-            f"Selection column '{selection}' is constant ({value}); "
-            "Heckman's model needs both selected and unselected rows."
-        )
+    check_selection_inputs(data, "heckman")
     for j, name in enumerate(data.Z_names):
         if np.ptp(data.Z[:, j]) == 0:
             raise CausalInputError(f"Exclusion variable '{name}' is constant; it must vary to shift selection.")
-    sel = data.S == 1
-    n_treated, n_control = int(data.t[sel].sum()), int((1 - data.t[sel]).sum())
-    if min(n_treated, n_control) < MIN_SELECTED_PER_ARM:
-        raise CausalInputError(
-            f"Among selected rows, treatment '{data.roles.treatment}' has {n_treated} treated and {n_control} "
-            f"control rows; each arm needs at least {MIN_SELECTED_PER_ARM} rows with a recorded outcome."
-        )
     W = np.column_stack([np.ones(data.n), data.X, data.t, data.Z])
     if np.linalg.matrix_rank(W) < W.shape[1]:
         raise CausalInputError(

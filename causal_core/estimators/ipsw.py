@@ -11,12 +11,8 @@ arm means among the recorded rows with weights
 where ``e(X) = P(T = 1 | X)`` is fitted on every row (the treatment is seen
 for all) and is constant when no confounders are given. The standard error
 stacks the logit scores of both models with the weighted-mean equations
-(M-estimation, as in :mod:`causal_core.estimators.ipw`); a user-supplied
+(M-estimation, as in :mod:`causal_core.estimators._propensity_design`); a user-supplied
 selection model's probabilities are treated as known.
-
-:func:`selection_weighted_contrast` is shared with
-:mod:`causal_core.estimators.shadow_variable`, whose selection model also
-involves the outcome.
 """
 from __future__ import annotations
 
@@ -31,23 +27,14 @@ from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_mo
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
-from .ipw import logit_design
+from ._propensity_design import logit_design, logit_influence
+from ._selection_inputs import check_selection_inputs, selection_warnings
 
 __all__ = [
-    "selection_weighted_contrast", "logit_influence", "check_selection_inputs", "treatment_weights",
-    "selection_warnings", "ipsw",
+    "selection_weighted_contrast", "treatment_weights",
+    "ipsw",
 ]
 
-MIN_SELECTED_PER_ARM = 2
-#: Selection probabilities below this get an overlap warning.
-SELECTION_EXTREME = 0.02
-
-
-def logit_influence(design: np.ndarray, target: np.ndarray, fitted: np.ndarray) -> np.ndarray:
-    """Influence function (n, k) of the maximum-likelihood logit coefficients on ``design``."""
-    score = (target - fitted)[:, None] * design
-    information = (design * (fitted * (1 - fitted))[:, None]).T @ design / design.shape[0]
-    return score @ np.linalg.pinv(information)
 
 
 def selection_weighted_contrast(
@@ -93,25 +80,6 @@ def selection_weighted_contrast(
     return means[0] - means[1], influence, means[0], means[1]
 
 
-def check_selection_inputs(data: PreparedData, method: str) -> np.ndarray:
-    """Refuse a constant selection indicator or an arm without recorded outcomes; return the selected mask."""
-    selection = data.roles.selection
-    if data.S is None or np.ptp(data.S) == 0:
-        value = None if data.S is None else int(data.S[0])
-        raise CausalInputError(
-            f"Selection column '{selection}' is constant ({value}); method '{method}' needs both rows with "
-            "and rows without a recorded outcome."
-        )
-    selected = data.S == 1
-    n_treated, n_control = int(data.t[selected].sum()), int((1 - data.t[selected]).sum())
-    if min(n_treated, n_control) < MIN_SELECTED_PER_ARM:
-        raise CausalInputError(
-            f"Among rows with selection column '{selection}' = 1, treatment '{data.roles.treatment}' has "
-            f"{n_treated} treated and {n_control} control rows; each arm needs at least {MIN_SELECTED_PER_ARM}."
-        )
-    return selected
-
-
 def treatment_weights(
     X: np.ndarray, t: np.ndarray, names: tuple[str, ...] = ()
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str]]:
@@ -129,17 +97,6 @@ def treatment_weights(
     # d(1/e)/dbeta = -(1 - e)/e * x ; d(1/(1 - e))/dbeta = e/(1 - e) * x
     dweights = (np.where(t == 1, -(1 - ps) / ps, ps / (1 - ps)))[:, None] * design
     return weights, dweights, logit_influence(design, t, ps), overlap_warnings(ps, t)
-
-
-def selection_warnings(pi: np.ndarray, selected: np.ndarray, selection: str) -> list[str]:
-    """Weak-overlap warning for recorded rows whose selection probability is near 0 (huge weights)."""
-    low = int(np.sum(pi[selected] < SELECTION_EXTREME))
-    if low:
-        return [
-            f"Weak overlap in selection column '{selection}': {low} recorded rows have an estimated selection "
-            f"probability below {SELECTION_EXTREME}; their weights dominate the estimate."
-        ]
-    return []
 
 
 @register(

@@ -43,6 +43,7 @@ from ..inference import draw_index_sets, map_replicates, summarise_replicates
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
+from ._torch_runtime import seeded_torch, torch_device
 
 __all__ = ["fit_response_function", "NeuralIVFit", "first_stage_f_statistic"]
 
@@ -89,16 +90,6 @@ def _settings(options: dict[str, Any], balance_weight: float):
     return TrainSettings(**{k: options[k] for k in keys if k in options}, balance_weight=balance_weight)
 
 
-def _device(choice: str):
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise CausalInputError("Option 'device' is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
-    if choice == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
-
-
 def _standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     centre = values.mean(axis=0)
     scale = values.std(axis=0)
@@ -139,10 +130,9 @@ def fit_response_function(
     import torch
 
     from ._torch_iv import (TrainSettings, average_derivative, fit_mixture_density, fit_response,
-                            predict_response, response_surface, seeded_torch)
-
+                            predict_response, response_surface)
     settings = settings or TrainSettings()
-    dev = _device(device)
+    dev = torch_device(device, method="deep_iv" if settings.balance_weight == 0 else "cb_iv")
     Xs, x_centre, x_scale = _standardise(X) if X.shape[1] else (X, np.zeros(0), np.ones(0))
     Zs, _, _ = _standardise(Z)
     (ts, t_centre, t_scale), (ys, y_centre, y_scale) = (_standardise(v[:, None]) for v in (t, y))
@@ -236,27 +226,35 @@ def _neural_iv(data: PreparedData, *, seed: int, options: dict[str, Any], balanc
         "first_stage_f": f_stat,
         "first_stage_log_likelihood": main.first_stage_log_likelihood,
         "bootstrap_estimates": slopes_arr,
-        "device": str(_device(device)),
+        "device": str(torch_device(device, method="deep_iv" if balance_weight == 0 else "cb_iv")),
     }
     return MethodOutput(estimate=main.average_derivative, inference=inference, diagnostics=diagnostics,
                         warnings=tuple(warnings))
 
 
-@register(
-    id="deep_iv",
-    label="DeepIV (neural IV)",
+#: What DeepIV and CB-IV share in the registry.
+_NEURAL_IV = dict(
     family="Instrumental variables",
     required_roles=("instruments",),
     estimands=("ATE",),
     treatment_kind="continuous",
+    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"),
+                        high_dimensional="trains neural networks with weight decay, so it still runs, but nothing "
+                                         "guarantees identification."),
+    needs_torch=True,
+    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
+)
+
+
+@register(
+    id="deep_iv",
+    label="DeepIV (neural IV)",
     summary="Mixture-density first stage for T | Z, X, then a response network trained on sampled treatments; "
             "reports the average derivative dh/dt and the average response curve.",
     reference="Hartford, Lewis, Leyton-Brown & Taddy (2017), Deep IV, ICML.",
     options=_COMMON_OPTIONS,
-    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
-    needs_torch=True,
+    **_NEURAL_IV,
     order=150,
-    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """DeepIV; see the module docstring for the estimand and the bootstrap standard error."""
@@ -266,18 +264,12 @@ def deep_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> 
 @register(
     id="cb_iv",
     label="CB-IV (confounder-balanced neural IV)",
-    family="Instrumental variables",
-    required_roles=("instruments",),
-    estimands=("ATE",),
-    treatment_kind="continuous",
     summary="Neural IV whose response network sees X through a representation balanced against the "
             "treatment (HSIC penalty); reports the average derivative and the average response curve.",
     reference="Wu, Kuang, Li et al. (2022), Instrumental Variable Regression with Confounder Balancing, ICML.",
     options=_CB_OPTIONS,
-    limits=MethodLimits(min_rows_per_arm=10, covariate_roles=("confounders", "instruments"), high_dimensional="trains neural networks with weight decay, so it still runs, but nothing guarantees identification."),
-    needs_torch=True,
+    **_NEURAL_IV,
     order=160,
-    cheap_test_options=(("n_boot", 4), ("epochs", 150), ("hidden_units", 16), ("n_draws", 4), ("batch_size", 500)),
 )
 def cb_iv(data: PreparedData, *, estimand: str, seed: int, **options: Any) -> MethodOutput:
     """CB-IV; see the module docstring for the estimand and the bootstrap standard error."""

@@ -32,49 +32,32 @@ from ..limits import MethodLimits
 from ..options import AtMostRows, AtMostSmallerArm, n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
-from .doubly_robust import aipw_effect
+from ._aipw import aipw_effect
 
 __all__ = ["base_regressor", "s_learner_effects", "t_learner_effects", "x_learner_effects",
            "s_learner", "t_learner", "x_learner", "dr_learner"]
 
 BASE_MODELS = ("gradient_boosting", "random_forest", "linear")
+FINAL_MODELS = ("regularised_boosting", "random_forest", "linear", "same_as_base")
 PS_FLOOR = 0.01
+#: Settings of the named models where the meta-learners differ from the catalogue in causal_core.models.
+_BASE_SETTINGS = {"random_forest": {"n_estimators": 100}}
+_FINAL_SETTINGS = {"random_forest": {"n_estimators": 100, "min_samples_leaf": 50}}
 
 
 def base_regressor(value: Any, *, method: str, seed: int, option: str = "base_model") -> Any:
     """The base regressor for option ``base_model`` (or ``option``): a named seeded model or a clone of a scikit-learn regressor."""
-    from sklearn.base import clone
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-    from sklearn.linear_model import LinearRegression
-    if value is None or (isinstance(value, str) and value == "default"):
-        value = "gradient_boosting"
-    if isinstance(value, str):
-        catalogue: dict[str, Callable[[], Any]] = {
-            "gradient_boosting": lambda: GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1,
-                                                                   subsample=1.0, random_state=seed),
-            "random_forest": lambda: RandomForestRegressor(n_estimators=100, min_samples_leaf=5, random_state=seed),
-            "linear": LinearRegression,
-        }
-        if value in catalogue:
-            return catalogue[value]()
-        # other names are refused by the declared option check; resolve_model names the rule for direct callers
-    return clone(resolve_model(value, option=option, method=method, kind="regressor", seed=seed))
-
-
-FINAL_MODELS = ("regularised_boosting", "random_forest", "linear", "same_as_base")
+    return resolve_model(value, option=option, method=method, kind="regressor", seed=seed,
+                         choices=BASE_MODELS, default="gradient_boosting", settings=_BASE_SETTINGS)
 
 
 def final_regressor(value: Any, base: Any, *, seed: int) -> Any:
     """The DR-learner's effect model: pseudo-outcomes are noisy, so the default is heavily regularised boosting."""
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-    if isinstance(value, str) and value == "regularised_boosting":
-        return GradientBoostingRegressor(n_estimators=100, max_depth=2, learning_rate=0.05, min_samples_leaf=50,
-                                         random_state=seed)
-    if isinstance(value, str) and value == "random_forest":
-        return RandomForestRegressor(n_estimators=100, min_samples_leaf=50, random_state=seed)
     if isinstance(value, str) and value == "same_as_base":
         return base
-    return base_regressor(value, method="dr_learner", seed=seed, option="final_model")
+    return resolve_model(value, option="final_model", method="dr_learner", kind="regressor", seed=seed,
+                         choices=FINAL_MODELS + BASE_MODELS, default="gradient_boosting",
+                         settings={**_BASE_SETTINGS, **_FINAL_SETTINGS})
 
 
 def _fit_predict(model: Any, X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
@@ -165,18 +148,24 @@ _PS_OPTION = OptionSpec("propensity_model", "model", None, "Classifier for P(T=1
 #: What the meta-learners do with more covariates than rows (flexible base learners only).
 _ML_HIGH_DIM = ("fits its flexible base learners anyway, so it still runs, but the effect rests on "
                  "their regularisation finding the confounders.")
-_COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimands=("ATE", "ATT", "ATC"))
+_COMMON = dict(family="Heterogeneity", required_roles=("confounders",), estimands=("ATE", "ATT", "ATC"),
+               gives_unit_effects=True, explores_heterogeneity=True)
+#: What the three plug-in learners (S, T, X) share in the registry.
+_PLUG_IN = dict(_COMMON, reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
+                cheap_test_options=(("base_model", "linear"), ("n_boot", 20)))
+
+
+def _limits(**rules: Any) -> MethodLimits:
+    """Limits of a meta-learner: ``rules`` plus 10 rows per arm and the high-dimensional note."""
+    return MethodLimits(**rules, min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM)
 
 
 @register(
     id="s_learner", label="S-learner (CATE)",
     summary="One outcome model with the treatment as a feature; unit effects are the predicted contrasts.",
-    reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _BOOT_OPTION),
-    limits=MethodLimits(rows_beyond_covariates=3, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=190,
-    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
+    limits=_limits(rows_beyond_covariates=3, linear_options=("base_model",)),
+    **_PLUG_IN, order=190,
 )
 def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -206,12 +195,9 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
 @register(
     id="t_learner", label="T-learner (CATE)",
     summary="One outcome model per arm; unit effects are the differences of their predictions.",
-    reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _BOOT_OPTION),
-    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model",), min_rows_per_arm=10, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=200,
-    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
+    limits=_limits(arm_rows_beyond_covariates=2, linear_options=("base_model",)),
+    **_PLUG_IN, order=200,
 )
 def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               n_boot: int = 50) -> MethodOutput:
@@ -236,12 +222,10 @@ def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
 @register(
     id="x_learner", label="X-learner (CATE)",
     summary="Imputed individual effects regressed on the covariates in each arm, blended by the propensity.",
-    reference="Kuenzel, Sekhon, Bickel & Yu (2019), PNAS 116, 4156-4165.",
     options=(_BASE_OPTION, _PS_OPTION, _BOOT_OPTION),
-    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=210,
-    cheap_test_options=(("base_model", "linear"), ("n_boot", 20)),
+    limits=_limits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"),
+                   needs_overlap=True, reports_overlap=True),
+    **_PLUG_IN, order=210,
 )
 def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
               propensity_model: Any = None, n_boot: int = 50) -> MethodOutput:
@@ -274,9 +258,9 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
                         "Regressor of the pseudo-outcome on X (noisy, so regularise it).", choices=FINAL_MODELS),
              OptionSpec("n_folds", "int", 5, "Cross-fitting folds (seeded).", low=2, high=20,
                         rules=(AtMostRows(divisor=10), AtMostSmallerArm()))),
-    limits=MethodLimits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"), min_rows_per_arm=10, needs_overlap=True, reports_overlap=True, high_dimensional=_ML_HIGH_DIM),
-    **_COMMON,
-    gives_unit_effects=True, explores_heterogeneity=True, order=220,
+    limits=_limits(arm_rows_beyond_covariates=2, linear_options=("base_model", "propensity_model"),
+                   needs_overlap=True, reports_overlap=True),
+    **_COMMON, order=220,
     cheap_test_options=(("base_model", "linear"), ("n_folds", 2)),
 )
 def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",

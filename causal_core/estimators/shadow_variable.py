@@ -45,8 +45,8 @@ from ..limits import MethodLimits
 from ..options import n_boot_option
 from ..registry import OptionSpec, register
 from ..results import MethodOutput, kish_ess
-from .ipsw import check_selection_inputs, selection_warnings
-from .ipw import logit_design
+from ._propensity_design import logit_design
+from ._selection_inputs import check_selection_inputs, selection_warnings
 
 __all__ = ["shadow_moments", "fit_shadow_gmm", "shadow_association", "shadow_variable"]
 

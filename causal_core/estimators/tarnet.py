@@ -15,8 +15,7 @@ optimistic. torch is imported only inside the functions that train.
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,39 +27,13 @@ from ..models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_mo
 from ..limits import MethodLimits
 from ..registry import OptionSpec, register
 from ..results import MethodOutput
-from .doubly_robust import aipw_effect
+from ._aipw import aipw_effect
+from ._torch_runtime import seeded_torch, torch_device
 
 __all__ = ["tarnet", "fit_tarnet"]
 
 IPMS = ("mmd_linear", "wasserstein")
 PS_FLOOR = 0.01
-
-
-@contextlib.contextmanager
-def _seeded_torch(seed: int) -> Iterator[None]:
-    """Seed torch, use deterministic kernels and one CPU thread, restoring the global state afterwards."""
-    import torch
-
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        torch.set_num_threads(1)
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic)
-
-
-def _device(choice: str) -> Any:
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise CausalInputError("The 'device' option of method 'tarnet' is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
-    return torch.device("cuda" if choice != "cpu" and torch.cuda.is_available() else "cpu")
 
 
 def _sinkhorn(a: Any, b: Any, *, epsilon: float = 0.1, iterations: int = 30) -> Any:
@@ -104,7 +77,7 @@ def fit_tarnet(
     import torch
     from torch import nn
 
-    dev = _device(device)
+    dev = torch_device(device, method="tarnet")
     x_mean, x_sd = X.mean(axis=0), X.std(axis=0)
     x_sd[x_sd == 0] = 1.0
     y_mean, y_sd = float(y.mean()), float(y.std()) or 1.0
@@ -114,7 +87,7 @@ def fit_tarnet(
 
     Xs, ys, ts = tensor((X - x_mean) / x_sd), tensor((y - y_mean) / y_sd), tensor(t)
     n, p = Xs.shape
-    with _seeded_torch(seed):
+    with seeded_torch(seed):
         generator = torch.Generator().manual_seed(seed)
         representation = nn.Sequential(nn.Linear(p, hidden_units), nn.ELU(),
                                        nn.Linear(hidden_units, hidden_units), nn.ELU()).to(dev)

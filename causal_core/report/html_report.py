@@ -22,6 +22,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from causal_core.core.formatting import format_table_value
+
 from ..errors import CausalInputError
 from ..registry import get_method
 from ..results import EstimateResult
@@ -31,7 +33,7 @@ from .analysis_file import data_fingerprint, engine_version
 from .method_diagnostics import diagnostic_figures, diagnostics_html
 from .named_figure import NamedFigure
 
-__all__ = ["build_html_report", "format_number"]
+__all__ = ["build_html_report"]
 
 _RESULT_COLUMNS = (
     ("estimate", "Estimate"),
@@ -66,30 +68,8 @@ section.method-diagnostics { margin-bottom: 1.6rem; }
 """
 
 
-def format_number(value: Any, column: str = "") -> str:
-    """How a number is shown in the report: 4 decimals, thousands separators above 1,000, '<0.001' p-values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if not isinstance(value, (int, float, np.integer, np.floating)):
-        return str(value)
-    number = float(value)
-    if not math.isfinite(number):
-        return str(number)
-    if column == "p_value":
-        return "<0.001" if number < 0.001 else f"{number:.3f}"
-    if column in ("n_used",) or (isinstance(value, (int, np.integer))):
-        return f"{int(round(number)):,}"
-    if column in ("ess", "seconds"):
-        return f"{number:,.1f}" if column == "ess" else f"{number:.2f}"
-    if abs(number) >= 1000:
-        return f"{number:,.1f}"
-    return f"{number:.4f}"
-
-
 def _cell(value: Any, column: str) -> str:
-    text = escape(format_number(value, column))
+    text = escape(format_table_value(value, column))
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
         if math.isfinite(float(value)):
             return f'<td class="number" data-value="{float(value)!r}">{text}</td>'
@@ -144,8 +124,8 @@ def _column_summary(df: pd.DataFrame, roles: Roles) -> str:
             values = pd.to_numeric(series, errors="coerce")
             kind = "numeric"
             described = (
-                f"mean {format_number(values.mean())}, sd {format_number(values.std())}, "
-                f"min {format_number(values.min())}, max {format_number(values.max())}"
+                f"mean {format_table_value(values.mean())}, sd {format_table_value(values.std())}, "
+                f"min {format_table_value(values.min())}, max {format_table_value(values.max())}"
             )
         else:
             counts = series.astype(str).where(series.notna()).value_counts()

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from causal_core.core.formatting import format_number
+
 from ..charts import response_curve_plot
 from ..charts import heterogeneity as heterogeneity_charts
 from ..results import EstimateResult
@@ -44,27 +46,17 @@ MAX_DICT_ENTRIES = 40
 MAX_HISTOGRAM_POINTS = 20_000
 #: Diagnostics drawn as charts, not repeated as tables.
 CHARTED = ("response_curve",)
+#: Significant figures of scalar diagnostics, and of the cells of diagnostic tables.
+DIAGNOSTIC_DIGITS = 6
+FRAME_DIGITS = 4
 
 
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, bool, int, float, np.bool_, np.integer, np.floating))
 
 
-def _format(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return str(number) if not math.isfinite(number) else f"{number:,.6g}"
-    return str(value)
-
-
 def _value_cell(value: Any) -> str:
-    text = escape(_format(value))
+    text = escape(format_number(value, digits=DIAGNOSTIC_DIGITS))
     numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     if numeric and math.isfinite(float(value)):
         return f'<td class="number" data-value="{float(value)!r}">{text}</td>'
@@ -103,12 +95,12 @@ def _array_row(name: str, value: Any, n_rows: int) -> tuple[str, Any] | None:
     if array.ndim > 1:
         return name, f"array of shape {' x '.join(map(str, array.shape))} (not shown)"
     if array.size <= MAX_LISTED_VALUES:
-        return name, ", ".join(_format(v.item() if hasattr(v, "item") else v) for v in array)
+        return name, ", ".join(format_number(v.item() if hasattr(v, "item") else v, digits=DIAGNOSTIC_DIGITS) for v in array)
     if np.issubdtype(array.dtype, np.number):
         finite = array[np.isfinite(array)].astype(float)
         if finite.size:
-            return name, (f"{array.size:,} values: mean {_format(finite.mean())}, SD {_format(finite.std(ddof=1) if finite.size > 1 else 0.0)}, "
-                          f"from {_format(finite.min())} to {_format(finite.max())}")
+            return name, (f"{array.size:,} values: mean {format_number(finite.mean(), digits=DIAGNOSTIC_DIGITS)}, SD {format_number(finite.std(ddof=1) if finite.size > 1 else 0.0, digits=DIAGNOSTIC_DIGITS)}, "
+                          f"from {format_number(finite.min(), digits=DIAGNOSTIC_DIGITS)} to {format_number(finite.max(), digits=DIAGNOSTIC_DIGITS)}")
     if array.size <= MAX_DICT_ENTRIES:  # names (selected variables...) are worth listing
         return name, ", ".join(str(v) for v in array)
     return name, f"{array.size:,} values (not shown)"
@@ -121,7 +113,7 @@ def _key_value_rows(result: EstimateResult) -> tuple[list[tuple[str, Any]], list
     weights = result.weight_diagnostics
     if weights is not None:  # the typed record first: the same names for every weighting or matching method
         for arm, after in weights.ess_after.items():
-            rows.append((f"effective sample size: {arm}", f"{_format(after)} of {_format(weights.ess_before[arm])}"))
+            rows.append((f"effective sample size: {arm}", f"{format_number(after, digits=DIAGNOSTIC_DIGITS)} of {format_number(weights.ess_before[arm], digits=DIAGNOSTIC_DIGITS)}"))
         rows.append(("largest weight share", weights.max_weight_share))
         rows.append(("zero weights", weights.n_zero))
     for name, value in result.diagnostics.items():
@@ -146,8 +138,8 @@ def _key_value_rows(result: EstimateResult) -> tuple[list[tuple[str, Any]], list
 def _frame_cell(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         number = float(value)
-        return "" if math.isnan(number) else (str(number) if not math.isfinite(number) else f"{number:.4g}")
-    return _format(value)
+        return "" if math.isnan(number) else format_number(number, digits=FRAME_DIGITS)
+    return format_number(value, digits=DIAGNOSTIC_DIGITS)
 
 
 def frame_html(frame: pd.DataFrame) -> str:

@@ -1,0 +1,1 @@
+"""Core building blocks of the engine shared by every layer (data, formatting, ...)."""
