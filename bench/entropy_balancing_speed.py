@@ -27,8 +27,8 @@ from scipy.special import expit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from causal_core.estimators.entropy_balancing import entropy_balancing_weights  # noqa: E402
-from causal_core.features import pooled_scale  # noqa: E402
+from causal_core.estimators.balancing.entropy_balancing import entropy_balancing_weights  # noqa: E402
+from causal_core.nuisance.features import pooled_scale  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "entropy_balancing_speed.md"
 

@@ -1,6 +1,6 @@
 """Heterogeneity benchmark: PEHE and ATE bias of the CATE learners, and subgroup recovery by the mixture method.
 
-Design A (``causal_core.simulate.heterogeneous_confounded``): unit effect 1 + x1,
+Design A (``causal_core.datasets.simulate.heterogeneous_confounded``): unit effect 1 + x1,
 confounded treatment, n rows per replication. For every learner it reports the
 mean PEHE (sqrt mean (tau_hat - tau)^2), the PEHE of the constant true-ATE
 predictor, the mean ATE bias against the sample ATE, the mean standard error,
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import causal_core as cc  # noqa: E402
-from causal_core.simulate import heterogeneous_confounded  # noqa: E402
+from causal_core.datasets.simulate import heterogeneous_confounded  # noqa: E402
 from designs_heterogeneity import CLUSTER_EFFECTS, CLUSTER_ROLES, three_cluster_design  # noqa: E402
 
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])

@@ -7,7 +7,7 @@ sets (Hainmueller 2012, Table 2):
 
 - V-RAW: age, educ, black, hispanic, married, nodegree, re74, re75, u74, u75;
 - V-INTERACTION: the same plus squares of the non-binary columns and every
-  pairwise product (``causal_core.features.expand_covariates(moments=2,
+  pairwise product (``causal_core.nuisance.features.expand_covariates(moments=2,
   interactions=True)``). Methods with ``moments``/``interactions`` options get
   them; for the others the expanded columns are added to the table.
 
@@ -42,9 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import causal_core as cc  # noqa: E402
-from causal_core.data import prepare  # noqa: E402
-from causal_core.features import expand_covariates  # noqa: E402
-from causal_core.samples import LALONDE_EXPERIMENTAL_ATT  # noqa: E402
+from causal_core.core.data import prepare  # noqa: E402
+from causal_core.datasets.samples import LALONDE_EXPERIMENTAL_ATT  # noqa: E402
+from causal_core.nuisance.features import expand_covariates  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "lalonde.md"
 DEFAULT_SAMPLES = ("lalonde_experimental", "lalonde_cps", "lalonde_psid")

@@ -1,6 +1,6 @@
 """Large uploads: time ``read_table`` on a ~220 MB CSV/TSV, its Parquet twin and an Excel workbook, then the pipeline.
 
-The table is ``causal_core.simulate.linear_confounded`` (true effect 2) with
+The table is ``causal_core.datasets.simulate.linear_confounded`` (true effect 2) with
 three extra covariates that do not matter (``age``, ``income``, ``sector``):
 10 columns, 3,000,000 rows by default. Numbers are written with 7 decimals,
 which makes the CSV about 210 MB. Excel is inherently slow to parse, so the
@@ -8,7 +8,7 @@ workbook holds only the first ``--excel-rows`` rows (about 21 MB).
 
 For each file, in a fresh child process: seconds of ``read_table`` (the bytes
 are already in memory, as after a Streamlit upload; it checks the upload
-limits and parses in its own capped child, ``causal_core.safe_read``), the
+limits and parses in its own capped child, ``causal_core.datasets.safe_read``), the
 peak RSS of that reader child, and the peak RSS before and after it (pyarrow and calamine allocate outside Python, so tracemalloc
 would not see them). Then ``cc.estimate`` (ipw, regression_adjustment,
 entropy_balancing) and ``cc.balance_table`` on all rows read from the CSV.
@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import causal_core as cc  # noqa: E402
-from causal_core.simulate import linear_confounded  # noqa: E402
-from causal_core.table_reader import read_table  # noqa: E402
+from causal_core.datasets.simulate import linear_confounded  # noqa: E402
+from causal_core.datasets.table_reader import read_table  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "large_upload.md"
 METHODS = ("ipw", "regression_adjustment", "entropy_balancing")

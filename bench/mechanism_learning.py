@@ -2,7 +2,7 @@
 
 For each seed, a confounded training table (P(U = Y) = 0.9) and a
 non-confounded test table (P(U = Y) = 0.5) are drawn from
-:func:`causal_core.mechanism.mechanism_learning_data`; each classifier is
+:func:`causal_core.studies.mechanism.mechanism_learning_data`; each classifier is
 trained on the raw training rows and on front-door deconfounded samples
 (causal bootstrap and causally weighted GMM) and scored on the test rows.
 The Bayes accuracy on the test population (using only the features, with U
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import causal_core as cc  # noqa: E402
-from causal_core.mechanism import mechanism_learning_data  # noqa: E402
-from causal_core.mechanism.evaluate import CLASSIFIERS, make_classifier  # noqa: E402
+from causal_core.studies.mechanism import mechanism_learning_data  # noqa: E402
+from causal_core.studies.mechanism.evaluate import CLASSIFIERS, make_classifier  # noqa: E402
 
 FEATURES = ["x1", "x2"]
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         "# Mechanism learning: ordinary vs deconfounded classifiers",
         "",
-        f"Simulation `causal_core.mechanism.mechanism_learning_data`: {args.seeds} seeds, {args.n_train} confounded "
+        f"Simulation `causal_core.studies.mechanism.mechanism_learning_data`: {args.seeds} seeds, {args.n_train} confounded "
         f"training rows (P(U=Y)=0.9), {args.n_test} non-confounded test rows (P(U=Y)=0.5). Accuracy on the test rows "
         "(mean and SD over seeds).",
         "",

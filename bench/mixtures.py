@@ -18,12 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import causal_core as cc  # noqa: E402
-from causal_core.data import prepare  # noqa: E402
-from causal_core.estimators.latent_mixture import encode_latent_class_data  # noqa: E402
-from causal_core.mixtures import latent_confounder_frame, repeated_measurements_frame  # noqa: E402
-from causal_core.mixtures.em import fit_em, random_parameters  # noqa: E402
-from causal_core.mixtures.fit import fit_latent_mixture, moment_parameters  # noqa: E402
-from causal_core.mixtures.latent_class import LatentClassParameters, interventional_means  # noqa: E402
+from causal_core.core.data import prepare  # noqa: E402
+from causal_core.estimators.latent.latent_mixture import encode_latent_class_data  # noqa: E402
+from causal_core.studies.mixtures import latent_confounder_frame, repeated_measurements_frame  # noqa: E402
+from causal_core.studies.mixtures.em import fit_em, random_parameters  # noqa: E402
+from causal_core.studies.mixtures.fit import fit_latent_mixture, moment_parameters  # noqa: E402
+from causal_core.studies.mixtures.latent_class import LatentClassParameters, interventional_means  # noqa: E402
 
 ROLES = cc.Roles(treatment="treat", outcome="outcome", proxies=[f"proxy{j}" for j in range(1, 5)])
 THREE = dict(weights=(0.5, 0.3, 0.2),

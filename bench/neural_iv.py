@@ -34,8 +34,8 @@ from linearmodels.iv import IV2SLS
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from causal_core.estimators._torch_iv import TrainSettings  # noqa: E402
-from causal_core.estimators.iv_neural import fit_response_function  # noqa: E402
+from causal_core.estimators.instruments._torch_iv import TrainSettings  # noqa: E402
+from causal_core.estimators.instruments.iv_neural import fit_response_function  # noqa: E402
 
 
 def psi(t: np.ndarray) -> np.ndarray:

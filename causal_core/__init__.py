@@ -14,20 +14,20 @@ The package never imports streamlit; torch is imported only by the methods that 
 """
 __version__ = "0.1.0"
 
-from .api import compare, estimate
-from .balance import balance_table, effective_sample_size
-from .errors import CausalInputError, CausalWarning
-from .mechanism import front_door_resample
-from .mixtures import fit_mix_iid, fit_mix_prod
-from .registry import MethodInfo, OptionSpec, get_method, list_methods
-from .results import EstimateResult
-from .roles import Roles
-from .samples import SampleInfo, get_sample, list_samples, load_sample
-from .subgroups import SubgroupTable, scan_reversals, subgroup_table
-from .agreement import AgreementSummary, agreement_summary
-from .method_lab import MethodLabResult, method_lab
-from .refute import RefutationResult, refute
-from .sensitivity import e_value, ovb_sensitivity, robustness_section, rosenbaum_bounds, sensitivity_for_result
+from causal_core.core.api import compare, estimate
+from causal_core.core.errors import CausalInputError, CausalWarning
+from causal_core.core.registry import MethodInfo, OptionSpec, get_method, list_methods
+from causal_core.core.results import EstimateResult
+from causal_core.core.roles import Roles
+from causal_core.datasets.samples import SampleInfo, get_sample, list_samples, load_sample
+from causal_core.diagnostics.balance import balance_table, effective_sample_size
+from causal_core.diagnostics.subgroups import SubgroupTable, scan_reversals, subgroup_table
+from causal_core.robustness.agreement import AgreementSummary, agreement_summary
+from causal_core.robustness.method_lab import MethodLabResult, method_lab
+from causal_core.robustness.refute import RefutationResult, refute
+from causal_core.robustness.sensitivity import e_value, ovb_sensitivity, robustness_section, rosenbaum_bounds, sensitivity_for_result
+from causal_core.studies.mechanism import front_door_resample
+from causal_core.studies.mixtures import fit_mix_iid, fit_mix_prod
 
 __all__ = [
     "__version__",

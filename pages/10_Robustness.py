@@ -8,8 +8,8 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts.robustness import method_lab_plot, ovb_contour_plot, refutation_plot, rosenbaum_plot
-from causal_core.refute import REFUTERS
-from causal_core.method_lab import SCENARIOS, lab_methods
+from causal_core.robustness.method_lab import SCENARIOS, lab_methods
+from causal_core.robustness.refute import REFUTERS
 from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
 from pages._ui import attempt, link_to, require_dataset, require_roles
 

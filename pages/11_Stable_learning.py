@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from causal_core.charts.stable_learning import coefficients_figure, environment_errors_figure
-from causal_core.stable_learning import compare_across_environments, load_stable_sample
+from causal_core.studies.stable_learning import compare_across_environments, load_stable_sample
 from pages._state import get_dataset, get_seed, page_value, set_page_value
 from pages._ui import attempt, forget_choices_of_another_table
 

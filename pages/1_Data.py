@@ -6,10 +6,10 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.core.formatting import format_number
-from causal_core.profile import describe_columns
-from causal_core.samples import get_sample, list_samples, load_sample
-from causal_core.safe_read import read_upload
-from causal_core.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
+from causal_core.datasets.profile import describe_columns
+from causal_core.datasets.safe_read import read_upload
+from causal_core.datasets.samples import get_sample, list_samples, load_sample
+from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
 from pages._state import (
     cache_result,
     cached,

@@ -8,11 +8,11 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import causal_diagram
-from causal_core.column_choices import default_treated_level, is_zero_one, treatment_levels, unassigned_columns
-from causal_core.data import prepare
-from causal_core.identification import identify
-from causal_core.profile import column_kind
-from causal_core.suggestions import suggest_roles
+from causal_core.core.data import prepare
+from causal_core.datasets.column_choices import default_treated_level, is_zero_one, treatment_levels, unassigned_columns
+from causal_core.datasets.profile import column_kind
+from causal_core.datasets.suggestions import suggest_roles
+from causal_core.diagnostics.identification import identify
 from pages._state import get_roles, has_widget_value, set_roles, set_widget_value, widget_value
 from pages._ui import link_to, require_dataset, show_error
 

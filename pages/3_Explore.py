@@ -6,8 +6,8 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import subgroup_chart
-from causal_core.column_choices import columns_of_kind, needs_treated_level, split_candidates, treatment_levels
-from causal_core.subgroups import scan_reversals, subgroup_table
+from causal_core.datasets.column_choices import columns_of_kind, needs_treated_level, split_candidates, treatment_levels
+from causal_core.diagnostics.subgroups import scan_reversals, subgroup_table
 from pages._state import cache_result, cached, get_roles, page_value, set_page_value
 from pages._ui import attempt, link_to, require_dataset, show_error
 

@@ -9,8 +9,8 @@ import streamlit as st
 import causal_core as cc
 from causal_core.charts import forest_plot
 from causal_core.core.formatting import format_number
-from causal_core.identification import identify
-from causal_core.samples import get_sample
+from causal_core.datasets.samples import get_sample
+from causal_core.diagnostics.identification import identify
 from pages._runs import TABLE_COLUMNS, last_run_note, start_run
 from pages._state import (
     ResultsBundle,

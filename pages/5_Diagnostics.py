@@ -8,12 +8,12 @@ import pandas as pd
 import streamlit as st
 
 import causal_core as cc
-from causal_core.core.formatting import format_number
 from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
-from causal_core.balance_tables import balance_tables
-from causal_core.data import PreparedData
-from causal_core.diagnostic_parts import is_scalar, split_diagnostics
-from causal_core.provenance import design_for
+from causal_core.core.data import PreparedData
+from causal_core.core.formatting import format_number
+from causal_core.core.provenance import design_for
+from causal_core.diagnostics.balance_tables import balance_tables
+from causal_core.diagnostics.diagnostic_parts import is_scalar, split_diagnostics
 from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
 from pages._ui import attempt, link_to, require_dataset, show_error
 

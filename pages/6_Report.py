@@ -34,9 +34,9 @@ from causal_core.report import (
     robustness_figures,
     static_export_problem,
 )
+from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS
 from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings
-from causal_core.sensitivity import RobustnessSection
-from causal_core.table_reader import SUPPORTED_EXTENSIONS
+from causal_core.robustness.sensitivity import RobustnessSection
 from pages._state import (Dataset, ResultsBundle, cache_items, cache_result, cached, get_dataset, get_results,
                           results_staleness)
 from pages._ui import link_to, show_error

@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from causal_core.charts.decision_boundary import decision_boundary_figure
-from causal_core.mechanism import load_mechanism_sample
-from causal_core.mechanism.evaluate import CLASSIFIERS, compare_classifiers
+from causal_core.datasets.table_reader import read_table
 from causal_core.report.tables import frame_csv
-from causal_core.table_reader import read_table
+from causal_core.studies.mechanism import load_mechanism_sample
+from causal_core.studies.mechanism.evaluate import CLASSIFIERS, compare_classifiers
 from pages._state import get_dataset, get_seed, page_value, set_page_value
 from pages._ui import attempt, forget_choices_of_another_table
 

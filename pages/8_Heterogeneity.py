@@ -19,8 +19,8 @@ from causal_core.core.formatting import format_interval, format_number
 from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariate_plot, qini_plot,
                                               subgroup_effects_plot, subgroup_projection_plot,
                                               unit_effects_histogram)
-from causal_core.provenance import design_for
-from causal_core.uplift import qini_coefficient, qini_curve
+from causal_core.core.provenance import design_for
+from causal_core.diagnostics.uplift import qini_coefficient, qini_curve
 from pages._state import cache_result, cached, get_estimand, get_seed, page_value, set_page_value
 from pages._ui import require_dataset, require_roles, show_error
 from pages._widgets import option_widget

@@ -6,10 +6,10 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts import interventional_plot, mix_iid_plot, proxy_profile_plot, source_weights_plot
-from causal_core.column_choices import binary_columns, count_columns
-from causal_core.mixtures.naive import naive_outcome_means
-from causal_core.mixtures.simulate import repeated_measurements_sample
-from causal_core.samples import get_sample, load_sample
+from causal_core.datasets.column_choices import binary_columns, count_columns
+from causal_core.datasets.samples import get_sample, load_sample
+from causal_core.datasets.simulate import repeated_measurements_sample
+from causal_core.studies.mixtures.naive import naive_outcome_means
 from pages._state import (get_dataset, get_roles, get_seed, page_value, pop_page_value, set_dataset, set_page_value,
                           set_roles)
 from pages._ui import show_error

@@ -1,4 +1,4 @@
-"""Estimation runs of the Estimate page, computed in the background by :class:`causal_core.jobs.JobRunner`.
+"""Estimation runs of the Estimate page, computed in the background by :class:`causal_core.compute.jobs.JobRunner`.
 
 The page calls :func:`start_run`; methods whose results are in the session's
 :func:`~pages._state.result_cache` (same data, roles, estimand, options and
@@ -21,7 +21,7 @@ import streamlit as st
 from streamlit.runtime import Runtime
 
 import causal_core as cc
-from causal_core.jobs import JobRunner, JobStatus
+from causal_core.compute.jobs import JobRunner, JobStatus
 from pages._state import (
     Dataset,
     ResultsBundle,

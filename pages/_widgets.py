@@ -4,7 +4,7 @@ Every page that shows method options (Estimate, Heterogeneity) draws them with
 :func:`option_widget`, so the spec's kind, bounds (``low``/``high`` with
 ``low_inclusive``/``high_inclusive``), ``None`` (``nullable``/``none_means``),
 ``choices`` and ``also`` values are followed in one place, and what the widget
-returns is a value :func:`causal_core.options.validate_options` accepts.
+returns is a value :func:`causal_core.core.options.validate_options` accepts.
 
 Import as ``from pages._widgets import option_widget`` (see ``pages/_state.py``).
 """
@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 import causal_core as cc
-from causal_core.models import MODEL_CHOICES
+from causal_core.nuisance.models import MODEL_CHOICES
 
 __all__ = ["option_widget", "option_label"]
 

@@ -23,7 +23,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from causal_core.samples import simpson_recommendation_frame, simulated_sample_frame  # noqa: E402
+from causal_core.datasets.samples import simpson_recommendation_frame, simulated_sample_frame  # noqa: E402
 
 LALONDE_COLUMNS = ["treat", "age", "educ", "black", "hispanic", "married", "nodegree",
                    "re74", "re75", "re78", "u74", "u75"]

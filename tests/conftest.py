@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from causal_core.simulate import heterogeneous_confounded, linear_confounded  # noqa: E402
+from causal_core.datasets.simulate import heterogeneous_confounded, linear_confounded  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ bootstrap replicates, a short TARNet training, few mixture initialisations).
 from __future__ import annotations
 
 import causal_core as cc
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
 
 BACKDOOR_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
 

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy.special import expit
 
 import causal_core as cc
-from causal_core import simulate
+from causal_core.datasets import simulate
 
 IV_ROLES = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"])
 HECKMAN_ROLES = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"], selection="observed")
@@ -59,7 +59,7 @@ def front_door_data(n: int = 2000, seed: int = 0, kind: str = "discrete",
                     with_covariate: bool = False) -> tuple[pd.DataFrame, float]:
     """Hidden U drives treatment and outcome; treatment acts on the outcome only through m.
 
-    :func:`causal_core.simulate.front_door_confounded` (``kind`` "discrete" or
+    :func:`causal_core.datasets.simulate.front_door_confounded` (``kind`` "discrete" or
     "linear": ATE 1.2; "nonparametric": 1.5), without the covariate x1 unless
     ``with_covariate``, with the ATE as a number.
     """

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import causal_core as cc
-from causal_core.mixtures import latent_confounder_frame
+from causal_core.studies.mixtures import latent_confounder_frame
 
 MIXTURE_ROLES = cc.Roles(treatment="treat", outcome="outcome", proxies=["proxy1", "proxy2", "proxy3", "proxy4"])
 

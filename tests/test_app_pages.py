@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import causal_core as cc
-from causal_core.samples import get_sample
+from causal_core.datasets.samples import get_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -177,7 +177,7 @@ def test_roles_page_shows_validation_errors():
 
 def test_restore_analysis_file():
     from causal_core.report.analysis_file import AnalysisSpec, dump_analysis
-    from causal_core.samples import load_sample
+    from causal_core.datasets.samples import load_sample
 
     roles = cc.Roles(treatment="treat", outcome="y", confounders=("x1", "x2"))
     spec = AnalysisSpec.from_data(load_sample("simulated_linear"), data_name="simulated_linear", roles=roles,

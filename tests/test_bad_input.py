@@ -240,7 +240,7 @@ def test_bad_seed_is_refused(info, seed):
 
 
 def test_seed_accepts_numpy_integers_and_the_largest_value():
-    from causal_core.seeds import MAX_SEED, check_seed
+    from causal_core.core.seeds import MAX_SEED, check_seed
     assert check_seed(np.int64(3)) == 3 and type(check_seed(np.uint32(7))) is int
     assert check_seed(MAX_SEED) == 2**32 - 1
     with pytest.raises(cc.CausalInputError, match="got 4294967296"):
@@ -250,7 +250,7 @@ def test_seed_accepts_numpy_integers_and_the_largest_value():
 
 
 def _seeded_entry_points():
-    from causal_core.stable_learning import stable_fit
+    from causal_core.studies.stable_learning import stable_fit
     df, roles, _ = _design(cc.get_method("ipw"))
     yield "compare", lambda seed: cc.compare(df, roles, ["ipw"], seed=seed)
     yield "refute", lambda seed: cc.refute(df, roles, "ipw", seed=seed)
@@ -295,7 +295,7 @@ def test_duration_instrument_is_refused():
 
 
 def test_datetime_confounder_is_encoded_as_days_since_1970():
-    from causal_core.data import prepare
+    from causal_core.core.data import prepare
     df, roles, _ = _design(cc.get_method("ipw"))
     column = roles.confounders[0]
     df[column] = _dates(len(df)).to_numpy()
@@ -352,9 +352,9 @@ def test_large_but_safe_outcome_scales_the_estimate(method):
 
 
 def test_non_finite_inference_is_an_error_or_a_warning():
-    from causal_core.api import _checked_inference, _checked_point
+    from causal_core.core.api import _checked_inference, _checked_point
     from causal_core.inference import Inference, analytic_inference, summarise_replicates
-    from causal_core.results import MethodOutput
+    from causal_core.core.results import MethodOutput
     with pytest.raises(cc.CausalInputError, match="Method 'ipw' gave a non-finite estimate \\(nan\\)"):
         _checked_point("ipw", MethodOutput(estimate=float("nan"), inference=analytic_inference(0.0, 1.0)))
     inference, notes = _checked_inference("ipw", analytic_inference(2.0, float("inf")))

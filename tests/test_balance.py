@@ -7,7 +7,7 @@ import pytest
 import statsmodels.api as sm
 
 import causal_core as cc
-from causal_core.balance import weighted_ks, weighted_variance
+from causal_core.diagnostics.balance import weighted_ks, weighted_variance
 
 # treated x = 1,2,3,4 (mean 2.5, var 5/3); control x = 2,4,6,8 (mean 5, var 20/3)
 # treated b = 1,1,0,0 (p 0.5); control b = 1,0,0,0 (p 0.25)
@@ -95,7 +95,7 @@ def test_weighted_helpers_match_numpy_for_equal_weights():
 
 
 def test_no_weights_gives_identical_before_and_after():
-    from causal_core.simulate import linear_confounded
+    from causal_core.datasets.simulate import linear_confounded
 
     df, _ = linear_confounded(n=300, seed=3)
     roles = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
@@ -107,7 +107,7 @@ def test_no_weights_gives_identical_before_and_after():
 
 
 def test_ipw_weights_improve_balance_on_simulated_data():
-    from causal_core.simulate import linear_confounded
+    from causal_core.datasets.simulate import linear_confounded
 
     df, _ = linear_confounded(n=2000, seed=0)
     roles = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x4"])

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.data import prepare
-from causal_core.estimators.confounder_balancing import dcb_weights
-from causal_core.estimators.entropy_balancing import entropy_balancing_weights
-from causal_core.features import expand_covariates
-from causal_core.simulate import linear_confounded
+from causal_core.core.data import prepare
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.estimators.balancing.confounder_balancing import dcb_weights
+from causal_core.estimators.balancing.entropy_balancing import entropy_balancing_weights
+from causal_core.nuisance.features import expand_covariates
 
 LINEAR_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
 HETEROGENEOUS_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])

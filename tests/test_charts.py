@@ -18,8 +18,8 @@ from causal_core.charts import (
     weight_plot,
 )
 from causal_core.charts.diagram import group_label
-from causal_core.identification import identify
-from causal_core.samples import simpson_recommendation_frame
+from causal_core.datasets.samples import simpson_recommendation_frame
+from causal_core.diagnostics.identification import identify
 
 
 @pytest.fixture(scope="module")

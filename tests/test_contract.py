@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
 
 BACKDOOR_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
 

@@ -8,9 +8,9 @@ from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 import causal_core as cc
+from causal_core.core.data import prepare
+from causal_core.estimators.weighting.d2vd import variable_roles
 from causal_core.inference import resolve_inference
-from causal_core.data import prepare
-from causal_core.estimators.d2vd import variable_roles
 
 PLANTED = {"c1": "confounder", "c2": "confounder", "a1": "adjustment", "a2": "adjustment",
            "i1": "irrelevant", "i2": "irrelevant"}

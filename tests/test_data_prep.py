@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.data import prepare
+from causal_core.core.data import prepare
 
 
 def _df(n=40, seed=0):

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import causal_core as cc
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.datasets.table_reader import read_table
 from causal_core.report import load_analysis, static_export_problem
-from causal_core.simulate import linear_confounded
-from causal_core.table_reader import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

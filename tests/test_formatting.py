@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from causal_core.core.errors import CausalInputError
 from causal_core.core.formatting import format_interval, format_number, format_table_value
-from causal_core.errors import CausalInputError
-from causal_core.estimators.meta_learners import base_regressor, final_regressor
-from causal_core.models import resolve_model
+from causal_core.estimators.heterogeneity.meta_learners import base_regressor, final_regressor
+from causal_core.nuisance.models import resolve_model
 
 
 @pytest.mark.parametrize("value, digits, expected", [

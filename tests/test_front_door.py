@@ -12,7 +12,7 @@ import statsmodels.api as sm
 from threadpoolctl import threadpool_limits
 
 import causal_core as cc
-from causal_core.estimators.front_door import front_door_discrete
+from causal_core.estimators.frontdoor.front_door import front_door_discrete
 from designs_hidden import FRONT_DOOR_ROLES, front_door_data
 
 METHOD = "front_door"

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.estimators.gmm_subgroups import combine_subgroups
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.estimators.heterogeneity.gmm_subgroups import combine_subgroups
 from designs_heterogeneity import CLUSTER_EFFECTS, CLUSTER_ROLES, three_cluster_design
 
 

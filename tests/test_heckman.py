@@ -8,7 +8,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 import causal_core as cc
-from causal_core.estimators.heckman import heckman_two_step, inverse_mills_ratio
+from causal_core.estimators.selection.heckman import heckman_two_step, inverse_mills_ratio
 from designs_hidden import HECKMAN_ROLES, selection_data
 
 METHOD = "heckman"

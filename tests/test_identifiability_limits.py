@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import causal_core as cc
-from causal_core.limits import check_limits, linearly_separated, separating_covariate
+from causal_core.core.limits import check_limits, linearly_separated, separating_covariate
 from test_bad_input import TINY_TORCH
 from test_contract import _design_for
 
@@ -109,7 +109,7 @@ def test_perfectly_separating_covariate_is_refused_or_warned(info):
 @pytest.mark.parametrize("info", _infos())
 def test_contract_designs_draw_no_limit_warning(info):
     df, roles, options = _design(info)
-    data = cc.data.prepare(df, roles, info)
+    data = cc.core.data.prepare(df, roles, info)
     assert check_limits(info, data, info.estimands[0], options) == ()
 
 

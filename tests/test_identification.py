@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.identification import identify, method_availability, treatment_kind_of
-from causal_core.suggestions import looks_like_identifier, suggest_roles
+from causal_core.datasets.suggestions import looks_like_identifier, suggest_roles
+from causal_core.diagnostics.identification import identify, method_availability, treatment_kind_of
 
 
 @pytest.fixture(scope="module")

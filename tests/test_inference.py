@@ -136,6 +136,6 @@ def test_percentile_interval_covers_the_mean_of_exponentials():
 def test_no_estimator_resamples_rows_with_its_own_generator():
     """Every bootstrap goes through causal_core.inference (draw_index_sets + map_replicates)."""
     root = Path(cc.__file__).parent / "estimators"
-    offenders = [path.name for path in root.glob("*.py")
+    offenders = [path.name for path in root.rglob("*.py")
                  if re.search(r"default_rng|range\(n_boot\)", path.read_text())]
     assert offenders == []

@@ -13,7 +13,7 @@ from linearmodels.iv import IV2SLS
 from threadpoolctl import threadpool_limits
 
 import causal_core as cc
-from causal_core.estimators.iv_linear import wald_estimator
+from causal_core.estimators.instruments.iv_linear import wald_estimator
 from designs_hidden import IV_ROLES, iv_data
 
 METHOD = "two_stage_least_squares"

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.estimators._torch_iv import TrainSettings
-from causal_core.estimators.iv_neural import first_stage_f_statistic, fit_response_function
+from causal_core.estimators.instruments._torch_iv import TrainSettings
+from causal_core.estimators.instruments.iv_neural import first_stage_f_statistic, fit_response_function
 from designs_neural_iv import FAST_OPTIONS, ROLES, nonlinear_iv_frame, true_average_derivative
 
 TEST_SETTINGS = TrainSettings(epochs=150, batch_size=500, hidden_units=16, n_draws=4)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import causal_core as cc
-from causal_core.jobs import JobRunner, default_max_workers, run_methods
-from causal_core.simulate import linear_confounded
+from causal_core.compute.jobs import JobRunner, default_max_workers, run_methods
+from causal_core.datasets.simulate import linear_confounded
 
 CONFOUNDERS = ["x1", "x2", "x3", "x4", "region"]
 QUICK = ["difference_in_means", "regression_adjustment", "ipw"]

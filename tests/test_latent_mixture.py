@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.mixtures import latent_confounder_frame
+from causal_core.studies.mixtures import latent_confounder_frame
 
 PROXIES = ["proxy1", "proxy2", "proxy3", "proxy4"]
 ROLES = cc.Roles(treatment="treat", outcome="outcome", proxies=PROXIES)
@@ -101,7 +101,7 @@ def test_confounders_are_ignored_with_a_warning(binary_design):
 
 
 def test_bundled_sample_files_equal_a_fresh_simulation():
-    from causal_core.mixtures.simulate import latent_confounder_sample, repeated_measurements_sample
+    from causal_core.datasets.simulate import latent_confounder_sample, repeated_measurements_sample
 
     pd.testing.assert_frame_equal(cc.load_sample("latent_confounder"), latent_confounder_sample()[0],
                                   check_dtype=False)

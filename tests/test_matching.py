@@ -12,8 +12,8 @@ from scipy.special import expit
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import causal_core as cc
-from causal_core.estimators._matching_core import match_with_replacement, match_without_replacement
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.estimators.matching._shared import match_with_replacement, match_without_replacement
 
 LINEAR_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
 HETEROGENEOUS_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])

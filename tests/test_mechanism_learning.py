@@ -12,7 +12,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 
 import causal_core as cc
-from causal_core.mechanism import (fit_weighted_gmm, front_door_weights, mechanism_learning_data,
+from causal_core.studies.mechanism import (fit_weighted_gmm, front_door_weights, mechanism_learning_data,
                                    mechanism_learning_sample_frame, select_weighted_gmm)
 
 FEATURES = ["x1", "x2"]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from causal_core.mechanism import mechanism_learning_data
-from causal_core.mechanism.evaluate import compare_classifiers
+from causal_core.studies.mechanism import mechanism_learning_data
+from causal_core.studies.mechanism.evaluate import compare_classifiers
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "7_Mechanism_learning.py")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.simulate import heterogeneous_confounded
-from causal_core.uplift import qini_coefficient, qini_curve
+from causal_core.datasets.simulate import heterogeneous_confounded
+from causal_core.diagnostics.uplift import qini_coefficient, qini_curve
 
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])
 LEARNERS = ["s_learner", "t_learner", "x_learner", "dr_learner"]

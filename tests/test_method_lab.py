@@ -7,8 +7,8 @@ import pytest
 
 import causal_core as cc
 from causal_core.charts.robustness import method_lab_plot
-from causal_core.method_lab import simulate_outcome
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.robustness.method_lab import simulate_outcome
 
 ROLES = cc.Roles("treat", "y", ["x1", "x2", "x3", "x4", "region"])
 

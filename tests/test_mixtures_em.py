@@ -6,9 +6,9 @@ import itertools
 import numpy as np
 import pytest
 
-from causal_core.mixtures.em import fit_em, m_step, random_parameters
-from causal_core.mixtures.fit import moment_parameters
-from causal_core.mixtures.latent_class import LatentClassData, align_to, log_likelihood, posterior
+from causal_core.studies.mixtures.em import fit_em, m_step, random_parameters
+from causal_core.studies.mixtures.fit import moment_parameters
+from causal_core.studies.mixtures.latent_class import LatentClassData, align_to, log_likelihood, posterior
 
 WEIGHTS = np.array([0.6, 0.4])
 PROXY_PROBS = np.array([[0.2, 0.8], [0.3, 0.85], [0.25, 0.75], [0.15, 0.7]])  # (m, k): P(x_j=1|u)

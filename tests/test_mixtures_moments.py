@@ -9,10 +9,10 @@ import pytest
 from scipy import stats
 
 import causal_core as cc
-from causal_core.mixtures import repeated_measurements_frame
-from causal_core.mixtures.identifiability import kruskal_identifiable, mix_iid_identifiable, mix_prod_identifiable
-from causal_core.mixtures.moments_iid import iid_moments, prony_sources
-from causal_core.mixtures.moments_prod import fit_mix_prod_codes
+from causal_core.studies.mixtures import repeated_measurements_frame
+from causal_core.studies.mixtures.identifiability import kruskal_identifiable, mix_iid_identifiable, mix_prod_identifiable
+from causal_core.studies.mixtures.moments_iid import iid_moments, prony_sources
+from causal_core.studies.mixtures.moments_prod import fit_mix_prod_codes
 
 
 @pytest.mark.parametrize("trials, p, order", [(5, 0.3, 4), (8, 0.85, 6), (3, 0.5, 3)])
@@ -120,7 +120,7 @@ def test_jennrich_recovers_sources_from_exact_moments(weights, probs):
 
 
 def test_jennrich_on_a_data_frame_and_refusal():
-    df, truth = cc.mixtures.latent_confounder_frame(n=20000, seed=0, n_proxies=5)
+    df, truth = cc.studies.mixtures.latent_confounder_frame(n=20000, seed=0, n_proxies=5)
     fit = cc.fit_mix_prod(df, [f"proxy{j}" for j in range(1, 6)], k=2, seed=1)
     order = np.argsort(fit.proxy_probs[0][:, 1])
     # 20,000 rows: each P(proxy=1|u) has sampling SD well under 0.02, so 0.06 is a > 3-sigma bound

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.balance_tables import balance_tables
-from causal_core.column_choices import (binary_columns, columns_of_kind, count_columns, default_treated_level,
+from causal_core.diagnostics.balance_tables import balance_tables
+from causal_core.datasets.column_choices import (binary_columns, columns_of_kind, count_columns, default_treated_level,
                                         is_zero_one, needs_treated_level, split_candidates, treatment_levels,
                                         unassigned_columns)
-from causal_core.method_lab import lab_methods
-from causal_core.mixtures.naive import naive_outcome_means
+from causal_core.robustness.method_lab import lab_methods
+from causal_core.studies.mixtures.naive import naive_outcome_means
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_lab_methods_follow_the_registry_flags():
 
 
 def test_split_diagnostics_sorts_by_shape():
-    from causal_core.diagnostic_parts import split_diagnostics
+    from causal_core.diagnostics.diagnostic_parts import split_diagnostics
 
     frame, curve = pd.DataFrame({"a": [1]}), pd.DataFrame({"x": [0.0]})
     scalars, frames, others = split_diagnostics({"n": 3, "note": "ok", "none": None, "table": frame,

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import causal_core as cc
-from causal_core.options import validate_options
+from causal_core.core.options import validate_options
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The session-state module, and the infrastructure it is built on.

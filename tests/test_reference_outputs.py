@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import causal_core as cc
-from causal_core.sensitivity import ovb_sensitivity
+from causal_core.robustness.sensitivity import ovb_sensitivity
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_DIR = HERE / "reference"

@@ -18,7 +18,7 @@ import pytest
 from scipy.special import expit
 
 import causal_core as cc
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
 
 ROLES = cc.Roles("treat", "y", ["x1", "x2", "x3", "x4", "region"])
 

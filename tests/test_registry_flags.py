@@ -15,8 +15,8 @@ import pytest
 
 import causal_core as cc
 from causal_core import estimators
-from causal_core.sensitivity.rosenbaum import matched_pair_differences
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.robustness.sensitivity.rosenbaum import matched_pair_differences
 from test_contract import BACKDOOR_ROLES, _design_for
 
 #: Settings that only make a neural method finish quickly; its result shape is all the flag test reads.
@@ -71,7 +71,7 @@ def test_option_defaults_match_the_function_signature(info: cc.MethodInfo):
 @pytest.mark.parametrize("info", _infos())
 def test_cheap_test_options_are_accepted_values(info: cc.MethodInfo):
     """Each cheap setting is a declared option that passes its declared constraints (the one validator)."""
-    from causal_core.options import option_value_problem
+    from causal_core.core.options import option_value_problem
     specs = {o.name: o for o in info.options}
     for name, value in info.cheap_test_options:
         assert option_value_problem(info, specs[name], value) is None, name
@@ -81,7 +81,7 @@ def test_cheap_test_options_are_accepted_values(info: cc.MethodInfo):
 @pytest.mark.parametrize("module", estimators.ESTIMATOR_MODULES)
 def test_every_estimator_module_registers_a_method(module: str):
     owners = {info.function.__module__ for info in cc.list_methods()}
-    assert f"causal_core.estimators.{module}" in owners, f"estimators/{module}.py registers no method"
+    assert f"causal_core.estimators.{module}" in owners, f"estimators/{module.replace('.', '/')}.py registers no method"
 
 
 def test_list_order_is_explicit_and_unique():

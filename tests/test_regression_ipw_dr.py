@@ -15,9 +15,9 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 import causal_core as cc
+from causal_core.core.data import prepare
+from causal_core.datasets.simulate import kang_schafer
 from causal_core.inference import resolve_inference
-from causal_core.data import prepare
-from causal_core.simulate import kang_schafer
 
 LINEAR_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
 HETERO_ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])

@@ -43,8 +43,8 @@ from causal_core.report.robustness_settings import (
     method_lab_settings,
     refutation_settings,
 )
-from causal_core.simulate import linear_confounded
-from causal_core.table_reader import read_table
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.datasets.table_reader import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
@@ -378,7 +378,7 @@ def test_generated_script_reproduces_compare_from_a_csv_file(tmp_path, data):
 
 
 def test_generated_script_reproduces_compare_from_a_bundled_sample(tmp_path):
-    from causal_core.samples import get_sample, load_sample
+    from causal_core.datasets.samples import get_sample, load_sample
 
     info = get_sample("simulated_linear")
     df = load_sample(info.id)

@@ -8,9 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import causal_core as cc
+from causal_core.datasets.samples import load_sample
 from causal_core.report.analysis_file import AnalysisSpec, dump_analysis, load_analysis
 from causal_core.report.analysis_schema import ANALYSIS_FILE_SCHEMA, MAX_FILE_BYTES, MAX_NESTING
-from causal_core.samples import load_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=("x1", "x2"))

@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.balance import standardized_mean_difference
-from causal_core.data import prepare
-from causal_core.features import pooled_scale, standardised_differences
-from causal_core.library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
-from causal_core.provenance import design_for, used_rows
-from causal_core.results import FrozenMapping, WeightDiagnostics, kish_ess
-from causal_core.sensitivity import matched_pair_differences
-from causal_core.simulate import linear_confounded
+from causal_core.core.data import prepare
+from causal_core.core.library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
+from causal_core.core.provenance import design_for, used_rows
+from causal_core.core.results import FrozenMapping, WeightDiagnostics, kish_ess
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.diagnostics.balance import standardized_mean_difference
+from causal_core.nuisance.features import pooled_scale, standardised_differences
+from causal_core.robustness.sensitivity import matched_pair_differences
 from test_bad_input import TINY_TORCH
 from test_contract import _design_for
 

@@ -8,9 +8,9 @@ import statsmodels.formula.api as smf
 from linearmodels.iv import IV2SLS
 
 import causal_core as cc
-from causal_core import simulate
-from causal_core.data import prepare
-from causal_core.samples import SIMPSON_COUNTS, simpson_recommendation_frame, simulated_sample_frame
+from causal_core.core.data import prepare
+from causal_core.datasets import simulate
+from causal_core.datasets.samples import SIMPSON_COUNTS, simpson_recommendation_frame, simulated_sample_frame
 
 LALONDE_COLUMNS = ["treat", "age", "educ", "black", "hispanic", "married", "nodegree",
                    "re74", "re75", "re78", "u74", "u75"]

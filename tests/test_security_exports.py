@@ -59,7 +59,7 @@ from causal_core.report import (
     results_table_xlsx,
     static_export_problem,
 )
-from causal_core.table_reader import read_table
+from causal_core.datasets.table_reader import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

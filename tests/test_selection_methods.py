@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
+from causal_core.estimators.selection.shadow_variable import fit_shadow_gmm, shadow_moments
 from causal_core.inference.jackknife import jackknife_cov, one_step_jackknife
-from causal_core.estimators.shadow_variable import fit_shadow_gmm, shadow_moments
 from designs_selection import (
     HECKMAN_ROLES, IPSW_ROLES, SHADOW_ROLES, mar_selection_data, outcome_selection_data,
 )

@@ -18,10 +18,10 @@ import pytest
 from scipy import stats
 
 import causal_core as cc
-from causal_core.sensitivity import e_value_rr, matched_pair_differences, ovb_sensitivity, rosenbaum_bounds
-from causal_core.sensitivity.ovb import adjusted_estimate, ovb_bias, robustness_value
-from causal_core.sensitivity.rosenbaum import signed_rank_upper_p_value
-from causal_core.simulate import linear_confounded
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.robustness.sensitivity import e_value_rr, matched_pair_differences, ovb_sensitivity, rosenbaum_bounds
+from causal_core.robustness.sensitivity.ovb import adjusted_estimate, ovb_bias, robustness_value
+from causal_core.robustness.sensitivity.rosenbaum import signed_rank_upper_p_value
 
 DARFUR = Path(__file__).resolve().parent / "data" / "darfur.csv"
 
@@ -110,7 +110,7 @@ def test_robustness_value_removes_exactly_the_estimate():
 
 
 def test_bias_contour_grid_is_zero_bias_at_the_origin(darfur):
-    grid = cc.sensitivity.bias_contour_grid(darfur, n_points=11)
+    grid = cc.robustness.sensitivity.bias_contour_grid(darfur, n_points=11)
     assert len(grid) == 121
     origin = grid[(grid["r2dz_x"] == 0) & (grid["r2yz_dx"] == 0)].iloc[0]
     assert origin["adjusted_estimate"] == pytest.approx(darfur.estimate)

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import causal_core as cc
 from causal_core.charts.stable_learning import coefficients_figure, environment_errors_figure
-from causal_core.stable_learning import (
+from causal_core.studies.stable_learning import (
     compare_across_environments, decorrelation_loss, decorrelation_weights, load_stable_sample,
     stable_fit, stable_learning_data,
 )

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import causal_core as cc
-from causal_core.samples import simpson_recommendation_frame
-from causal_core.subgroups import is_reversal
+from causal_core.datasets.samples import simpson_recommendation_frame
+from causal_core.diagnostics.subgroups import is_reversal
 
 SIMPSON = simpson_recommendation_frame()
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import causal_core as cc
-from causal_core.simulate import heterogeneous_confounded
+from causal_core.datasets.simulate import heterogeneous_confounded
 
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])
 FAST = {"epochs": 60, "hidden_units": 24}

@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import causal_core as cc
-from causal_core.profile import describe_columns
-from causal_core.safe_read import read_upload
-from causal_core.suggestions import suggest_roles
-from causal_core.table_reader import excel_sheet_names, read_table, read_table_in_process
-from causal_core.upload_limits import MAX_COLUMNS
+from causal_core.datasets.profile import describe_columns
+from causal_core.datasets.safe_read import read_upload
+from causal_core.datasets.suggestions import suggest_roles
+from causal_core.datasets.table_reader import excel_sheet_names, read_table, read_table_in_process
+from causal_core.datasets.upload_limits import MAX_COLUMNS
 
 _CONTENT_TYPES = (
     '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'

@@ -3,15 +3,15 @@
 Each module holds one chart; every function takes engine outputs (tables,
 arrays, results) and returns a :class:`plotly.graph_objects.Figure`.
 """
-from .balance import love_plot
-from .covariates import covariate_distribution_plot
-from .diagram import causal_diagram
-from .forest import forest_plot
-from .mixtures import interventional_plot, mix_iid_plot, proxy_profile_plot, source_weights_plot
-from .overlap import overlap_plot
-from .response import response_curve_plot
-from .subgroups import subgroup_chart
-from .weights import weight_plot
+from causal_core.charts.balance import love_plot
+from causal_core.charts.covariates import covariate_distribution_plot
+from causal_core.charts.diagram import causal_diagram
+from causal_core.charts.forest import forest_plot
+from causal_core.charts.mixtures import interventional_plot, mix_iid_plot, proxy_profile_plot, source_weights_plot
+from causal_core.charts.overlap import overlap_plot
+from causal_core.charts.response import response_curve_plot
+from causal_core.charts.subgroups import subgroup_chart
+from causal_core.charts.weights import weight_plot
 
 __all__ = [
     "causal_diagram",

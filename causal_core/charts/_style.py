@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ._text import plotly_text
+from causal_core.charts._text import plotly_text
 
 TREATED_COLOUR = "#d55e00"
 CONTROL_COLOUR = "#0072b2"

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
-from ._text import plotly_text
+from causal_core.charts._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
+from causal_core.charts._text import plotly_text
 
 __all__ = ["love_plot"]
 

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
-from ._text import plotly_text
+from causal_core.charts._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
+from causal_core.charts._text import plotly_text
 
 __all__ = ["covariate_distribution_plot"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._text import plotly_text
+from causal_core.charts._text import plotly_text
 
 __all__ = ["decision_boundary_figure"]
 

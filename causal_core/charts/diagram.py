@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from ..roles import Roles
-from ._style import FONT
-from ._text import plotly_text
+from causal_core.charts._style import FONT
+from causal_core.charts._text import plotly_text
+from causal_core.core.roles import Roles
 
 __all__ = ["causal_diagram", "group_label"]
 
@@ -99,7 +99,7 @@ def causal_diagram(roles: Roles, identification=None, *, height: int | None = No
     ----------
     roles : Roles
         The assigned roles; many columns in one role are grouped into one box.
-    identification : causal_core.identification.Identification, optional
+    identification : causal_core.diagnostics.identification.Identification, optional
         When given, its strategies are named in the title.
     height : int, optional
         Figure height in pixels (by default it follows the diagram's extent).

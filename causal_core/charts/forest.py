@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 
 from causal_core.core.formatting import format_interval, format_number
 
-from ._style import NEUTRAL_COLOUR, base_layout, empty_figure
-from ._text import plotly_text
+from causal_core.charts._style import NEUTRAL_COLOUR, base_layout, empty_figure
+from causal_core.charts._text import plotly_text
 
 __all__ = ["forest_plot"]
 

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 
 from causal_core.core.formatting import format_interval, format_number
 
-from ._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
-from ._text import plotly_text
+from causal_core.charts._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
+from causal_core.charts._text import plotly_text
 
 __all__ = [
     "bic_curve_plot",
@@ -126,7 +126,7 @@ def effect_by_covariate_plot(covariate: np.ndarray, unit_effects: np.ndarray, *,
 
 
 def qini_plot(curve: pd.DataFrame) -> go.Figure:
-    """Qini curve of a ranking by predicted effect against random targeting (from :func:`causal_core.uplift.qini_curve`)."""
+    """Qini curve of a ranking by predicted effect against random targeting (from :func:`causal_core.diagnostics.uplift.qini_curve`)."""
     if curve is None or len(curve) == 0:
         return empty_figure("No Qini curve to plot.")
     figure = go.Figure()

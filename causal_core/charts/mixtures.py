@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
-from ._text import plotly_text, plotly_texts
+from causal_core.charts._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
+from causal_core.charts._text import plotly_text, plotly_texts
 
 __all__ = ["mix_iid_plot", "source_weights_plot", "proxy_profile_plot", "interventional_plot"]
 
@@ -16,7 +16,7 @@ def mix_iid_plot(result, *, title: str | None = None) -> go.Figure:
 
     Parameters
     ----------
-    result : causal_core.mixtures.MixIIDResult
+    result : causal_core.studies.mixtures.MixIIDResult
         A fitted k-coin mixture.
     """
     counts = np.arange(result.trials + 1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._style import CONTROL_COLOUR, base_layout, empty_figure
-from ._text import plotly_text
+from causal_core.charts._style import CONTROL_COLOUR, base_layout, empty_figure
+from causal_core.charts._text import plotly_text
 
 __all__ = ["response_curve_plot"]
 

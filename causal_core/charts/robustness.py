@@ -6,8 +6,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
-from ._text import plotly_text, plotly_texts
+from causal_core.charts._style import CONTROL_COLOUR, NEUTRAL_COLOUR, PALETTE, TREATED_COLOUR, base_layout, empty_figure
+from causal_core.charts._text import plotly_text, plotly_texts
 
 __all__ = ["ovb_contour_plot", "rosenbaum_plot", "refutation_plot", "method_lab_plot"]
 
@@ -17,11 +17,11 @@ def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-var
 
     Parameters
     ----------
-    sensitivity : causal_core.sensitivity.OVBSensitivity
+    sensitivity : causal_core.robustness.sensitivity.OVBSensitivity
     grid : DataFrame, optional
-        From :func:`causal_core.sensitivity.bias_contour_grid` (computed when omitted).
+        From :func:`causal_core.robustness.sensitivity.bias_contour_grid` (computed when omitted).
     """
-    from ..sensitivity.ovb import bias_contour_grid
+    from causal_core.robustness.sensitivity.ovb import bias_contour_grid
 
     grid = bias_contour_grid(sensitivity) if grid is None else grid
     xs = np.unique(grid["r2dz_x"].to_numpy())

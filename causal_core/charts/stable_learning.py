@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._text import plotly_text
+from causal_core.charts._text import plotly_text
 
 __all__ = ["environment_errors_figure", "coefficients_figure"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
-from ._text import plotly_text
+from causal_core.charts._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
+from causal_core.charts._text import plotly_text
 
 __all__ = ["subgroup_chart"]
 
@@ -15,7 +15,7 @@ def subgroup_chart(result, *, by: str = "subgroup", outcome: str = "outcome") ->
 
     Parameters
     ----------
-    result : causal_core.subgroups.SubgroupTable
+    result : causal_core.diagnostics.subgroups.SubgroupTable
         Output of :func:`causal_core.subgroup_table`; its ``table`` has one row
         per stratum and a final ``"All"`` row with ``mean_treated``,
         ``mean_control``, ``n_treated``, ``n_control``.

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..results import kish_ess
-from ._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
+from causal_core.charts._style import CONTROL_COLOUR, TREATED_COLOUR, base_layout, empty_figure
+from causal_core.core.results import kish_ess
 
 __all__ = ["weight_plot"]
 

@@ -1,10 +1,9 @@
-"""Estimator modules; importing this package registers every method.
+"""Estimator modules, one subpackage per family; importing this package registers every method.
 
-Every non-private module of this package (name not starting with ``_``) is
-imported here, so a new estimator module cannot be forgotten; each registers
-its methods with :func:`causal_core.registry.register`. The order the methods
-are listed in comes from :attr:`causal_core.registry.MethodInfo.order`, not
-from the import order.
+Every non-private module of every family subpackage (no part of its name starting with ``_``) is
+imported here, so a new estimator module cannot be forgotten; each registers its methods with
+:func:`causal_core.core.registry.register`. The order the methods are listed in comes from
+:attr:`causal_core.core.registry.MethodInfo.order`, not from the import order.
 """
 from __future__ import annotations
 
@@ -15,11 +14,15 @@ __all__ = ["ESTIMATOR_MODULES"]
 
 
 def _discover() -> tuple[str, ...]:
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
-    for name in names:
-        importlib.import_module(f"{__name__}.{name}")
-    return tuple(names)
+    names = []
+    for module in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+        relative = module.name[len(__name__) + 1:]
+        if module.ispkg or any(part.startswith("_") for part in relative.split(".")):
+            continue
+        importlib.import_module(module.name)
+        names.append(relative)
+    return tuple(sorted(names))
 
 
-#: The estimator modules imported (each must register at least one method).
+#: The estimator modules imported, as "family.module" (each must register at least one method).
 ESTIMATOR_MODULES = _discover()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from causal_core.errors import CausalInputError
+from causal_core.core.errors import CausalInputError
 
 __all__ = ["aipw_effect"]
 

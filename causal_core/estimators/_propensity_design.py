@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from causal_core.errors import CausalInputError
+from causal_core.core.errors import CausalInputError
 
 __all__ = ["arm_weights", "logit_design", "logit_influence", "hajek_ipw"]
 

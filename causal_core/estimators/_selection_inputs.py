@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from causal_core.data import PreparedData
-from causal_core.errors import CausalInputError
+from causal_core.core.data import PreparedData
+from causal_core.core.errors import CausalInputError
 
 __all__ = ["MIN_SELECTED_PER_ARM", "SELECTION_EXTREME", "check_selection_inputs", "selection_warnings"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from causal_core.errors import CausalInputError
+from causal_core.core.errors import CausalInputError
 
 __all__ = ["seeded_torch", "torch_device"]
 

@@ -5,14 +5,14 @@ An estimator returns its point estimate and one inference input (an
 :class:`Inference` from a closed-form, sandwich or jackknife variance);
 :func:`resolve_inference` turns it into the result's :class:`Inference`.
 """
-from ._types import INFERENCE_METHODS, Inference
-from .analytic import analytic_inference
-from .bootstrap import (MIN_BOOTSTRAP_REPLICATES, Bootstrap, bootstrap_inference, draw_index_sets,
+from causal_core.inference._types import INFERENCE_METHODS, Inference
+from causal_core.inference.analytic import analytic_inference
+from causal_core.inference.bootstrap import (MIN_BOOTSTRAP_REPLICATES, Bootstrap, bootstrap_inference, draw_index_sets,
                         failed_replicates_warning, summarise_replicates)
-from .influence import InfluenceFunction, influence_inference, influence_se
-from .jackknife import jackknife_cov, one_step_jackknife
-from .replicate import map_replicates, sequential_backend
-from .resolve import InferenceInput, resolve_inference
+from causal_core.inference.influence import InfluenceFunction, influence_inference, influence_se
+from causal_core.inference.jackknife import jackknife_cov, one_step_jackknife
+from causal_core.inference.replicate import map_replicates, sequential_backend
+from causal_core.inference.resolve import InferenceInput, resolve_inference
 
 __all__ = [
     "INFERENCE_METHODS", "Inference", "InferenceInput", "analytic_inference", "influence_se", "influence_inference",

@@ -1,7 +1,7 @@
 """Inference from a standard error the estimator computed in closed form (or by a sandwich/jackknife)."""
 from __future__ import annotations
 
-from ._types import Inference, interval
+from causal_core.inference._types import Inference, interval
 
 __all__ = ["analytic_inference"]
 

@@ -6,8 +6,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ._types import NORMAL_BOOTSTRAP, PERCENTILE, Inference, interval
-from .replicate import Backend, map_replicates
+from causal_core.inference._types import NORMAL_BOOTSTRAP, PERCENTILE, Inference, interval
+from causal_core.inference.replicate import Backend, map_replicates
 
 __all__ = ["MIN_BOOTSTRAP_REPLICATES", "Bootstrap", "draw_index_sets", "summarise_replicates",
            "bootstrap_inference", "failed_replicates_warning"]

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._types import Inference
-from .analytic import analytic_inference
+from causal_core.inference._types import Inference
+from causal_core.inference.analytic import analytic_inference
 
 __all__ = ["InfluenceFunction", "influence_se", "influence_inference"]
 

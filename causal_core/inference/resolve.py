@@ -6,10 +6,10 @@ from typing import Union
 
 import numpy as np
 
-from ._types import Inference
-from .bootstrap import Bootstrap, bootstrap_inference
-from .influence import InfluenceFunction, influence_inference
-from .replicate import Backend
+from causal_core.inference._types import Inference
+from causal_core.inference.bootstrap import Bootstrap, bootstrap_inference
+from causal_core.inference.influence import InfluenceFunction, influence_inference
+from causal_core.inference.replicate import Backend
 
 __all__ = ["InferenceInput", "resolve_inference"]
 

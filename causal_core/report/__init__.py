@@ -8,28 +8,28 @@ the method lab with their saved settings, :mod:`.robustness_settings`).
 Nothing here imports streamlit; the Report page calls these functions and
 offers their output as downloads.
 """
-from .analysis_file import (
+from causal_core.report.analysis_file import (
     AnalysisSpec,
     data_fingerprint,
     data_mismatches,
     dump_analysis,
     load_analysis,
 )
-from .figures import analysis_figures
-from .html_report import build_html_report
-from .method_diagnostics import diagnostic_figures, diagnostics_html
-from .named_figure import NamedFigure
-from .robustness import report_robustness, robustness_figures, sensitivity_table
-from .robustness_settings import MethodLabSettings, RefutationSettings, method_lab_settings, refutation_settings
-from .script import reproduction_script
-from .static_export import (
+from causal_core.report.figures import analysis_figures
+from causal_core.report.html_report import build_html_report
+from causal_core.report.method_diagnostics import diagnostic_figures, diagnostics_html
+from causal_core.report.named_figure import NamedFigure
+from causal_core.report.robustness import report_robustness, robustness_figures, sensitivity_table
+from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings, method_lab_settings, refutation_settings
+from causal_core.report.script import reproduction_script
+from causal_core.report.static_export import (
     StaticExportError,
     figure_to_html,
     figure_to_png,
     figure_to_svg,
     static_export_problem,
 )
-from .tables import results_table_csv, results_table_xlsx
+from causal_core.report.tables import results_table_csv, results_table_xlsx
 
 __all__ = [
     "AnalysisSpec",

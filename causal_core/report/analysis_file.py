@@ -17,12 +17,12 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..errors import CausalInputError
-from ..options import option_value_problem
-from ..registry import MethodInfo, OptionSpec, get_method
-from ..roles import Roles
-from .analysis_schema import JS_SAFE_INTEGER, check_document, read_document
-from .robustness_settings import MethodLabSettings, RefutationSettings
+from causal_core.core.errors import CausalInputError
+from causal_core.core.options import option_value_problem
+from causal_core.core.registry import MethodInfo, OptionSpec, get_method
+from causal_core.core.roles import Roles
+from causal_core.report.analysis_schema import JS_SAFE_INTEGER, check_document, read_document
+from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings
 
 __all__ = [
     "AnalysisSpec",
@@ -234,7 +234,7 @@ def _robustness(document: Mapping[str, Any], methods: tuple[str, ...]) -> tuple[
 def _option_problem(info: MethodInfo, spec: OptionSpec, value: Any) -> str | None:
     """Why a saved option value does not fit its ``OptionSpec``, or ``None``.
 
-    The engine's one option validator (:func:`causal_core.options.option_value_problem`)
+    The engine's one option validator (:func:`causal_core.core.options.option_value_problem`)
     checks kind, bounds, choices and named models; a file also keeps integers
     within JavaScript's safe range.
     """

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CausalInputError
-from .robustness_settings import METHOD_LAB_SCHEMA, REFUTATION_SCHEMA
+from causal_core.core.errors import CausalInputError
+from causal_core.report.robustness_settings import METHOD_LAB_SCHEMA, REFUTATION_SCHEMA
 
 __all__ = [
     "ANALYSIS_FILE_SCHEMA",

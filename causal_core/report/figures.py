@@ -11,17 +11,17 @@ from typing import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..balance import balance_table
-from ..charts import causal_diagram, forest_plot, love_plot, overlap_plot, weight_plot
-from ..data import prepare
-from ..errors import CausalInputError
-from ..models import fit_propensity
-from ..registry import get_method
-from ..results import EstimateResult
-from ..roles import Roles
-from .method_diagnostics import diagnostic_figures
-from .named_figure import NamedFigure
-from .tables import export_frame
+from causal_core.charts import causal_diagram, forest_plot, love_plot, overlap_plot, weight_plot
+from causal_core.core.data import prepare
+from causal_core.core.errors import CausalInputError
+from causal_core.core.registry import get_method
+from causal_core.core.results import EstimateResult
+from causal_core.core.roles import Roles
+from causal_core.diagnostics.balance import balance_table
+from causal_core.nuisance.models import fit_propensity
+from causal_core.report.method_diagnostics import diagnostic_figures
+from causal_core.report.named_figure import NamedFigure
+from causal_core.report.tables import export_frame
 
 __all__ = ["NamedFigure", "analysis_figures"]
 
@@ -52,7 +52,7 @@ def _weighted_methods(results: Mapping[str, EstimateResult]):
 
 def _identification(roles: Roles, df: pd.DataFrame):
     """The identification result that titles the diagram, or None when it cannot be worked out."""
-    from ..identification import identify
+    from causal_core.diagnostics.identification import identify
 
     try:
         return identify(roles, df)

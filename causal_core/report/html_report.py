@@ -24,14 +24,14 @@ from plotly.offline import get_plotlyjs
 
 from causal_core.core.formatting import format_table_value
 
-from ..errors import CausalInputError
-from ..registry import get_method
-from ..results import EstimateResult
-from ..roles import Roles
-from ..sensitivity import RobustnessSection
-from .analysis_file import data_fingerprint, engine_version
-from .method_diagnostics import diagnostic_figures, diagnostics_html
-from .named_figure import NamedFigure
+from causal_core.core.errors import CausalInputError
+from causal_core.core.registry import get_method
+from causal_core.core.results import EstimateResult
+from causal_core.core.roles import Roles
+from causal_core.report.analysis_file import data_fingerprint, engine_version
+from causal_core.report.method_diagnostics import diagnostic_figures, diagnostics_html
+from causal_core.report.named_figure import NamedFigure
+from causal_core.robustness.sensitivity import RobustnessSection
 
 __all__ = ["build_html_report"]
 

@@ -24,11 +24,11 @@ import plotly.graph_objects as go
 
 from causal_core.core.formatting import format_number
 
-from ..charts import response_curve_plot
-from ..charts import heterogeneity as heterogeneity_charts
-from ..results import EstimateResult
-from ..roles import Roles
-from .named_figure import NamedFigure
+from causal_core.charts import heterogeneity as heterogeneity_charts
+from causal_core.charts import response_curve_plot
+from causal_core.core.results import EstimateResult
+from causal_core.core.roles import Roles
+from causal_core.report.named_figure import NamedFigure
 
 __all__ = ["diagnostic_figures", "diagnostics_html", "frame_html", "MAX_TABLE_ROWS", "MAX_TABLE_COLUMNS"]
 

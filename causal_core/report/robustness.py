@@ -15,14 +15,14 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..agreement import agreement_summary
-from ..errors import CausalInputError
-from ..method_lab import MethodLabResult
-from ..refute import RefutationResult
-from ..results import EstimateResult
-from ..roles import Roles
-from ..sensitivity import RobustnessSection, SensitivityReport, robustness_section, sensitivity_for_result
-from .named_figure import NamedFigure
+from causal_core.core.errors import CausalInputError
+from causal_core.core.results import EstimateResult
+from causal_core.core.roles import Roles
+from causal_core.report.named_figure import NamedFigure
+from causal_core.robustness.agreement import agreement_summary
+from causal_core.robustness.method_lab import MethodLabResult
+from causal_core.robustness.refute import RefutationResult
+from causal_core.robustness.sensitivity import RobustnessSection, SensitivityReport, robustness_section, sensitivity_for_result
 
 __all__ = ["SENSITIVITY_COLUMNS", "report_robustness", "robustness_figures", "sensitivity_table"]
 
@@ -39,7 +39,7 @@ def sensitivity_table(reports: Mapping[str, SensitivityReport]) -> pd.DataFrame:
     Parameters
     ----------
     reports : mapping
-        Method id -> :class:`~causal_core.sensitivity.SensitivityReport`.
+        Method id -> :class:`~causal_core.robustness.sensitivity.SensitivityReport`.
 
     Returns
     -------

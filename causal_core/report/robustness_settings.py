@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from ..errors import CausalInputError
-from ..method_lab import SCENARIOS, MethodLabResult
-from ..refute import REFUTERS, RefutationResult
-from ..registry import get_method
+from causal_core.core.errors import CausalInputError
+from causal_core.core.registry import get_method
+from causal_core.robustness.method_lab import SCENARIOS, MethodLabResult
+from causal_core.robustness.refute import REFUTERS, RefutationResult
 
 #: Most refutation repeats or method-lab replications a file may ask for (the Robustness page offers 200 and 1,000).
 MAX_REPETITIONS = 10_000
@@ -79,7 +79,7 @@ class RefutationSettings:
     method : str
         The method refuted (one of the analysis's methods).
     tests : tuple of str
-        Tests run, in order (from :data:`causal_core.refute.REFUTERS`).
+        Tests run, in order (from :data:`causal_core.robustness.refute.REFUTERS`).
     n_repeats : int
         Repetitions per test.
     """
@@ -123,7 +123,7 @@ class MethodLabSettings:
     methods : tuple of str
         Methods compared (any back-door method, not only the analysis's own).
     scenario : str
-        One of :data:`causal_core.method_lab.SCENARIOS`.
+        One of :data:`causal_core.robustness.method_lab.SCENARIOS`.
     effect, confounding : float
         Simulated effect and confounding strength, in noise standard deviations.
     n_replications : int

@@ -20,10 +20,10 @@ import os
 import pprint
 from pathlib import PurePath
 
-from ..errors import CausalInputError
-from ..roles import Roles
-from ..table_reader import SUPPORTED_EXTENSIONS
-from .analysis_file import AnalysisSpec
+from causal_core.core.errors import CausalInputError
+from causal_core.core.roles import Roles
+from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS
+from causal_core.report.analysis_file import AnalysisSpec
 
 __all__ = ["reproduction_script", "PRINTED_COLUMNS", "REFUTATION_COLUMNS", "LAB_COLUMNS"]
 
@@ -36,7 +36,7 @@ LAB_COLUMNS = ("method", "n_ok", "bias", "rmse", "coverage", "mean_std_error", "
 
 
 def _is_sample_id(source: str) -> bool:
-    from ..samples import get_sample
+    from causal_core.datasets.samples import get_sample
 
     if os.sep in source or "/" in source or PurePath(source).suffix:
         return False
@@ -51,7 +51,7 @@ def _loader_lines(source: str) -> list[str]:
     """Code that defines ``df``: a bundled sample or a data file beside the script (or at an absolute path)."""
     if _is_sample_id(source):
         return [
-            "from causal_core.samples import load_sample",
+            "from causal_core.datasets.samples import load_sample",
             "",
             f"DATA_SOURCE = {source!r}  # a sample bundled with the workbench",
             "df = load_sample(DATA_SOURCE)",
@@ -63,7 +63,7 @@ def _loader_lines(source: str) -> list[str]:
             f"{', '.join('.' + e for e in SUPPORTED_EXTENSIONS)} files or a sample id."
         )
     return [
-        "from causal_core.table_reader import read_table",
+        "from causal_core.datasets.table_reader import read_table",
         "",
         f"DATA_FILE = Path({source!r})",
         "if not DATA_FILE.is_absolute():  # a relative path is looked up beside this script",
@@ -211,10 +211,10 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
     spec : AnalysisSpec
         The analysis (roles, estimand, methods, options, seed and the data fingerprint).
     data_path_or_sample_id : str or path
-        A data file that :func:`causal_core.table_reader.read_table` reads
+        A data file that :func:`causal_core.datasets.table_reader.read_table` reads
         (CSV/TSV, Excel, Parquet; a relative path is looked up beside the
         script), read exactly as the app reads an upload, or the id of a bundled
-        sample (see :func:`causal_core.samples.list_samples`).
+        sample (see :func:`causal_core.datasets.samples.list_samples`).
 
     Returns
     -------

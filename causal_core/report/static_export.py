@@ -15,7 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..errors import CausalInputError
+from causal_core.core.errors import CausalInputError
 
 __all__ = [
     "DEFAULT_CHROMIUM",

@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CausalInputError
-from ..registry import list_methods
-from .analysis_file import AnalysisSpec
+from causal_core.core.errors import CausalInputError
+from causal_core.core.registry import list_methods
+from causal_core.report.analysis_file import AnalysisSpec
 
 __all__ = ["FORMULA_PREFIXES", "export_frame", "frame_csv", "neutralise_text", "results_table_csv",
            "results_table_xlsx"]

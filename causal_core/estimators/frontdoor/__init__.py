@@ -1,0 +1,2 @@
+"""Front-door estimators: effects through a fully mediating mechanism under hidden confounding.
+"""

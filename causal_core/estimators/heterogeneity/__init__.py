@@ -1,0 +1,3 @@
+"""Heterogeneous effects: meta-learners, TARNet and GMM subgroups (its mixture maths in
+``_gmm``).
+"""

@@ -1,0 +1,2 @@
+"""Hidden discrete confounding: effects adjusted for a latent mixture recovered from proxies.
+"""

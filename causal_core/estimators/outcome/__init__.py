@@ -1,0 +1,2 @@
+"""Estimators built on an outcome model: regression adjustment and doubly robust (AIPW).
+"""

@@ -1,0 +1,3 @@
+"""Estimators for selection bias: Heckman selection, inverse probability of selection weighting
+and the shadow-variable method.
+"""

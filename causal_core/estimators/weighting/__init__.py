@@ -1,0 +1,2 @@
+"""Weighting estimators built on a propensity model: inverse probability weighting and D2VD.
+"""

@@ -1,0 +1,93 @@
+"""Do the estimators agree? Sign, overlap of intervals and spread relative to their standard errors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from causal_core.core.errors import CausalInputError
+from causal_core.core.results import EstimateResult
+
+__all__ = ["AgreementSummary", "agreement_summary"]
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """How far several estimates of the same effect agree.
+
+    Attributes
+    ----------
+    n_methods : int
+    same_sign : bool
+        Every estimate has the same sign (zero counts as its own sign).
+    share_positive : float
+        Share of estimates above zero.
+    common_overlap : bool
+        All confidence intervals share at least one value.
+    pairwise_overlap : float
+        Share of method pairs whose intervals overlap.
+    spread : float
+        Largest minus smallest estimate.
+    spread_in_se : float
+        ``spread`` divided by the median standard error.
+    table : DataFrame
+        ``method, estimate, std_error, ci_low, ci_high, distance_in_se`` (distance from the median estimate in own SEs).
+    verdict : str
+        One sentence.
+    """
+
+    n_methods: int
+    same_sign: bool
+    share_positive: float
+    common_overlap: bool
+    pairwise_overlap: float
+    spread: float
+    spread_in_se: float
+    table: pd.DataFrame = field(repr=False)
+    verdict: str
+
+
+def agreement_summary(results: Mapping[str, EstimateResult]) -> AgreementSummary:
+    """Summarise agreement across estimators of one effect.
+
+    Parameters
+    ----------
+    results : mapping
+        Method id -> :class:`EstimateResult` (results with a non-finite estimate are left out).
+
+    Returns
+    -------
+    AgreementSummary
+    """
+    rows = [(m, r.estimate, r.std_error, r.ci_low, r.ci_high) for m, r in results.items()
+            if np.isfinite(r.estimate) and np.isfinite(r.ci_low) and np.isfinite(r.ci_high)]
+    if len(rows) < 2:
+        raise CausalInputError(f"Agreement needs at least 2 methods with a finite estimate; got {len(rows)}.")
+    table = pd.DataFrame(rows, columns=["method", "estimate", "std_error", "ci_low", "ci_high"])
+    est = table["estimate"].to_numpy()
+    se = table["std_error"].to_numpy()
+    low, high = table["ci_low"].to_numpy(), table["ci_high"].to_numpy()
+    signs = np.sign(est)
+    same_sign = bool(np.all(signs == signs[0]))
+    common = bool(low.max() <= high.min())
+    n = len(rows)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    overlap = float(np.mean([max(low[i], low[j]) <= min(high[i], high[j]) for i, j in pairs]))
+    spread = float(est.max() - est.min())
+    median_se = float(np.median(se[np.isfinite(se)])) if np.isfinite(se).any() else float("nan")
+    spread_in_se = spread / median_se if median_se > 0 else float("inf")
+    centre = float(np.median(est))
+    table["distance_in_se"] = np.where(se > 0, (est - centre) / np.where(se > 0, se, 1.0), np.nan)
+    if same_sign and common:
+        verdict = (f"The {n} estimates agree: same sign, and every 95% interval shares a common range "
+                   f"(spread {spread:.3g}, {spread_in_se:.1f} median standard errors).")
+    elif same_sign:
+        verdict = (f"The {n} estimates share a sign but not a common interval (spread {spread_in_se:.1f} median "
+                   f"standard errors, {overlap:.0%} of pairs overlap): the methods disagree on the size.")
+    else:
+        verdict = (f"The {n} estimates disagree on the sign ({(signs > 0).mean():.0%} positive); the direction "
+                   "of the effect depends on the method, so the assumptions matter more than the data here.")
+    return AgreementSummary(n, same_sign, float((signs > 0).mean()), common, overlap, spread, spread_in_se, table,
+                            verdict)

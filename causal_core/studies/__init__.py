@@ -1,0 +1,3 @@
+"""Analyses beyond one effect estimate: mixtures of discrete sources, mechanism learning
+(front-door deconfounded classifiers) and stable learning.
+"""
