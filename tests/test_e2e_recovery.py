@@ -54,7 +54,7 @@ def app_url(tmp_path_factory):
     log = ARTIFACTS / "server.log"
     store = tmp_path_factory.mktemp("analysis-store")
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT),
-               CAUSAL_WORKBENCH_STORE=str(store))
+               CAUSAL_WORKBENCH_STORE=str(store), CAUSAL_WORKBENCH_INLINE_WAIT="0")
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
