@@ -8,6 +8,7 @@ repository root, with the server log. Skipped only when Chromium is absent
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -63,16 +64,14 @@ def _wait_for_health(url: str, server: subprocess.Popen, log: Path, timeout: flo
     pytest.fail(f"streamlit did not answer {url}/_stcore/health in {timeout:.0f} s; log:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    """A running ``streamlit run app.py`` on a free port; stopped (by its own pid) at teardown."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*"):  # screenshots of an earlier run must not pass for this one's
-        if old.is_file():
-            old.unlink()
+@contextlib.contextmanager
+def running_app(log: Path, **env_extra: str):
+    """``streamlit run app.py`` on a free port of 127.0.0.1, yielding (process, url); stopped by its own pid.
+
+    Every browser test starts the app through this, with its log file and any extra environment.
+    """
     port = _free_port()
-    log = ARTIFACTS / "server.log"
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT), **env_extra)
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -83,7 +82,7 @@ def app_url():
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_for_health(url, server, log)
-        yield url
+        yield server, url
     finally:
         server.terminate()
         try:
@@ -91,6 +90,17 @@ def app_url():
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """A running ``streamlit run app.py`` on a free port; stopped (by its own pid) at teardown."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*"):  # screenshots of an earlier run must not pass for this one's
+        if old.is_file():
+            old.unlink()
+    with running_app(ARTIFACTS / "server.log") as (_, url):
+        yield url
 
 
 @pytest.fixture()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,12 +23,11 @@ from tests.test_e2e_browser import (
     CHROMIUM,
     WAIT_MS,
     _checkboxes,
-    _free_port,
     _go_to,
     _run_button_says,
-    _wait_for_health,
     _wait_idle,
     _widget,
+    running_app,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,29 +47,10 @@ pytestmark = pytest.mark.skipif(not os.path.isfile(CHROMIUM), reason=f"Chromium 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = ARTIFACTS / "server.log"
     store = tmp_path_factory.mktemp("analysis-store")
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT),
-               CAUSAL_WORKBENCH_STORE=str(store), CAUSAL_WORKBENCH_INLINE_WAIT="0")
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-    ]
-    with open(log, "w") as log_file:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_health(url, server, log)
+    with running_app(ARTIFACTS / "server.log", CAUSAL_WORKBENCH_STORE=str(store),
+                     CAUSAL_WORKBENCH_INLINE_WAIT="0") as (_, url):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 @pytest.fixture()

@@ -12,13 +12,11 @@ navigate. Screenshots and the server log go to ``test-artifacts/e2e_upload/``.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from test_e2e_browser import BROWSER_ARGS, CHROMIUM, _free_port, _go_to, _wait_for_health, _wait_idle
+from test_e2e_browser import BROWSER_ARGS, CHROMIUM, _go_to, _wait_idle, running_app
 from test_upload_limits import _CORNERS, _sheet, _workbook
 
 import causal_core as cc
@@ -34,27 +32,8 @@ pytestmark = pytest.mark.skipif(not os.path.isfile(CHROMIUM), reason=f"Chromium 
 def server():
     """A running ``streamlit run app.py`` (its Popen and URL); stopped by its own pid at teardown."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = ARTIFACTS / "server.log"
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-    ]
-    with open(log, "w") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_health(url, process, log)
+    with running_app(ARTIFACTS / "server.log") as (process, url):
         yield process, url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _upload(page, path: Path) -> None:
