@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -78,6 +80,23 @@ def test_run_methods_reports_each_method_in_order(design):
     assert events == [("start", "difference_in_means"), ("done", "difference_in_means"),
                       ("start", "ipw"), ("done", "ipw")]
     assert outcomes["ipw"].estimate == cc.estimate(df, roles, "ipw", estimand="ATT", seed=0).estimate
+
+
+def test_a_worker_does_not_rerun_the_main_script(runner, design, tmp_path, monkeypatch):
+    """Under Streamlit ``__main__`` is the page that ran last; a worker must not re-run it (it died doing so)."""
+    df, roles = design
+    marker = tmp_path / "main_script_ran"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(1)\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)  # what Streamlit's script runner installs for each page run
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    job_id = runner.submit(df, roles, ["difference_in_means"], estimand="ATE", seed=0, options={})
+    status = runner.wait(job_id, timeout=120)
+    assert status.state == "done", status
+    assert isinstance(status.outcomes["difference_in_means"], cc.EstimateResult)
+    assert not marker.exists()
+    assert sys.modules["__main__"] is fake_main  # put back after the start
 
 
 def test_progress_then_cancel_kills_the_worker_and_keeps_finished_methods(runner, design):
