@@ -35,6 +35,7 @@ from causal_core.report import (
     static_export_problem,
 )
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS
+from causal_core.report.reference_effect import reference_effect
 from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings
 from causal_core.robustness.sensitivity import RobustnessSection
 from pages._state import (Dataset, ResultsBundle, cache_items, cache_result, cached, get_dataset, get_results,
@@ -140,7 +141,9 @@ def _figures(dataset: Dataset, bundle: ResultsBundle) -> list[NamedFigure]:
     if kept is not None and kept[0] is bundle:
         return kept[1]
     with st.spinner("Preparing the charts..."):
-        figures = analysis_figures(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand)
+        sample = dataset.sample_id if dataset.source == "sample" else None
+        figures = analysis_figures(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand,
+                                   reference=reference_effect(sample, bundle.estimand))
     cache_result("_report_figures", id(bundle), (bundle, figures), keep=1)
     return figures
 

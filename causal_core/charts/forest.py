@@ -8,6 +8,9 @@ import plotly.graph_objects as go
 from causal_core.core.formatting import format_interval, format_number
 
 from causal_core.charts._style import NEUTRAL_COLOUR, base_layout, empty_figure
+
+#: Colour of the known or benchmark effect's dashed line.
+REFERENCE_COLOUR = "#009e73"
 from causal_core.charts._text import plotly_text
 
 __all__ = ["forest_plot"]
@@ -34,7 +37,10 @@ def forest_plot(
     estimand : str, optional
         Estimand shown in the axis title.
     reference : float, optional
-        A known or benchmark effect drawn as a dashed vertical line.
+        A known or benchmark effect drawn as a dashed vertical line, labelled
+        ``"{reference_label}: {value}"`` above the plot.
+    reference_label : str
+        What the reference is ("Benchmark", "True ATT").
     """
     if table is None or len(table) == 0 or "estimate" not in table:
         return empty_figure("No estimates to plot.")
@@ -59,11 +65,16 @@ def forest_plot(
         hovertext=hover, hoverinfo="text", name="Estimate (95% CI)", showlegend=False,
     ))
     figure.add_vline(x=0, line=dict(color="#999999", width=1))
-    if reference is not None and np.isfinite(reference):
-        figure.add_vline(x=reference, line=dict(color="#009e73", width=2, dash="dash"),
-                         annotation_text=plotly_text(f"{reference_label}: {format_number(reference)}"), annotation_position="top")
+    has_reference = reference is not None and np.isfinite(reference)
+    if has_reference:
+        text = plotly_text(f"{reference_label}: {format_number(reference)}")
+        figure.add_vline(x=reference, line=dict(color=REFERENCE_COLOUR, width=2, dash="dash"),
+                         annotation_text=text, annotation_position="top")
     effect = f"{estimand} " if estimand else ""
     axis = f"Estimated {effect}effect on {outcome}" if outcome else f"Estimated {effect}effect"
     figure.update_xaxes(title=plotly_text(f"{axis} (95% CI)"), zeroline=False)
     figure.update_yaxes(autorange="reversed", title=None)
-    return base_layout(figure, height=max(260, 90 + 42 * len(labels)))
+    figure = base_layout(figure, height=max(260, 90 + 42 * len(labels)))
+    if has_reference:  # room above the plot for the reference's label (annotations do not grow the margin)
+        figure.update_layout(margin=dict(t=40))
+    return figure

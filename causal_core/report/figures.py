@@ -21,6 +21,7 @@ from causal_core.diagnostics.balance import balance_table
 from causal_core.nuisance.models import fit_propensity
 from causal_core.report.method_diagnostics import diagnostic_figures
 from causal_core.report.named_figure import NamedFigure
+from causal_core.report.reference_effect import ReferenceEffect
 from causal_core.report.tables import export_frame
 
 __all__ = ["NamedFigure", "analysis_figures"]
@@ -94,6 +95,7 @@ def analysis_figures(
     results: Mapping[str, EstimateResult] | None = None,
     *,
     estimand: str = "ATE",
+    reference: ReferenceEffect | None = None,
 ) -> list[NamedFigure]:
     """The charts of an analysis, in report order.
 
@@ -109,6 +111,9 @@ def analysis_figures(
         Method id -> :class:`EstimateResult` (weights drive the balance and weight charts).
     estimand : str
         The estimand of the run.
+    reference : ReferenceEffect, optional
+        A known or benchmark effect (:func:`causal_core.report.reference_effect.reference_effect`),
+        drawn on the forest plot as on the Estimate page, so every export of the chart carries it.
 
     Returns
     -------
@@ -129,7 +134,9 @@ def analysis_figures(
         ),
         NamedFigure(
             "forest_plot", f"Estimates of the {estimand} with 95% intervals",
-            forest_plot(table, outcome=roles.outcome, estimand=estimand),
+            forest_plot(table, outcome=roles.outcome, estimand=estimand,
+                        reference=reference.value if reference is not None else None,
+                        reference_label=reference.label if reference is not None else "Reference"),
         ),
     ]
     overlap = _overlap(df, roles)
