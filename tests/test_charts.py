@@ -55,7 +55,8 @@ def test_love_plot_uses_absolute_smd_and_threshold(linear_design):
     result = cc.estimate(df, roles, "ipw", estimand="ATE")
     table = cc.balance_table(df, roles, weights=result.weights, estimand="ATE")
     figure = love_plot({"IPW": table})
-    unadjusted, ipw = figure.data
+    unadjusted, ipw, threshold = figure.data
+    assert threshold.name == "Threshold 0.1" and threshold.line.dash == "dash"
     by_name = dict(zip(unadjusted.y, unadjusted.x))
     for covariate in table.index:
         assert by_name[covariate] == pytest.approx(abs(table.loc[covariate, "smd_before"]))

@@ -10,6 +10,12 @@ CONTROL_COLOUR = "#0072b2"
 NEUTRAL_COLOUR = "#444444"
 #: Colour-blind-safe palette (Okabe-Ito) for one trace per method.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#000000")
+#: Colours for charts with one series per method, any number of methods: Okabe-Ito without black, then Paul Tol's
+#: muted colours, chosen so that every two (and each against NEUTRAL_COLOUR) are at least 25 apart in CIELAB.
+SERIES_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#882255",
+                  "#332288", "#999933", "#661100", "#aa4499", "#ee8866")
+#: Marker symbols that tell series apart once the colours repeat (one symbol per round of SERIES_COLOURS).
+SERIES_SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x", "star", "pentagon", "hexagon")
 FONT = dict(family="Source Sans Pro, Helvetica, Arial, sans-serif", size=13, color="#262730")
 
 
@@ -38,3 +44,13 @@ def empty_figure(message: str, *, height: int = 260) -> go.Figure:
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return base_layout(figure, height=height)
+
+
+def series_styles(n: int) -> list[tuple[str, str]]:
+    """(colour, marker symbol) for ``n`` series, every pair different.
+
+    The first ``len(SERIES_COLOURS)`` series differ in colour; after that the
+    colours repeat with the next symbol, so no two series look alike.
+    """
+    k = len(SERIES_COLOURS)
+    return [(SERIES_COLOURS[i % k], SERIES_SYMBOLS[(i // k) % len(SERIES_SYMBOLS)]) for i in range(int(n))]

@@ -5,7 +5,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from causal_core.charts._style import NEUTRAL_COLOUR, PALETTE, base_layout, empty_figure
+from causal_core.charts._style import NEUTRAL_COLOUR, base_layout, empty_figure, series_styles
+
+#: Colour of the balance threshold's dashed line.
+THRESHOLD_COLOUR = "#b00020"
 from causal_core.charts._text import plotly_text
 
 __all__ = ["love_plot"]
@@ -43,16 +46,19 @@ def love_plot(balance_tables: dict[str, pd.DataFrame], *, threshold: float = 0.1
         marker=dict(symbol="circle-open", size=10, color=NEUTRAL_COLOUR, line=dict(width=2)),
         hovertemplate="%{y}: |SMD| %{x:.3f}<extra>Unadjusted</extra>",
     ))
-    for i, (name, table) in enumerate(tables.items()):
+    for (name, table), (colour, symbol) in zip(tables.items(), series_styles(len(tables))):
         after = pd.Series(np.abs(pd.to_numeric(table["smd_after"], errors="coerce").to_numpy(dtype=float)),
                           index=_covariates(table))
         figure.add_trace(go.Scatter(
             x=after.reindex(ordered).to_numpy(), y=ordered, mode="markers", name=plotly_text(name),
-            marker=dict(symbol="circle", size=9, color=PALETTE[i % len(PALETTE)]),
+            marker=dict(symbol=symbol, size=9, color=colour),
             hovertemplate="%{y}: |SMD| %{x:.3f}<extra>" + plotly_text(name) + "</extra>",
         ))
-    figure.add_vline(x=threshold, line=dict(color="#b00020", width=1.5, dash="dash"),
-                     annotation_text=f"{threshold:g}", annotation_position="top right")
+    line = dict(color=THRESHOLD_COLOUR, width=1.5, dash="dash")
+    figure.add_vline(x=threshold, line=line)
+    # The threshold is named in the legend, not by a label on the line, which would print over the top row.
+    figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=f"Threshold {threshold:g}",
+                                hoverinfo="skip"))
     figure.update_xaxes(title="Absolute standardised mean difference", rangemode="tozero")
     figure.update_yaxes(title=None, type="category")
     return base_layout(figure, height=max(300, 110 + 26 * len(ordered)))

@@ -12,8 +12,61 @@ from causal_core.charts._text import plotly_text, plotly_texts
 __all__ = ["ovb_contour_plot", "rosenbaum_plot", "refutation_plot", "method_lab_plot"]
 
 
+#: Plot area of the OVB chart in pixels (900 x 480 export less margins and colour bar) and the label font's
+#: average character width and line height, used to keep benchmark labels from printing over each other.
+OVB_PLOT_PIXELS = (700.0, 380.0)
+LABEL_CHAR_PIXELS = 7.0
+LABEL_LINE_PIXELS = 16.0
+#: Where a label may sit around its marker, in the order tried: (textposition, x direction, y direction).
+_LABEL_PLACES = (("top right", 1, 1), ("top left", -1, 1), ("bottom right", 1, -1), ("bottom left", -1, -1))
+
+
+def label_box(x: float, y: float, text: str, place: str) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of a marker label in plot fractions (0..1 on each axis), for ``textposition`` ``place``."""
+    width = (len(text) * LABEL_CHAR_PIXELS + 6.0) / OVB_PLOT_PIXELS[0]
+    height = LABEL_LINE_PIXELS / OVB_PLOT_PIXELS[1]
+    dx = next(d for p, d, _ in _LABEL_PLACES if p == place)
+    dy = next(d for p, _, d in _LABEL_PLACES if p == place)
+    x0, x1 = (x, x + width) if dx > 0 else (x - width, x)
+    y0, y1 = (y, y + height) if dy > 0 else (y - height, y)
+    return x0, y0, x1, y1
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(xs, ys, texts, *, taken=()) -> tuple[list[str], list[str]]:
+    """Shown text and ``textposition`` per point (plot fractions), so that no two labels overlap.
+
+    Points are labelled in order; each label takes the first position around
+    its marker that stays inside the plot and clear of the labels already
+    placed (and of the boxes in ``taken``); a point with no free position
+    gets no label (its hover text still names it).
+    """
+    boxes = list(taken)
+    shown, places = [], []
+    for x, y, text in zip(xs, ys, texts):
+        for place, _, _ in _LABEL_PLACES:
+            box = label_box(float(x), float(y), text, place)
+            inside = box[0] >= 0 and box[2] <= 1 and box[1] >= 0 and box[3] <= 1
+            if inside and not any(_overlaps(box, other) for other in boxes):
+                boxes.append(box)
+                shown.append(text)
+                places.append(place)
+                break
+        else:
+            shown.append("")
+            places.append("top right")
+    return shown, places
+
+
 def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-variable bias: adjusted estimate") -> go.Figure:
     """Contours of the bias-adjusted estimate over confounder strength, with benchmarks marked.
+
+    Benchmark labels never print over each other or over the observed
+    estimate's label: a benchmark whose label has no free place keeps its
+    marker and hover text only (the report's benchmark table lists them all).
 
     Parameters
     ----------
@@ -28,20 +81,31 @@ def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-var
     ys = np.unique(grid["r2yz_dx"].to_numpy())
     z = grid.pivot(index="r2yz_dx", columns="r2dz_x", values="adjusted_estimate").to_numpy()
     figure = go.Figure()
-    figure.add_trace(go.Contour(x=xs, y=ys, z=z, colorscale="RdBu", zmid=0, name="adjusted estimate",
-                                contours=dict(showlabels=True), colorbar=dict(title="adjusted")))
-    figure.add_trace(go.Contour(x=xs, y=ys, z=z, showscale=False, name="zero",
-                                contours=dict(start=0, end=0, size=1, coloring="none", showlabels=True),
+    figure.add_trace(go.Contour(x=xs, y=ys, z=z, colorscale="RdBu", zmid=0, name="adjusted estimate", ncontours=8,
+                                contours=dict(showlabels=True, labelfont=dict(size=10, color="#262730")),
+                                colorbar=dict(title="adjusted")))
+    figure.add_trace(go.Contour(x=xs, y=ys, z=z, showscale=False, name="adjusted estimate 0", showlegend=True,
+                                contours=dict(start=0, end=0, size=1, coloring="none", showlabels=False),
                                 line=dict(color="#b00020", width=3, dash="dash")))
-    figure.add_trace(go.Scatter(x=[0], y=[0], mode="markers+text", text=[f"observed {sensitivity.estimate:.3g}"],
-                                textposition="top right", marker=dict(color=NEUTRAL_COLOUR, size=9, symbol="triangle-up"),
-                                name="observed"))
+    observed = f"observed {sensitivity.estimate:.3g}"
+    figure.add_trace(go.Scatter(x=[0], y=[0], mode="markers+text", text=[observed], textposition="top right",
+                                marker=dict(color=NEUTRAL_COLOUR, size=9, symbol="triangle-up"), name="observed"))
     bench = sensitivity.benchmarks
     if len(bench):
-        labels = [plotly_text(f"{k:g}× {b}: {a:.3g}") for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
-        figure.add_trace(go.Scatter(x=bench["r2dz_x"], y=bench["r2yz_dx"], mode="markers+text", text=labels,
-                                    textposition="top right", marker=dict(color=TREATED_COLOUR, size=9, symbol="diamond"),
-                                    name="benchmarks"))
+        labels = [f"{k:g}× {b}: {a:.3g}" for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
+        x_max, y_max = float(xs.max()) or 1.0, float(ys.max()) or 1.0
+        fx = bench["r2dz_x"].to_numpy(dtype=float) / x_max
+        fy = bench["r2yz_dx"].to_numpy(dtype=float) / y_max
+        order = np.argsort(bench["kd"].to_numpy(dtype=float), kind="stable")  # every benchmark's 1x first
+        placed, where = place_labels(fx[order], fy[order], [labels[i] for i in order],
+                                     taken=[label_box(0.0, 0.0, observed, "top right")])
+        shown, places = [""] * len(labels), ["top right"] * len(labels)
+        for rank, i in enumerate(order):
+            shown[i], places[i] = placed[rank], where[rank]
+        figure.add_trace(go.Scatter(x=bench["r2dz_x"], y=bench["r2yz_dx"], mode="markers+text",
+                                    text=[plotly_text(t) for t in shown], textposition=places,
+                                    hovertext=plotly_texts(labels), hoverinfo="text",
+                                    marker=dict(color=TREATED_COLOUR, size=9, symbol="diamond"), name="benchmarks"))
     figure.update_xaxes(title="partial R² of confounder with treatment", range=[0, xs.max()])
     figure.update_yaxes(title="partial R² of confounder with outcome", range=[0, ys.max()])
     return base_layout(figure, title=title, height=480)

@@ -65,6 +65,10 @@ code { background: #f3f5f7; padding: 0 0.2rem; }
 h4 { font-size: 0.95rem; margin: 0.9rem 0 0.2rem 0; }
 table.diagnostics-values th { font-weight: normal; }
 section.method-diagnostics { margin-bottom: 1.6rem; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 0.6rem 0; }
+.table-wrap table { margin: 0; }
+.figure { max-width: 100%; overflow-x: auto; }
+table.diagnostics-table { display: block; max-width: 100%; overflow-x: auto; }
 """
 
 

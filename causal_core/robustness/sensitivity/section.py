@@ -22,7 +22,9 @@ class RobustnessSection:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+    """The table in a ``table-wrap`` box, which scrolls sideways instead of running past the page's width."""
+    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+    return f'<div class="table-wrap">{table}</div>'
 
 
 def robustness_section(
