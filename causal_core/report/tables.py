@@ -13,7 +13,6 @@ stay numbers (a negative number is never prefixed).
 """
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pandas as pd
@@ -79,59 +78,11 @@ def results_table_csv(table: pd.DataFrame) -> bytes:
     return frame_csv(export_frame(table))
 
 
-def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
-
-
-def _analysis_rows(spec: AnalysisSpec) -> pd.DataFrame:
-    rows: list[tuple[str, Any]] = [
-        ("data", spec.data_name),
-        ("rows", spec.n_rows),
-        ("data sha256", spec.data_sha256),
-        ("estimand", spec.estimand),
-        ("seed", spec.seed),
-        ("methods", ", ".join(spec.methods)),
-    ]
-    rows += [(f"role: {role}", column) for role, column in spec.roles.assignments()]
-    if spec.roles.treated_level is not None:
-        rows.append(("treated level", str(spec.roles.treated_level)))
-    rows += [(f"options: {m}", repr(dict(o))) for m, o in spec.method_options.items() if o]
-    rows += [(f"refutation tests: {r.method}", f"{', '.join(r.tests)}; {r.n_repeats} repetitions each")
-             for r in spec.refutations]
-    if spec.method_lab is not None:
-        lab = spec.method_lab
-        rows.append(("method lab", f"{', '.join(map(str, lab.methods))}; scenario {lab.scenario}, "
-                                   f"effect {_number(lab.effect)}, confounding {_number(lab.confounding)}, "
-                                   f"{lab.n_replications} replications"))
-    rows += [("app version", spec.app_version), ("engine version", spec.engine_version)]
-    return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
-
-
-def _cells_as_text(sheet) -> None:
-    """Every string cell of the sheet typed as text (never a formula), formula-like ones quote-prefixed."""
-    for row in sheet.iter_rows():
-        for cell in row:
-            if cell.data_type == "f" or isinstance(cell.value, str):
-                cell.data_type = "s"
-                if str(cell.value).startswith(FORMULA_PREFIXES):
-                    cell.quotePrefix = True
-
-
 def results_table_xlsx(table: pd.DataFrame, *, spec: AnalysisSpec | None = None) -> bytes:
-    """The results table as an Excel workbook: sheet ``Results`` and, given ``spec``, sheet ``Analysis``."""
-    frame = export_frame(table)
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="Results", index=False)
-        sheet = writer.sheets["Results"]
-        sheet.freeze_panes = "A2"
-        for i, column in enumerate(frame.columns, start=1):
-            width = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
-            sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = min(max(width, 8) + 2, 60)
-        _cells_as_text(sheet)
-        if spec is not None:
-            _analysis_rows(spec).to_excel(writer, sheet_name="Analysis", index=False)
-            writer.sheets["Analysis"].column_dimensions["A"].width = 24
-            writer.sheets["Analysis"].column_dimensions["B"].width = 70
-            _cells_as_text(writer.sheets["Analysis"])
-    return buffer.getvalue()
+    """The results table as an Excel workbook: sheet ``Results`` and, given ``spec``, sheet ``Analysis``.
+
+    The workbook with every table of the analysis is :func:`causal_core.report.workbook.analysis_workbook`.
+    """
+    from causal_core.report.workbook import analysis_workbook  # it imports this module
+
+    return analysis_workbook({"Results": export_frame(table)}, spec=spec)
