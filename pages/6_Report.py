@@ -20,6 +20,7 @@ from causal_core.report import (
     AnalysisSpec,
     NamedFigure,
     analysis_figures,
+    build_bundle,
     build_html_report,
     dump_analysis,
     figure_to_html,
@@ -30,12 +31,13 @@ from causal_core.report import (
     report_robustness,
     reproduction_script,
     results_table_csv,
-    results_table_xlsx,
     robustness_figures,
     static_export_problem,
 )
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS
+from causal_core.report.export_tables import analysis_tables
 from causal_core.report.reference_effect import reference_effect
+from causal_core.report.workbook import analysis_workbook
 from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings
 from causal_core.robustness.sensitivity import RobustnessSection
 from pages._state import (Dataset, ResultsBundle, cache_items, cache_result, cached, get_dataset, get_results,
@@ -69,6 +71,7 @@ class Robustness:
 
     section: RobustnessSection
     figures: list[NamedFigure]
+    sensitivity: dict[str, Any]
     refutations: tuple[RefutationSettings, ...]
     method_lab: MethodLabSettings | None
     ran: tuple[str, ...]
@@ -104,7 +107,7 @@ def _robustness(dataset: Dataset, bundle: ResultsBundle) -> Robustness:
     if kept is not None:
         return kept
     with st.spinner("Summarising agreement and sensitivity..."):
-        section, _ = report_robustness(dataset.df, bundle.roles, bundle.results, method_options=bundle.options,
+        section, reports = report_robustness(dataset.df, bundle.roles, bundle.results, method_options=bundle.options,
                                        sensitivity=sensitivity, refutations=refutations, lab=lab)
     ran = [f"refutation tests of {cc.get_method(m).label}" for m in refutations]
     if lab is not None:
@@ -112,6 +115,7 @@ def _robustness(dataset: Dataset, bundle: ResultsBundle) -> Robustness:
     robustness = Robustness(
         section=section,
         figures=robustness_figures(section),
+        sensitivity=reports,
         refutations=tuple(refutation_settings(m, r) for m, r in refutations.items()),
         method_lab=method_lab_settings(lab) if lab is not None else None,
         ran=tuple(ran),
@@ -169,18 +173,52 @@ def _deferred(render: Callable[..., Any], figure: Any) -> Callable[[], Any]:
     return lambda: render(figure)
 
 
-def _downloads_results(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str) -> None:
+def _tables(dataset: Dataset, bundle: ResultsBundle, robustness: Robustness | None) -> dict[str, Any]:
+    """Results, balance, diagnostics, subgroup and sensitivity tables of the run (built when a download asks)."""
+    return analysis_tables(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand,
+                           sensitivity=robustness.sensitivity if robustness is not None else None)
+
+
+def _downloads_results(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str,
+                       robustness: Robustness | None) -> None:
     st.subheader("Results table")
     ran = bundle.table
-    st.caption(f"{len(ran)} method(s), estimand {bundle.estimand}, seed {bundle.seed}; full-precision numbers.")
+    st.caption(f"{len(ran)} method(s), estimand {bundle.estimand}, seed {bundle.seed}; full-precision numbers. "
+               "The Excel workbook also has the balance, diagnostics, subgroup and sensitivity tables and a sheet "
+               "with the data, roles, options and seed.")
     left, right = st.columns(2)
     with left:
         st.download_button("Results table (CSV)", data=results_table_csv(ran), file_name=f"{stem}_results.csv",
                            mime="text/csv", key="report_table_csv", on_click="ignore", icon=":material/table_view:")
     with right:
-        st.download_button("Results table (Excel)", data=results_table_xlsx(ran, spec=spec),
-                           file_name=f"{stem}_results.xlsx", mime=XLSX_MIME, key="report_table_xlsx",
+        st.download_button("All tables (Excel)",
+                           data=lambda: analysis_workbook(_tables(dataset, bundle, robustness), spec=spec),
+                           file_name=f"{stem}_tables.xlsx", mime=XLSX_MIME, key="report_table_xlsx",
                            on_click="ignore", icon=":material/grid_on:")
+
+
+def _bundle_builder(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str,
+                    figures: list[NamedFigure], robustness: Robustness | None) -> Callable[[], bytes]:
+    build_report = _report_builder(dataset, bundle, figures, robustness)
+    charts = figures + (robustness.figures if robustness is not None else [])
+
+    def build() -> bytes:
+        return build_bundle(spec=spec, tables=_tables(dataset, bundle, robustness), figures=charts,
+                            report_html=build_report(), data_source=_data_source(dataset)[0], stem=stem)
+
+    return build
+
+
+def _download_bundle(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str,
+                     figures: list[NamedFigure], robustness: Robustness | None) -> None:
+    problem = static_export_problem()
+    charts = "every chart as SVG and PNG" if problem is None else "no SVG/PNG charts (" + problem + ")"
+    st.download_button("Download everything (zip)", data=_bundle_builder(dataset, bundle, spec, stem, figures,
+                                                                         robustness),
+                       file_name=f"{stem}_bundle.zip", mime="application/zip", key="report_bundle",
+                       on_click="ignore", icon=":material/folder_zip:")
+    st.caption(f"One zip with the HTML report, {charts}, every table as CSV and Excel, the analysis file, the "
+               "data fingerprint and the reproduction script. Rendering the charts takes a little while.")
 
 
 def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> None:
@@ -279,7 +317,8 @@ def _page() -> None:
     st.download_button("Download the HTML report", data=_report_builder(dataset, bundle, figures, robustness),
                        file_name=f"{stem}_report.html", mime="text/html", key="report_html",
                        on_click="ignore", type="primary", icon=":material/download:")
-    _downloads_results(dataset, bundle, spec, stem)
+    _download_bundle(dataset, bundle, spec, stem, figures, robustness)
+    _downloads_results(dataset, bundle, spec, stem, robustness)
     _downloads_reproduce(dataset, spec, stem)
     _downloads_charts(figures + (robustness.figures if robustness is not None else []), stem)
 

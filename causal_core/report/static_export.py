@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from typing import Any
+from typing import Any, Sequence
 
 import plotly.graph_objects as go
 
@@ -24,6 +24,7 @@ __all__ = [
     "figure_to_html",
     "figure_to_png",
     "figure_to_svg",
+    "figures_to_images",
     "static_export_problem",
 ]
 
@@ -72,6 +73,20 @@ def _check_figure(fig: Any) -> go.Figure:
     raise CausalInputError(f"Chart export needs a plotly Figure; got {type(fig).__name__}.")
 
 
+def _options(figure: go.Figure, image_format: str, width: int | None, height: int | None, scale: float) -> dict:
+    layout = figure.layout
+    return {
+        "format": image_format,
+        "width": int(width or layout.width or DEFAULT_WIDTH),
+        "height": int(height or layout.height or DEFAULT_HEIGHT),
+        "scale": float(scale),
+    }
+
+
+def _browser_options() -> dict:
+    return {"path": chromium_path(), "mathjax": False, "timeout": RENDER_TIMEOUT_SECONDS}
+
+
 def _render(fig: Any, image_format: str, width: int | None, height: int | None, scale: float) -> bytes:
     figure = _check_figure(fig)
     problem = static_export_problem()
@@ -79,14 +94,8 @@ def _render(fig: Any, image_format: str, width: int | None, height: int | None, 
         raise StaticExportError(problem)
     import kaleido
 
-    layout = figure.layout
-    options = {
-        "format": image_format,
-        "width": int(width or layout.width or DEFAULT_WIDTH),
-        "height": int(height or layout.height or DEFAULT_HEIGHT),
-        "scale": float(scale),
-    }
-    browser_options = {"path": chromium_path(), "mathjax": False, "timeout": RENDER_TIMEOUT_SECONDS}
+    options = _options(figure, image_format, width, height, scale)
+    browser_options = _browser_options()
     with _RENDER_LOCK:
         try:
             data = kaleido.calc_fig_sync(figure.to_dict(), opts=options, kopts=browser_options)
@@ -98,6 +107,75 @@ def _render(fig: Any, image_format: str, width: int | None, height: int | None, 
     if isinstance(data, str):
         data = data.encode("utf-8")
     return bytes(data)
+
+
+def figures_to_images(
+    figures: Sequence[Any], *, formats: Sequence[str] = ("svg", "png"), scale: float = 2.0
+) -> list[dict[str, bytes]]:
+    """Many charts in several formats, rendered in one Chromium session (one browser start for all of them).
+
+    Parameters
+    ----------
+    figures : sequence of plotly Figure
+    formats : sequence of {"png", "svg"}
+        The formats wanted for every chart.
+    scale : float
+        Pixel multiplier of the PNGs (SVG is drawn at scale 1).
+
+    Returns
+    -------
+    list of dict
+        One ``{format: bytes}`` per figure, in order.
+
+    Raises
+    ------
+    StaticExportError
+        When Chromium is missing or a render fails.
+    """
+    checked = [_check_figure(f) for f in figures]
+    wanted = [str(f).lower() for f in formats]
+    unknown = sorted(set(wanted) - {"png", "svg"})
+    if unknown:
+        raise CausalInputError(f"Chart export format '{unknown[0]}' is not offered; choose png or svg.")
+    if not checked or not wanted:
+        return [{} for _ in checked]
+    problem = static_export_problem()
+    if problem:
+        raise StaticExportError(problem)
+    import asyncio
+
+    import kaleido
+
+    jobs = [(i, image_format, figure.to_dict(), _options(figure, image_format, None, None,
+                                                         scale if image_format == "png" else 1.0))
+            for i, figure in enumerate(checked) for image_format in wanted]
+
+    async def render_all() -> list[bytes]:
+        async with kaleido.Kaleido(n=1, **_browser_options()) as session:
+            return [await session.calc_fig(spec, opts=options) for _, _, spec, options in jobs]
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:  # its own thread and event loop, whatever loop the caller (Streamlit) runs
+        try:
+            outcome["images"] = asyncio.run(render_all())
+        except BaseException as exc:  # noqa: BLE001 - reported below in one sentence
+            outcome["error"] = exc
+
+    with _RENDER_LOCK:
+        worker = threading.Thread(target=run, name="chart-export", daemon=True)
+        worker.start()
+        worker.join()
+    if "error" in outcome:
+        exc = outcome["error"]
+        raise StaticExportError(
+            f"Rendering the charts as {'/'.join(f.upper() for f in wanted)} failed ({type(exc).__name__}: {exc}); "
+            "try the interactive HTML downloads instead."
+        ) from exc
+    images: list[dict[str, bytes]] = [{} for _ in checked]
+    for (i, image_format, _, _), data in zip(jobs, outcome["images"]):
+        images[i][image_format] = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return images
 
 
 def figure_to_png(fig: go.Figure, *, width: int | None = None, height: int | None = None, scale: float = 2.0) -> bytes:
