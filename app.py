@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages._runs import show_active_run
 from pages._state import open_analysis
+from pages._ui import apply_global_style
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
@@ -33,6 +34,7 @@ def page_files() -> list[Path]:
 
 def main() -> None:
     st.set_page_config(page_title="Causal workbench", page_icon="⚖️", layout="wide")
+    apply_global_style()  # page-wide CSS (multiselect chips wrap instead of being cut off)
     pages = [st.Page(str(path), title=_title(path), default=(i == 0)) for i, path in enumerate(page_files())]
     navigation = st.navigation(pages)
     open_analysis()  # a reloaded page gets its analysis back (id in the URL, state kept on the server)

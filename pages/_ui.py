@@ -11,9 +11,22 @@ import streamlit as st
 import causal_core as cc
 from pages._state import Dataset, forget_widget_values, get_dataset, get_roles, page_value, set_page_value
 
-__all__ = ["show_error", "attempt", "require_dataset", "require_roles", "link_to"]
+__all__ = ["show_error", "attempt", "require_dataset", "require_roles", "link_to", "apply_global_style",
+           "GLOBAL_CSS"]
 
 T = TypeVar("T")
+
+#: Page-wide CSS. Streamlit's multiselect keeps its chips on one line that scrolls sideways inside a box 40 px
+#: high, so with ten confounders most chips are cut off (Roles page): let them wrap and the box grow instead.
+GLOBAL_CSS = """
+.stMultiSelect [data-testid="stMultiSelectTagsContainer"] { flex-wrap: wrap; overflow: visible; row-gap: 4px; }
+.stMultiSelect div:has(> [data-testid="stMultiSelectTagsContainer"]) { max-height: none; height: auto; }
+"""
+
+
+def apply_global_style() -> None:
+    """Add :data:`GLOBAL_CSS` to the page (call once per run, before the page draws)."""
+    st.html(f"<style>{GLOBAL_CSS}</style>")
 
 
 def show_error(exc: BaseException, what: str = "This step") -> None:
