@@ -646,7 +646,8 @@ def test_analysis_figures_skip_what_does_not_apply(data):
 # --- the Report page (Streamlit AppTest) ---------------------------------------------------------
 
 REPORT_PAGE = str(ROOT / "pages" / "6_Report.py")
-REPORT_KEYS = ("report_html", "report_table_csv", "report_table_xlsx", "report_analysis_json", "report_script")
+REPORT_KEYS = ("report_html", "report_bundle", "report_table_csv", "report_table_xlsx", "report_analysis_json",
+               "report_script")
 
 
 def _report_app(data, table, *, data_version: int = 1, sample_id: str | None = None, robustness: dict | None = None):

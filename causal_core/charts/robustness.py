@@ -17,6 +17,7 @@ __all__ = ["ovb_contour_plot", "rosenbaum_plot", "refutation_plot", "method_lab_
 OVB_PLOT_PIXELS = (700.0, 380.0)
 LABEL_CHAR_PIXELS = 7.0
 LABEL_LINE_PIXELS = 16.0
+MARKER_PIXELS = 6.0
 #: Where a label may sit around its marker, in the order tried: (textposition, x direction, y direction).
 _LABEL_PLACES = (("top right", 1, 1), ("top left", -1, 1), ("bottom right", 1, -1), ("bottom left", -1, -1))
 
@@ -25,11 +26,18 @@ def label_box(x: float, y: float, text: str, place: str) -> tuple[float, float, 
     """(x0, y0, x1, y1) of a marker label in plot fractions (0..1 on each axis), for ``textposition`` ``place``."""
     width = (len(text) * LABEL_CHAR_PIXELS + 6.0) / OVB_PLOT_PIXELS[0]
     height = LABEL_LINE_PIXELS / OVB_PLOT_PIXELS[1]
+    gap_x, gap_y = MARKER_PIXELS / OVB_PLOT_PIXELS[0], MARKER_PIXELS / OVB_PLOT_PIXELS[1]  # text starts past the marker
     dx = next(d for p, d, _ in _LABEL_PLACES if p == place)
     dy = next(d for p, _, d in _LABEL_PLACES if p == place)
-    x0, x1 = (x, x + width) if dx > 0 else (x - width, x)
-    y0, y1 = (y, y + height) if dy > 0 else (y - height, y)
+    x0, x1 = (x + gap_x, x + gap_x + width) if dx > 0 else (x - gap_x - width, x - gap_x)
+    y0, y1 = (y + gap_y, y + gap_y + height) if dy > 0 else (y - gap_y - height, y - gap_y)
     return x0, y0, x1, y1
+
+
+def _marker_box(x: float, y: float) -> tuple[float, float, float, float]:
+    """The box a marker (9 px) covers around (x, y), in plot fractions."""
+    half_x, half_y = MARKER_PIXELS / OVB_PLOT_PIXELS[0], MARKER_PIXELS / OVB_PLOT_PIXELS[1]
+    return x - half_x, y - half_y, x + half_x, y + half_y
 
 
 def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -64,9 +72,9 @@ def place_labels(xs, ys, texts, *, taken=()) -> tuple[list[str], list[str]]:
 def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-variable bias: adjusted estimate") -> go.Figure:
     """Contours of the bias-adjusted estimate over confounder strength, with benchmarks marked.
 
-    Benchmark labels never print over each other or over the observed
-    estimate's label: a benchmark whose label has no free place keeps its
-    marker and hover text only (the report's benchmark table lists them all).
+    Benchmark labels never print over each other, over a marker or over the
+    observed estimate's label: a benchmark whose label has no free place keeps
+    its marker and hover text only (the report's benchmark table lists them all).
 
     Parameters
     ----------
@@ -88,17 +96,21 @@ def ovb_contour_plot(sensitivity, grid=None, *, title: str | None = "Omitted-var
                                 contours=dict(start=0, end=0, size=1, coloring="none", showlabels=False),
                                 line=dict(color="#b00020", width=3, dash="dash")))
     observed = f"observed {sensitivity.estimate:.3g}"
-    figure.add_trace(go.Scatter(x=[0], y=[0], mode="markers+text", text=[observed], textposition="top right",
-                                marker=dict(color=NEUTRAL_COLOUR, size=9, symbol="triangle-up"), name="observed"))
     bench = sensitivity.benchmarks
+    x_max, y_max = float(xs.max()) or 1.0, float(ys.max()) or 1.0
+    fx = bench["r2dz_x"].to_numpy(dtype=float) / x_max if len(bench) else np.empty(0)
+    fy = bench["r2yz_dx"].to_numpy(dtype=float) / y_max if len(bench) else np.empty(0)
+    markers = [_marker_box(x, y) for x, y in zip(np.r_[0.0, fx], np.r_[0.0, fy])]  # labels keep off every marker
+    (observed_text,), (observed_place,) = place_labels([0.0], [0.0], [observed], taken=markers[1:])
+    observed_text = observed  # the observed estimate is always named; benchmark labels keep clear of it
+    figure.add_trace(go.Scatter(x=[0], y=[0], mode="markers+text", text=[observed_text], textposition=observed_place,
+                                hovertext=[observed], hoverinfo="text",
+                                marker=dict(color=NEUTRAL_COLOUR, size=9, symbol="triangle-up"), name="observed"))
     if len(bench):
         labels = [f"{k:g}× {b}: {a:.3g}" for b, k, a in zip(bench["benchmark"], bench["kd"], bench["adjusted_estimate"])]
-        x_max, y_max = float(xs.max()) or 1.0, float(ys.max()) or 1.0
-        fx = bench["r2dz_x"].to_numpy(dtype=float) / x_max
-        fy = bench["r2yz_dx"].to_numpy(dtype=float) / y_max
+        taken = markers + [label_box(0.0, 0.0, observed, observed_place)]
         order = np.argsort(bench["kd"].to_numpy(dtype=float), kind="stable")  # every benchmark's 1x first
-        placed, where = place_labels(fx[order], fy[order], [labels[i] for i in order],
-                                     taken=[label_box(0.0, 0.0, observed, "top right")])
+        placed, where = place_labels(fx[order], fy[order], [labels[i] for i in order], taken=taken)
         shown, places = [""] * len(labels), ["top right"] * len(labels)
         for rank, i in enumerate(order):
             shown[i], places[i] = placed[rank], where[rank]
