@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -304,6 +305,15 @@ def test_upload_roles_estimate_and_download_report(app_url, page, tmp_path):
     if static_export_problem() is None:
         png = _download(page, png_button, tmp_path).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # 5b. the one-click bundle: every file of the analysis in one zip, charts rendered on the server
+    bundle = zipfile.ZipFile(_download(page, _widget(page, "report_bundle", "button"), tmp_path))
+    names = {name.split("/", 1)[1] for name in bundle.namelist()}
+    assert {"report.html", "analysis.json", "reproduce.py", "data_fingerprint.json", "tables/results.csv",
+            "tables/analysis.xlsx"} <= names
+    if static_export_problem() is None:
+        assert {"charts/forest_plot.svg", "charts/forest_plot.png"} <= names
+    assert load_analysis(bundle.read(next(n for n in bundle.namelist() if n.endswith("/analysis.json")))) == analysis
 
     # 6. the report renders offline in the same browser, charts included
     page.goto(report_path.as_uri())
