@@ -316,3 +316,15 @@ def test_bundle_and_image_export_reject_bad_input(data, run, spec, tables, bundl
         build_bundle(spec=None, tables=tables, figures=[], report_html=report, data_source="x.csv")
     with pytest.raises(cc.CausalInputError, match="format 'jpeg' is not offered"):
         figures_to_images([figures[0].figure], formats=("jpeg",))
+
+
+def test_bundle_of_an_analysis_that_cannot_be_saved_still_has_the_rest(data, spec, tables, bundle_inputs):
+    figures, report = bundle_inputs
+    unsaveable = AnalysisSpec.from_data(data, data_name="trial.csv", roles=ROLES, estimand="ATE", methods=METHODS,
+                                        method_options={"ipw": {"propensity_model": object()}}, seed=3)
+    archive = zipfile.ZipFile(io.BytesIO(build_bundle(spec=unsaveable, tables=tables, figures=figures,
+                                                      report_html=report, data_source="trial.csv", images=False)))
+    files = _members(archive)
+    assert set(files) == COMMON - {"analysis.json", "reproduce.py"}
+    readme = files["README.txt"].decode("utf-8")
+    assert "No analysis.json: Option value" in readme and "No reproduce.py: The method options" in readme

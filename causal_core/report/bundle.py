@@ -59,7 +59,8 @@ def _table_file(name: str) -> str:
     return f"tables/{_stem(name).lower()}.csv"
 
 
-def _readme(spec: AnalysisSpec, members: Sequence[str], charts_note: str | None, data_source: str) -> str:
+def _readme(spec: AnalysisSpec, members: Sequence[str], charts_note: str | None, data_source: str,
+            notes: Sequence[str]) -> str:
     lines = [
         f"Causal analysis bundle: {spec.data_name}",
         "",
@@ -69,11 +70,14 @@ def _readme(spec: AnalysisSpec, members: Sequence[str], charts_note: str | None,
         "",
         "report.html          the full report (opens offline in any browser)",
         "analysis.json        the analysis file; restore it on the Data page with the same data",
-        f"reproduce.py         reproduces every number; it reads {data_source!r}, run it from the workbench folder",
+        f"reproduce.py         reproduces every number from {data_source!r} (a bundled sample, or a data file "
+        "beside the script); run it from the workbench folder",
         "data_fingerprint.json  rows, columns and SHA-256 of the data the numbers come from",
         "tables/              every table as CSV, and all of them in analysis.xlsx",
         "charts/              every chart as SVG and PNG (interactive in report.html)",
     ]
+    if notes:
+        lines += ["", *notes]
     if charts_note:
         lines += ["", f"No SVG/PNG charts in this bundle (they are interactive in report.html): {charts_note}"]
     lines += ["", "Files:"] + [f"  {m}" for m in members]
@@ -133,9 +137,14 @@ def build_bundle(
         raise CausalInputError(f"Chart file name '{repeated[0]}' is used twice; every chart needs its own slug.")
 
     members: dict[str, bytes] = {}
+    notes: list[str] = []
     members[BundleContents.REPORT] = report_html.encode("utf-8")
-    members[BundleContents.ANALYSIS] = dump_analysis(spec).encode("utf-8")
-    members[BundleContents.SCRIPT] = reproduction_script(spec, data_source).encode("utf-8")
+    for name, write in ((BundleContents.ANALYSIS, lambda: dump_analysis(spec)),
+                        (BundleContents.SCRIPT, lambda: reproduction_script(spec, data_source))):
+        try:
+            members[name] = write().encode("utf-8")
+        except CausalInputError as exc:  # an option that is not plain data: the rest of the bundle still helps
+            notes.append(f"No {name}: {exc}")
     fingerprint = {"data": spec.data_name, "rows": spec.n_rows, "columns": list(spec.columns),
                    "sha256": spec.data_sha256}
     members[BundleContents.FINGERPRINT] = (json.dumps(fingerprint, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -157,7 +166,8 @@ def build_bundle(
             members[f"charts/{item.slug}.{image_format}"] = data
 
     names = [BundleContents.README] + list(members)
-    members = {BundleContents.README: _readme(spec, names, charts_note, data_source).encode("utf-8"), **members}
+    readme = _readme(spec, names, charts_note, data_source, notes)
+    members = {BundleContents.README: readme.encode("utf-8"), **members}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for name, data in members.items():
