@@ -211,14 +211,16 @@ def _bundle_builder(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec,
 
 def _download_bundle(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str,
                      figures: list[NamedFigure], robustness: Robustness | None) -> None:
-    problem = static_export_problem()
-    charts = "every chart as SVG and PNG" if problem is None else "no SVG/PNG charts (" + problem + ")"
+    charts = "every chart as SVG and PNG" if static_export_problem() is None else \
+        "no SVG/PNG charts (see the note under Charts)"
     st.download_button("Download everything (zip)", data=_bundle_builder(dataset, bundle, spec, stem, figures,
                                                                          robustness),
                        file_name=f"{stem}_bundle.zip", mime="application/zip", key="report_bundle",
                        on_click="ignore", icon=":material/folder_zip:")
+    data = "" if not _data_source(dataset)[1] else " The data itself is not inside; the script reads it from " \
+        f"`{_data_source(dataset)[0]}` (download it under Reproduce the analysis)."
     st.caption(f"One zip with the HTML report, {charts}, every table as CSV and Excel, the analysis file, the "
-               "data fingerprint and the reproduction script. Rendering the charts takes a little while.")
+               f"data fingerprint and the reproduction script. Rendering the charts takes a little while.{data}")
 
 
 def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> None:
