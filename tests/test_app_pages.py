@@ -269,7 +269,8 @@ def test_selection_sample_runs_the_selection_methods():
     at.switch_page("pages/2_Roles.py").run()
     _assert_clean(at, "roles")
     assert at.session_state["roles"] == info.roles
-    assert at.multiselect(key="roles_instruments").value == ["contact"]
+    assert at.multiselect(key="roles_exclusions").value == ["contact"]
+    assert at.multiselect(key="roles_instruments").value == []
     assert not at.error, [e.value for e in at.error]
 
     chosen = ["heckman", "ipsw", "shadow_variable"]
