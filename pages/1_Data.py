@@ -114,7 +114,8 @@ def _sample_section() -> None:
 def _restore_section() -> None:
     with st.expander("Restore a saved analysis (JSON)"):
         st.caption("Restores the roles, estimand, methods, their options and the seed saved from the Report page. "
-                   "The data itself is not in the file: load the same data here as well.")
+                   "A bundled sample named in the file is loaded with it; an uploaded table is not in the file, "
+                   "so load the same data here as well.")
         upload = st.file_uploader("Analysis file", type=["json"], key="data_restore")
         if upload is None:
             return
@@ -134,7 +135,10 @@ def _restore_section() -> None:
                     "error", f"'{upload.name}' is not a readable analysis file ({type(exc).__name__}). Nothing was changed."))
             return
         sample_ids = {s.id for s in list_samples()}
-        if get_dataset() is None and spec.data_name in sample_ids:
+        loaded = get_dataset()
+        loaded_sample = None if loaded is None or loaded.source != "sample" else loaded.sample_id
+        if spec.data_name in sample_ids and loaded_sample != spec.data_name:
+            # the file names a bundled sample: load it (replacing any other table), so the analysis is whole
             _use_sample(spec.data_name)
         set_roles(spec.roles)
         set_estimand(spec.estimand)

@@ -16,7 +16,7 @@ from causal_core.core.registry import MethodInfo, list_methods
 from causal_core.core.roles import Roles
 
 __all__ = ["Strategy", "Identification", "identify", "treatment_kind_of", "method_availability", "method_strategy",
-           "WEAK_INSTRUMENT_F"]
+           "first_stage_f", "roles_problem_text", "WEAK_INSTRUMENT_F"]
 
 #: First-stage F below which an instrument counts as weak (Staiger & Stock 1997): IV methods are then
 #: not recommended (not ticked by default), since the estimate is then not identified in practice.
@@ -304,3 +304,19 @@ def identify(roles: Roles, df: pd.DataFrame) -> Identification:
         hidden_confounding=hidden,
         not_identified=not_identified,
     )
+
+
+def roles_problem_text(df: pd.DataFrame, roles: Roles, treatment_kind: str) -> str | None:
+    """Why the roles cannot be used on ``df`` at all (one sentence), or None when they check out.
+
+    The check every method shares (columns exist, one role per column except confounder-and-subgroup,
+    usable values, two arms), done once so that a page can refuse a run with one message instead of one
+    error per method.
+    """
+    from causal_core.core.data import prepare
+    try:
+        prepare(df, roles, treatment_kind="binary" if treatment_kind == "binary" else "continuous",
+                outcome_may_be_missing=roles.selection is not None)
+    except CausalInputError as exc:
+        return str(exc)
+    return None
