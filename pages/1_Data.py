@@ -6,7 +6,8 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.core.formatting import format_number
-from causal_core.datasets.profile import describe_columns
+from causal_core.datasets.profile import date_columns, describe_columns
+from causal_core.datasets.table_fixes import dates_to_days
 from causal_core.datasets.safe_read import read_upload
 from causal_core.datasets.samples import get_sample, list_samples, load_sample
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
@@ -156,6 +157,29 @@ def _restore_section() -> None:
         set_page_value("_data_message", ("warning" if notes else "success", " ".join([text] + notes)))
 
 
+def _convert_dates(columns: list[str]) -> None:
+    dataset = get_dataset()
+    if dataset is None:
+        return
+    converted, notes = dates_to_days(dataset.df, columns)
+    # a changed table is no longer the bundled sample: the report's script must not reload the original
+    set_dataset(converted, name=f"{dataset.name} (dates as days)", source="upload" if dataset.source == "sample"
+                else dataset.source)
+    set_page_value("_data_message", ("success", " ".join(notes)))
+
+
+def _dates_section(df: pd.DataFrame) -> None:
+    dates = date_columns(df)
+    if not dates:
+        return
+    names = ", ".join(f"`{c}`" for c in dates)
+    st.info(f"Column(s) {names} hold dates. They are never added as confounders automatically (a date is not a "
+            "category). Convert them to a number, days since the column's first date, to use them in a role, or "
+            "leave them out.", icon=":material/calendar_month:")
+    st.button("Convert the dates to days since the first date", key="data_convert_dates", on_click=_convert_dates,
+              args=(dates,))
+
+
 def _overview() -> None:
     dataset = get_dataset()
     if dataset is None:
@@ -173,6 +197,7 @@ def _overview() -> None:
               help="Rows missing a value in a column used by the analysis are dropped by the estimators.")
     c4.metric("Binary columns", f"{int((described['kind'] == 'binary').sum())}",
               help="Columns with exactly two values: the usual treatment candidates.")
+    _dates_section(df)
     tab_preview, tab_columns = st.tabs(["Preview (first 200 rows)", "Columns: types and missing values"])
     with tab_preview:
         st.dataframe(df.head(200), width="stretch", height=360)

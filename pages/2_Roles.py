@@ -121,6 +121,10 @@ def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None
                           on_click=_fill_confounders, args=(list(suggestions.confounders),),
                           help="Fills the list with every column not used in another role (identifiers excluded). "
                                "Then remove anything measured after treatment.")
+        if suggestions.dates:
+            st.caption("Dates, never added by \"Use all other columns\": "
+                       + ", ".join(f"`{c}`" for c in suggestions.dates)
+                       + ". Convert them to days since the first date on the Data page, or leave them out.")
         if identifiers:
             st.caption("Not offered (look like row identifiers): " + ", ".join(f"`{c}`" for c in sorted(identifiers)))
     if treatment is None or outcome is None:

@@ -257,6 +257,12 @@ def encode_columns(frame: pd.DataFrame, role: str) -> tuple[np.ndarray, list[str
         if _is_categorical(series):
             levels = sorted(series.dropna().astype(str).unique())
             if len(levels) > 50:
+                from causal_core.datasets.profile import looks_like_date_text
+                if looks_like_date_text(series):
+                    raise CausalInputError(
+                        f"{role.capitalize()} column '{column}' holds dates written as text ({len(levels)} distinct "
+                        "values); convert it to a number (days since the first date, on the Data page) or leave it out."
+                    )
                 raise CausalInputError(
                     f"{role.capitalize()} column '{column}' is text with {len(levels)} distinct values; "
                     "recode it or drop it (at most 50 categories are one-hot encoded)."
