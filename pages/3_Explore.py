@@ -114,8 +114,11 @@ if page_value("_explore_scan_requested"):
         try:
             reversing = scan[scan["reversal"].fillna(False).astype(bool)]
             if len(reversing):
+                noisy = reversing[reversing["within_noise"].fillna(False).astype(bool)]["column"].tolist()
                 st.error(f"{len(reversing)} column(s) reverse the aggregate comparison: "
-                         + ", ".join(f"`{c}`" for c in reversing["column"]) + ".", icon=":material/swap_vert:")
+                         + ", ".join(f"`{c}`" for c in reversing["column"]) + "."
+                         + (" Within noise (some 95% interval contains 0): " + ", ".join(f"`{c}`" for c in noisy)
+                            + "." if noisy else ""), icon=":material/swap_vert:")
             else:
                 st.success(f"No column among the {len(scan)} checked reverses the aggregate comparison.")
             st.dataframe(scan, hide_index=True, width="stretch", column_config={
