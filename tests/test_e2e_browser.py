@@ -353,6 +353,8 @@ def test_samples_tick_their_own_design_a_data_change_resets_ticks_and_reload_kee
     page.get_by_text(f"Done: {len(lalonde)} of {len(lalonde)} method(s) gave an estimate.").wait_for()
     _wait_idle(page)
     _widget(page, "est_forest", "svg.main-svg").wait_for(state="visible")
+    page.get_by_role("heading", name=re.compile(r"^Estimates of the ATT")).first.evaluate(
+        "element => element.scrollIntoView({block: 'start'})")  # the results, not the method list
     page.screenshot(path=str(GUIDANCE_ARTIFACTS / "lalonde_psid_estimate.png"), full_page=True)
     _go_to(page, "Diagnostics")
     _widget(page, "diag_love_plot", "svg.main-svg").wait_for(state="visible")
