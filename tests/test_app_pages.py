@@ -380,3 +380,23 @@ def test_restoring_an_analysis_loads_the_sample_it_names_over_another_table():
     _assert_clean(at, "restore")
     assert at.session_state["dataset"].sample_id == "front_door"
     assert at.session_state["roles"] == info.roles and at.session_state["methods"] == ["front_door"]
+
+
+@pytest.mark.parametrize("page, source_key, widget_key", [
+    ("pages/11_Stable_learning.py", "sl_source", "sl_features"),
+    ("pages/7_Mechanism_learning.py", "ml_source", "ml_features"),
+])
+def test_study_pages_take_the_columns_of_the_new_table(page, source_key, widget_key):
+    at = _app()
+    _load_sample(at, "lalonde_psid")
+    at.switch_page(page).run()
+    _assert_clean(at, page)
+    at.radio(key=source_key).set_value(at.radio(key=source_key).options[0]).run()  # the loaded table
+    old = list(at.multiselect(key=widget_key).value)
+    assert old and set(old) <= set(cc.load_sample("lalonde_psid").columns)
+    at.switch_page("pages/1_Data.py").run()
+    _load_sample(at, "simulated_linear")
+    at.switch_page(page).run()
+    _assert_clean(at, page)
+    new_columns = set(cc.load_sample("simulated_linear").columns)
+    assert at.multiselect(key=widget_key).value and set(at.multiselect(key=widget_key).value) <= new_columns
