@@ -400,3 +400,16 @@ def test_study_pages_take_the_columns_of_the_new_table(page, source_key, widget_
     _assert_clean(at, page)
     new_columns = set(cc.load_sample("simulated_linear").columns)
     assert at.multiselect(key=widget_key).value and set(at.multiselect(key=widget_key).value) <= new_columns
+
+
+def test_mixtures_example_says_it_replaces_the_loaded_table():
+    at = _app()
+    _load_sample(at, "lalonde_psid")
+    before = at.session_state["dataset"].name
+    at.switch_page("pages/9_Mixtures.py").run()
+    _assert_clean(at, "mixtures")
+    assert any("replaces the loaded table" in c.value for c in at.caption)
+    at.button(key="mix_latent_load").click().run()
+    _assert_clean(at, "mixtures example")
+    assert at.session_state["dataset"].sample_id == "latent_confounder"
+    assert any(f"replacing '{before}'" in i.value for i in at.info), [i.value for i in at.info]
