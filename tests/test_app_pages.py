@@ -413,3 +413,21 @@ def test_mixtures_example_says_it_replaces_the_loaded_table():
     _assert_clean(at, "mixtures example")
     assert at.session_state["dataset"].sample_id == "latent_confounder"
     assert any(f"replacing '{before}'" in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_a_run_where_every_method_fails_keeps_the_earlier_results():
+    at = _app()
+    _load_sample(at, "simulated_linear")
+    at.switch_page("pages/4_Estimate.py").run()
+    at.button(key="est_run").click().run()
+    before = at.session_state["results"]
+    assert before is not None and before.results
+    at.session_state["methods"] = ["ipw"]
+    at.session_state["method_options"] = {"ipw": {"propensity_model": "no_such_model"}}
+    at.switch_page("pages/1_Data.py").run()  # the Estimate page's checkboxes are drawn afresh from the choice
+    at.switch_page("pages/4_Estimate.py").run()
+    at.button(key="est_run").click().run()
+    _assert_clean(at, "failing run")
+    assert at.session_state["results"] is before
+    assert any("No method gave an estimate" in w.value and "earlier results are kept" in w.value
+               for w in at.warning), [w.value for w in at.warning]
