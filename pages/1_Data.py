@@ -6,7 +6,8 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.core.formatting import format_number
-from causal_core.datasets.profile import describe_columns
+from causal_core.datasets.profile import date_columns, describe_columns
+from causal_core.datasets.table_fixes import dates_to_days
 from causal_core.datasets.safe_read import read_upload
 from causal_core.datasets.samples import get_sample, list_samples, load_sample
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
@@ -114,7 +115,8 @@ def _sample_section() -> None:
 def _restore_section() -> None:
     with st.expander("Restore a saved analysis (JSON)"):
         st.caption("Restores the roles, estimand, methods, their options and the seed saved from the Report page. "
-                   "The data itself is not in the file: load the same data here as well.")
+                   "A bundled sample named in the file is loaded with it; an uploaded table is not in the file, "
+                   "so load the same data here as well.")
         upload = st.file_uploader("Analysis file", type=["json"], key="data_restore")
         if upload is None:
             return
@@ -134,7 +136,10 @@ def _restore_section() -> None:
                     "error", f"'{upload.name}' is not a readable analysis file ({type(exc).__name__}). Nothing was changed."))
             return
         sample_ids = {s.id for s in list_samples()}
-        if get_dataset() is None and spec.data_name in sample_ids:
+        loaded = get_dataset()
+        loaded_sample = None if loaded is None or loaded.source != "sample" else loaded.sample_id
+        if spec.data_name in sample_ids and loaded_sample != spec.data_name:
+            # the file names a bundled sample: load it (replacing any other table), so the analysis is whole
             _use_sample(spec.data_name)
         set_roles(spec.roles)
         set_estimand(spec.estimand)
@@ -150,6 +155,29 @@ def _restore_section() -> None:
         if dataset is None:
             text += " Now load its data above."
         set_page_value("_data_message", ("warning" if notes else "success", " ".join([text] + notes)))
+
+
+def _convert_dates(columns: list[str]) -> None:
+    dataset = get_dataset()
+    if dataset is None:
+        return
+    converted, notes = dates_to_days(dataset.df, columns)
+    # a changed table is no longer the bundled sample: the report's script must not reload the original
+    set_dataset(converted, name=f"{dataset.name} (dates as days)", source="upload" if dataset.source == "sample"
+                else dataset.source)
+    set_page_value("_data_message", ("success", " ".join(notes)))
+
+
+def _dates_section(df: pd.DataFrame) -> None:
+    dates = date_columns(df)
+    if not dates:
+        return
+    names = ", ".join(f"`{c}`" for c in dates)
+    st.info(f"Column(s) {names} hold dates. They are never added as confounders automatically (a date is not a "
+            "category). Convert them to a number, days since the column's first date, to use them in a role, or "
+            "leave them out.", icon=":material/calendar_month:")
+    st.button("Convert the dates to days since the first date", key="data_convert_dates", on_click=_convert_dates,
+              args=(dates,))
 
 
 def _overview() -> None:
@@ -169,6 +197,7 @@ def _overview() -> None:
               help="Rows missing a value in a column used by the analysis are dropped by the estimators.")
     c4.metric("Binary columns", f"{int((described['kind'] == 'binary').sum())}",
               help="Columns with exactly two values: the usual treatment candidates.")
+    _dates_section(df)
     tab_preview, tab_columns = st.tabs(["Preview (first 200 rows)", "Columns: types and missing values"])
     with tab_preview:
         st.dataframe(df.head(200), width="stretch", height=360)

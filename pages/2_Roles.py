@@ -31,8 +31,11 @@ HELP = {
                   "Example: tar deposits in the lungs between smoking and cancer.",
     "proxies": "Noisy measurements of a confounder you could not measure directly. "
                "Example: several test scores standing in for unobserved ability.",
-    "subgroups": "Columns whose groups you want to compare separately (Explore page). "
-                 "Example: income group, to check for Simpson's paradox.",
+    "subgroups": "Columns whose groups you want to compare separately (Explore page). A column may be both a "
+                 "confounder and a subgroup. Example: income group, to check for Simpson's paradox.",
+    "exclusions": "Heckman's exclusion restriction: variables that move whether the outcome was recorded but not "
+                  "the outcome itself. Example: `contact`, the number of call attempts of a survey. They are not "
+                  "instruments for the treatment.",
     "selection": "A 0/1 column that is 1 where the outcome was recorded and 0 where it is missing. "
                  "Example: `observed` = 1 if the follow-up survey was answered.",
     "shadow": "A variable associated with the outcome but not with whether the outcome was recorded, "
@@ -47,7 +50,8 @@ def _index(options: list[Any], value: Any) -> int | None:
 def _fill_confounders(candidates: list[str]) -> None:
     used = [widget_value("roles_treatment"), widget_value("roles_outcome"), widget_value("roles_selection"),
             widget_value("roles_shadow")]
-    for key in ("roles_instruments", "roles_mechanisms", "roles_proxies", "roles_subgroups"):
+    # subgroups stay eligible: a column may be both a confounder and a subgroup (a Simpson table stratifies by one)
+    for key in ("roles_instruments", "roles_mechanisms", "roles_proxies", "roles_exclusions"):
         used += list(widget_value(key) or [])
     set_widget_value("roles_confounders", unassigned_columns(candidates, used))
 
@@ -103,7 +107,8 @@ def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None
         lists: dict[str, list[str]] = {}
         for role, label in (("confounders", "Confounders"), ("instruments", "Instruments"),
                             ("mechanisms", "Mechanisms (front-door)"), ("proxies", "Proxies of a hidden confounder"),
-                            ("subgroups", "Subgroups")):
+                            ("subgroups", "Subgroups"),
+                            ("exclusions", "Exclusion variables (Heckman selection)")):
             key = f"roles_{role}"
             # A default only for a new widget: once the key is in session state (the widget's own value, or the
             # fill button's callback), the value comes from there and a default would clash with it.
@@ -116,6 +121,10 @@ def _role_widgets(df: pd.DataFrame, current: cc.Roles | None) -> cc.Roles | None
                           on_click=_fill_confounders, args=(list(suggestions.confounders),),
                           help="Fills the list with every column not used in another role (identifiers excluded). "
                                "Then remove anything measured after treatment.")
+        if suggestions.dates:
+            st.caption("Dates, never added by \"Use all other columns\": "
+                       + ", ".join(f"`{c}`" for c in suggestions.dates)
+                       + ". Convert them to days since the first date on the Data page, or leave them out.")
         if identifiers:
             st.caption("Not offered (look like row identifiers): " + ", ".join(f"`{c}`" for c in sorted(identifiers)))
     if treatment is None or outcome is None:

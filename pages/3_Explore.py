@@ -70,7 +70,10 @@ result = attempt(subgroup_table, df, treatment, outcome, by, treated_level=treat
 if result is None:
     st.caption("Tip: for a text treatment, set its treated level on the Roles page.")
 else:
-    if result.reversal:
+    if result.reversal and result.reversal_within_noise:
+        st.warning(f"**Apparent Simpson's reversal on `{by}`, within noise.** {result.explanation}",
+                   icon=":material/blur_on:")
+    elif result.reversal:
         st.error(f"**Simpson's reversal on `{by}`.** {result.explanation}", icon=":material/swap_vert:")
     else:
         st.info(result.explanation)
@@ -83,14 +86,21 @@ else:
         "stratum": by, "n_treated": f"n {result.treated_label}", "n_control": f"n {result.control_label}",
         "mean_treated": f"mean {outcome}: {result.treated_label}",
         "mean_control": f"mean {outcome}: {result.control_label}",
-        "difference": "difference", "share_of_treated": f"share of {result.treated_label}",
+        "difference": "difference", "std_error": "SE", "ci_low": "95% CI low", "ci_high": "95% CI high",
+        "z": "z", "share_of_treated": f"share of {result.treated_label}",
         "share_of_control": f"share of {result.control_label}",
     })
+    numbers = [f"mean {outcome}: {result.treated_label}", f"mean {outcome}: {result.control_label}", "difference",
+               "SE", "95% CI low", "95% CI high"]
+    shares = [f"share of {result.treated_label}", f"share of {result.control_label}"]
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.4g") for c in table.columns[3:6]}
-                 | {c: st.column_config.NumberColumn(format="percent") for c in table.columns[6:]})
-    st.caption("Difference = treated mean minus control mean. Shares: each group's share of that arm's rows; "
-               "unequal shares are what make the aggregate differ from the groups.")
+                 column_config={c: st.column_config.NumberColumn(format="%.4g") for c in numbers}
+                 | {"z": st.column_config.NumberColumn(format="%.2f")}
+                 | {c: st.column_config.NumberColumn(format="percent") for c in shares})
+    st.caption("Difference = treated mean minus control mean, with its standard error (unequal variances) and "
+               "95% confidence interval; an interval containing 0 means the group's difference could be chance. "
+               "Shares: each group's share of that arm's rows; unequal shares are what make the aggregate differ "
+               "from the groups.")
 
 st.divider()
 st.subheader("Scan every column for a reversal")
@@ -104,8 +114,11 @@ if page_value("_explore_scan_requested"):
         try:
             reversing = scan[scan["reversal"].fillna(False).astype(bool)]
             if len(reversing):
+                noisy = reversing[reversing["within_noise"].fillna(False).astype(bool)]["column"].tolist()
                 st.error(f"{len(reversing)} column(s) reverse the aggregate comparison: "
-                         + ", ".join(f"`{c}`" for c in reversing["column"]) + ".", icon=":material/swap_vert:")
+                         + ", ".join(f"`{c}`" for c in reversing["column"]) + "."
+                         + (" Within noise (some 95% interval contains 0): " + ", ".join(f"`{c}`" for c in noisy)
+                            + "." if noisy else ""), icon=":material/swap_vert:")
             else:
                 st.success(f"No column among the {len(scan)} checked reverses the aggregate comparison.")
             st.dataframe(scan, hide_index=True, width="stretch", column_config={
@@ -113,7 +126,7 @@ if page_value("_explore_scan_requested"):
                     "Aggregate difference", format="%.4g"),
                 "min_difference": st.column_config.NumberColumn("Smallest within-group difference", format="%.4g"),
                 "max_difference": st.column_config.NumberColumn("Largest within-group difference", format="%.4g"),
-                "reversal": "Reversal", "explanation": st.column_config.TextColumn("Explanation", width="large"),
+                "reversal": "Reversal", "within_noise": "Within noise", "explanation": st.column_config.TextColumn("Explanation", width="large"),
                 "note": "Note"})
         except Exception as exc:
             show_error(exc, "Showing the scan")

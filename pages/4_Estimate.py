@@ -10,7 +10,7 @@ import causal_core as cc
 from causal_core.charts import forest_plot
 from causal_core.core.formatting import format_number
 from causal_core.datasets.samples import get_sample
-from causal_core.diagnostics.identification import identify
+from causal_core.diagnostics.identification import identify, roles_problem_text
 from pages._runs import TABLE_COLUMNS, last_run_note, start_run
 from pages._state import (
     ResultsBundle,
@@ -35,15 +35,18 @@ ESTIMAND_HELP = ("ATE: average effect over everyone. ATT: average effect among t
                  "ATC: among the controls. LATE: among those whose treatment the instrument changes (IV).")
 
 
-def _method_picker(estimand: str, available: set[str], unavailable: dict[str, str]) -> tuple[list[str], dict]:
+def _method_picker(estimand: str, identification) -> tuple[list[str], dict]:
     """Checkboxes grouped by family with their options; returns the chosen ids and every method's options."""
+    available = set(identification.available_methods)
+    unavailable = identification.unavailable
     stored_methods = get_methods()
     stored_options = get_method_options()
     usable = {info.id for info in cc.list_methods() if info.id in available and estimand in info.estimands}
-    # Defaults on a first visit, and also when none of the stored choices can run any more (new data, roles or
-    # estimand): an empty page of unticked boxes would hide that the old choice no longer applies.
+    # Defaults (the identification's recommended methods) on a first visit and after a data change (which
+    # forgets the ticks), and also when none of the stored choices can run any more (new roles or estimand):
+    # an empty page of unticked boxes would hide that the old choice no longer applies.
     if not methods_were_chosen() or (stored_methods and not set(stored_methods) & usable):
-        stored_methods = [info.id for info in cc.list_methods() if info.default_ticked and info.id in usable]
+        stored_methods = [m for m in identification.recommended_methods if m in usable]
     chosen: list[str] = []
     options: dict[str, dict[str, Any]] = {}
     families: dict[str, list[cc.MethodInfo]] = {}
@@ -64,6 +67,8 @@ def _method_picker(estimand: str, available: set[str], unavailable: dict[str, st
                 use = st.checkbox(info.label, value=info.id in stored_methods, key=f"est_use_{info.id}",
                                   help=info.reference)
                 st.caption(info.summary + (" Loads PyTorch when run." if info.needs_torch else ""))
+                if info.id in identification.not_identified:
+                    st.caption(f":orange[:material/warning: {identification.not_identified[info.id]}]")
                 if info.options:
                     with st.expander(f"Options for {info.label}"):
                         stored = stored_options.get(info.id, {})
@@ -123,8 +128,10 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
                                 reference=reference, reference_label=reference_label),
                     width="stretch", key="est_forest")
     failed = table[table["error"].fillna("") != ""]
-    for _, row in failed.iterrows():
-        st.error(f"**{row['label']}:** {row['error']}", icon=":material/error:")
+    # one box per distinct message: the same failure of many methods is said once, naming them all
+    for message, rows in failed.groupby("error", sort=False):
+        labels = ", ".join(rows["label"].astype(str))
+        st.error(f"**{labels}:** {message}", icon=":material/error:")
     warned = table[(table["error"].fillna("") == "") & (table["warnings"].fillna("") != "")]
     if len(warned):
         with st.expander(f"Warnings from {len(warned)} method(s)"):
@@ -160,14 +167,20 @@ c3.caption(f"Treatment `{roles.treatment}` · outcome `{roles.outcome}` · {len(
            "Methods that cannot run with these roles are greyed out with the reason.")
 set_estimand(estimand)
 set_seed(int(seed))
-chosen, options = _method_picker(estimand, available, identification.unavailable)
+chosen, options = _method_picker(estimand, identification)
 set_methods(chosen)
 set_method_options({**get_method_options(), **options})
 
+# the roles are checked once, before a run is offered: bad roles give one message, not one per method, and
+# the previous results stay as they are
+roles_problem = roles_problem_text(dataset.df, roles, identification.treatment_kind)
+if roles_problem:
+    st.error(f"{roles_problem} Fix the roles on the Roles page to run the methods; earlier results are kept.",
+             icon=":material/error:")
 run_column, note_column = st.columns([1, 3])
 running = get_active_run() is not None
 run = run_column.button(f"Run {len(chosen)} method(s)", key="est_run", type="primary",
-                        disabled=not chosen or running,
+                        disabled=not chosen or running or roles_problem is not None,
                         help="A run is going (see the panel at the top of the page)." if running else None)
 note_column.caption("Results of unchanged settings are reused instantly; change a setting to recompute that method. "
                     "Runs compute in the background: you can move to other pages, reload, or cancel.")

@@ -14,7 +14,8 @@ from causal_core.core.formatting import format_number
 from causal_core.core.provenance import design_for
 from causal_core.diagnostics.balance_tables import balance_tables
 from causal_core.diagnostics.diagnostic_parts import is_scalar, split_diagnostics
-from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
+from pages._state import (ResultsBundle, cache_result, cached, get_results, page_value, results_staleness,
+                          set_page_value)
 from pages._ui import attempt, link_to, require_dataset, show_error
 
 _MISSING = object()
@@ -88,6 +89,19 @@ def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> No
         st.warning(warning)
 
 
+def _remembered_select(label: str, options: list[Any], *, key: str, **kwargs: Any) -> Any:
+    """A selectbox whose choice outlives leaving the page (Streamlit drops a widget's key when its page is
+    not shown); the choice is kept as a page value and forgotten with the table."""
+    choices = dict(page_value("_diag_choices") or {})
+    stored = choices.get(key)
+    index = options.index(stored) if stored in options else 0
+    value = st.selectbox(label, options, index=index, key=key, **kwargs)
+    if choices.get(key) != value:
+        choices[key] = value
+        set_page_value("_diag_choices", choices)
+    return value
+
+
 def _format(value: Any) -> str:
     return format_number(value, digits=6) if isinstance(value, (float, np.floating)) else str(value)
 
@@ -117,7 +131,7 @@ else:
         st.caption("Absolute standardised mean difference of each confounder between treated and control, before "
                    "(open circles) and after each method's weights. Below 0.1 (dashed line) is conventionally balanced.")
         st.plotly_chart(love_plot(tables), width="stretch", key="diag_love_plot")
-        chosen_table = st.selectbox("Balance table for", list(tables), key="diag_balance_method")
+        chosen_table = _remembered_select("Balance table for", list(tables), key="diag_balance_method")
         _balance_detail(tables[chosen_table])
     elif not balance_errors:
         st.info("None of the methods run produced weights (weighting and matching methods do). Run one to see balance.")
@@ -127,7 +141,7 @@ else:
 st.divider()
 st.subheader("One method in detail")
 labels = {m: cc.get_method(m).label for m in bundle.results}
-method = st.selectbox("Method", list(bundle.results), format_func=labels.get, key="diag_method")
+method = _remembered_select("Method", list(bundle.results), format_func=labels.get, key="diag_method")
 result = bundle.results[method]
 data = _prepared(bundle, df, method)
 tab_overlap, tab_weights, tab_covariate, tab_details = st.tabs(
@@ -160,7 +174,7 @@ with tab_covariate:
         st.info("No confounders to show.")
     else:
         names = list(data.covariate_names)
-        covariate = st.selectbox("Covariate", names, key="diag_covariate")
+        covariate = _remembered_select("Covariate", names, key="diag_covariate")
         weights = result.weights if result.weight_diagnostics is not None else None
         st.caption("Share of treated and control rows at each value, before and after the method's weights; "
                    "after good weighting the two groups' distributions look alike.")

@@ -83,6 +83,11 @@ def _repeated_measurements_section() -> None:
 
 def _load_latent_sample() -> None:
     info = get_sample(LATENT_SAMPLE)
+    previous = get_dataset()
+    if previous is not None:
+        set_page_value("_mix_loaded_note", f"Loaded '{info.title}' as the table of the whole analysis, replacing "
+                                           f"'{previous.name}' on every page (load it again on the Data page to "
+                                           "go back).")
     set_dataset(load_sample(LATENT_SAMPLE), name=info.title, source="sample", sample_id=LATENT_SAMPLE)
     set_roles(info.roles)
     pop_page_value("mix_latent_result")
@@ -98,8 +103,16 @@ def _latent_confounder_section() -> None:
     if dataset is None or roles is None or not roles.proxies:
         st.info("This needs a table with treatment, outcome and at least three discrete **proxies** "
                 "(Roles page), or the bundled example.")
-        st.button("Load the hidden-confounder example", key="mix_latent_load", on_click=_load_latent_sample)
+        if dataset is not None:
+            st.caption(f":orange[The example replaces the loaded table **{dataset.name}** and its roles on every "
+                       "page.]")
+        label = ("Load the hidden-confounder example" if dataset is None
+                 else "Replace the loaded table with the hidden-confounder example")
+        st.button(label, key="mix_latent_load", on_click=_load_latent_sample)
         return
+    note = page_value("_mix_loaded_note")
+    if note:
+        st.info(note, icon=":material/swap_horiz:")
     st.caption(f"Data: **{dataset.name}**; treatment **{roles.treatment}**, outcome **{roles.outcome}**, "
                f"proxies {', '.join(roles.proxies)}.")
     c1, c2, c3 = st.columns(3)

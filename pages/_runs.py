@@ -28,6 +28,7 @@ from pages._state import (
     ResultsBundle,
     RunRef,
     get_active_run,
+    get_results,
     page_value,
     pop_page_value,
     result_cache,
@@ -99,6 +100,11 @@ def _finish(run: RunRef, status: JobStatus | None) -> None:
     if status is None:
         set_page_value(_NOTE_KEY, ("lost", "The run started earlier is no longer known to the server (it may "
                                                "have restarted); run the methods again."))
+    elif status.state == "done" and not _bundle(run).results and get_results() is not None:
+        # nothing gave an estimate: the earlier results stay, and the failures are said once
+        errors = sorted({str(e) for e in _bundle(run).table["error"].fillna("") if e})
+        set_page_value(_NOTE_KEY, ("stopped", f"No method gave an estimate ({' / '.join(errors)}); the earlier "
+                                               "results are kept."))
     elif status.state == "done":
         bundle = _bundle(run)
         set_results(bundle)

@@ -64,6 +64,9 @@ longer match, instead of recomputing it silently:
 ``"_sl_result"``                Stable learning: (settings, fit) of the last press of its button
 ``"_ml_result"``                Mechanism learning: (settings, fit) of the last press of its button
 ``"_run_note"``                 the note about the last background run (``pages/_runs.py``)
+``"_diag_choices"``             Diagnostics: the method, balance table and covariate last chosen (kept when
+                                the analyst leaves the page; forgotten with the table)
+``"_mix_loaded_note"``          Mixtures: the note that its example replaced the loaded table
 =============================== ================================================
 
 Widget values (keys given to widgets with ``key=``) are read and set with
@@ -225,7 +228,9 @@ def set_dataset(df: pd.DataFrame, name: str, source: str, sample_id: str | None 
     """Load a new table: bump the version and keep the roles only if all their columns still exist.
 
     Results computed on the previous table are kept (so pages can say they are
-    out of date) but :func:`results_are_current` becomes False.
+    out of date) but :func:`results_are_current` becomes False. The ticked methods, their options and the
+    pages' choices made for the previous table are forgotten, so the new table gets the methods its own
+    roles recommend instead of ticks made for another design.
     """
     previous = get_dataset()
     version = (previous.version + 1) if previous is not None else 1
@@ -234,6 +239,12 @@ def set_dataset(df: pd.DataFrame, name: str, source: str, sample_id: str | None 
     roles = get_roles()
     if roles is not None and not set(roles.columns()) <= set(map(str, df.columns)):
         st.session_state["roles"] = None
+    st.session_state.pop("methods", None)
+    st.session_state.pop("method_options", None)
+    forget_widget_values([key for key in list(st.session_state.keys())
+                          if isinstance(key, str) and key.startswith(TABLE_CHOICE_PREFIXES)])
+    for name in TABLE_CHOICE_VALUES:
+        pop_page_value(name)
     _write("data", df)
     _write_state()
     return dataset
@@ -330,7 +341,11 @@ CACHES = ("result_cache", "robustness", "het_cache", "_diag_prepared", "_diag_ba
           "_report_robustness", "_report_figures", "_data_described", "_data_sheet_names")
 PAGE_VALUES = ("het_settings", "het_last", "mix_iid_result", "mix_iid_error", "mix_latent_result", "_data_message",
                "_data_upload_signature", "_data_restore_signature", "_explore_scan_requested", "_sl_data_key",
-               "_ml_data_key", "_sl_result", "_ml_result", "_run_note")
+               "_ml_data_key", "_sl_result", "_ml_result", "_run_note", "_diag_choices", "_mix_loaded_note")
+#: Widget-key prefixes of the choices made for one table: a new table forgets them (with the ticked methods).
+TABLE_CHOICE_PREFIXES = ("est_use_", "est_opt_", "diag_")
+#: Page values holding choices made for one table, forgotten with it.
+TABLE_CHOICE_VALUES = ("_diag_choices",)
 _MISSING = object()
 
 

@@ -15,7 +15,7 @@ import causal_core as cc
 from causal_core.datasets import simulate
 
 IV_ROLES = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"])
-HECKMAN_ROLES = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"], selection="observed")
+HECKMAN_ROLES = cc.Roles(treatment="treat", outcome="y", exclusions=["z"], confounders=["x1"], selection="observed")
 FRONT_DOOR_ROLES = cc.Roles(treatment="treat", outcome="y", mechanisms=["m"])
 
 

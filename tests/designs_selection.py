@@ -22,7 +22,7 @@ SHADOW_ROLES = cc.Roles(treatment="graduate", outcome="income", confounders=["ab
 IPSW_ROLES = cc.Roles(treatment="graduate", outcome="income", confounders=["ability", "contact"],
                       selection="answered")
 HECKMAN_ROLES = cc.Roles(treatment="graduate", outcome="income", confounders=["ability", "parent_income"],
-                         instruments=["contact"], selection="answered")
+                         exclusions=["contact"], selection="answered")
 ERRORS = ("normal", "skewed", "uniform")  # the main benchmark's shapes; "bimodal" is also available
 #: Half the distance between the two modes of the "bimodal" errors (each mode has SD sqrt(1 - m^2)).
 BIMODAL_MODE = simulate.BIMODAL_MODE

@@ -149,7 +149,9 @@ def test_causal_diagram_names_the_strategy():
 def test_mechanisms_replace_the_direct_arrow():
     with_m = causal_diagram(cc.Roles(treatment="t", outcome="y", mechanisms=("m",)))
     without = causal_diagram(cc.Roles(treatment="t", outcome="y"))
-    assert sum(a.showarrow for a in with_m.layout.annotations) == 2
+    # T -> M -> Y, plus the declared hidden confounder's dashed U -> T and U -> Y
+    assert sum(a.showarrow for a in with_m.layout.annotations) == 4
+    assert any("Hidden confounder" in (a.text or "") for a in with_m.layout.annotations)
     assert sum(a.showarrow for a in without.layout.annotations) == 1
 
 

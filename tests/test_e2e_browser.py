@@ -320,3 +320,81 @@ def test_upload_roles_estimate_and_download_report(app_url, page, tmp_path):
     page.locator(".js-plotly-plot svg.main-svg").first.wait_for(state="visible")
     assert page.locator(".js-plotly-plot").count() >= 3
     _shot(page, "07_report_file")
+
+
+# ---------------------------------------------------------------- issue 14: guidance follows the data
+
+GUIDANCE_ARTIFACTS = ROOT / "test-artifacts" / "issue14"
+
+
+def _load_sample_in_browser(page, sample_id: str) -> None:
+    title = cc.get_sample(sample_id).title
+    _go_to(page, "Data")
+    _choose(page, "data_sample", re.compile(rf"^{re.escape(title)}$"))
+    _widget(page, "data_load_sample", "button").click()
+    page.get_by_text(f"Loaded sample '{title}' with its suggested roles.").wait_for()
+    _wait_idle(page)
+
+
+def _ticks_on_estimate(page) -> dict[str, dict[str, bool]]:
+    _go_to(page, "Estimate")
+    _widget(page, "est_run", "button").wait_for()
+    _wait_idle(page)
+    return {key.removeprefix("est_use_"): state for key, state in _checkboxes(page, "est_use_").items()}
+
+
+def _ticked_ids(boxes: dict[str, dict[str, bool]]) -> set[str]:
+    return {method for method, state in boxes.items() if state["checked"] and not state["disabled"]}
+
+
+def test_samples_tick_their_own_design_a_data_change_resets_ticks_and_reload_keeps_the_analysis(app_url, page):
+    GUIDANCE_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.goto(app_url)
+    page.get_by_role("heading", name="Data", exact=True).first.wait_for()
+    _wait_idle(page)
+
+    # 1. LaLonde PSID: run the recommended (back-door) methods; screenshots of Estimate, Diagnostics, Report
+    _load_sample_in_browser(page, "lalonde_psid")
+    boxes = _ticks_on_estimate(page)
+    lalonde = _ticked_ids(boxes)
+    assert {"regression_adjustment", "ipw", "doubly_robust", "entropy_balancing"} <= lalonde, boxes
+    _run_button_says(page, f"Run {len(lalonde)} method(s)")
+    _widget(page, "est_run", "button").click()
+    page.get_by_text(f"Done: {len(lalonde)} of {len(lalonde)} method(s) gave an estimate.").wait_for()
+    _wait_idle(page)
+    _widget(page, "est_forest", "svg.main-svg").wait_for(state="visible")
+    page.get_by_role("heading", name=re.compile(r"^Estimates of the ATT")).first.evaluate(
+        "element => element.scrollIntoView({block: 'start'})")  # the results, not the method list
+    page.screenshot(path=str(GUIDANCE_ARTIFACTS / "lalonde_psid_estimate.png"), full_page=True)
+    _go_to(page, "Diagnostics")
+    _widget(page, "diag_love_plot", "svg.main-svg").wait_for(state="visible")
+    page.screenshot(path=str(GUIDANCE_ARTIFACTS / "lalonde_psid_diagnostics.png"), full_page=True)
+    _go_to(page, "Report")
+    _widget(page, "report_html", "button").wait_for(state="visible")
+    page.screenshot(path=str(GUIDANCE_ARTIFACTS / "lalonde_psid_report.png"), full_page=True)
+
+    # 2. a hand tick, then a data change: the front-door sample ticks front door, not the old ticks
+    _ticks_on_estimate(page)
+    _widget(page, "est_use_d2vd", "label").click()
+    _run_button_says(page, f"Run {len(lalonde) + 1} method(s)")
+    _load_sample_in_browser(page, "front_door")
+    front_door = _ticked_ids(_ticks_on_estimate(page))
+    assert "front_door" in front_door and "d2vd" not in front_door, front_door
+    assert not front_door & {"regression_adjustment", "ipw", "doubly_robust", "entropy_balancing"}, front_door
+
+    # 3. the selection survey ticks its selection methods; its exclusion variable is no instrument, so no 2SLS
+    _load_sample_in_browser(page, "selection_survey")
+    boxes = _ticks_on_estimate(page)
+    selection = _ticked_ids(boxes)
+    assert {"heckman", "ipsw", "shadow_variable"} <= selection, selection
+    assert boxes["two_stage_least_squares"]["disabled"] and not boxes["two_stage_least_squares"]["checked"]
+
+    # 4. a reload (same ?analysis= URL) keeps the data, roles and ticks
+    assert "analysis=" in page.url
+    page.reload()
+    page.get_by_role("heading", name="Estimate", exact=True).first.wait_for()
+    _wait_idle(page)
+    after = _ticked_ids({key.removeprefix("est_use_"): state for key, state in _checkboxes(page, "est_use_").items()})
+    assert after == selection, (after, selection)
+    _go_to(page, "Data")
+    page.get_by_text(f"Loaded: {cc.get_sample('selection_survey').title}").first.wait_for()

@@ -121,8 +121,8 @@ def _frame(**changes) -> pd.DataFrame:
     ("frame", "roles", "match"),
     [
         (_frame, cc.Roles(treatment="treat", outcome="y", confounders=["x1"], selection="observed"),
-         "needs at least one column in the 'instruments' role"),
-        (_frame, cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"]),
+         "needs at least one column in the 'exclusions' role"),
+        (_frame, cc.Roles(treatment="treat", outcome="y", exclusions=["z"], confounders=["x1"]),
          "needs at least one column in the 'selection' role"),
         (lambda: _frame(observed=1, y=lambda d: d["y"].fillna(0.0)), HECKMAN_ROLES,
          "Selection column 'observed' is constant"),

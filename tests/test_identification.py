@@ -45,7 +45,7 @@ def test_identify_names_the_strategy(frame, extra, strategy):
 
 def test_identify_lists_several_strategies_in_a_stable_order(frame):
     roles = cc.Roles(treatment="t", outcome="y", confounders=("x1",), instruments=("z",), proxies=("p",))
-    assert [s.id for s in identify(roles, frame).strategies] == ["back_door", "instrument", "latent_confounder"]
+    assert [s.id for s in identify(roles, frame).strategies] == ["instrument", "latent_confounder", "back_door"]
 
 
 def test_available_methods_follow_required_roles_and_treatment_kind(frame):

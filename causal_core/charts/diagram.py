@@ -82,11 +82,15 @@ def _nodes(roles: Roles) -> dict[str, _Node]:
         nodes["Z"] = _Node("Z", "Instruments", group_label(roles.instruments), -3.2, 0.0, "#d4efdf")
     if roles.mechanisms:
         nodes["M"] = _Node("M", "Mechanisms", group_label(roles.mechanisms), 3.0, 0.0, "#e8dcf0")
-    if roles.proxies:
+    if roles.proxies or roles.mechanisms or roles.instruments:
+        # mechanisms, instruments and proxies each declare a hidden confounder of treatment and outcome
         nodes["U"] = _Node("U", "Hidden confounder U", "(not measured)", 3.0, -2.1, "#ffffff", dashed=True)
+    if roles.proxies:
         nodes["P"] = _Node("P", "Proxies of U", group_label(roles.proxies), 3.0, -3.6, "#f2f2f2")
     if roles.selection is not None:
         nodes["S"] = _Node("S", "Outcome recorded", roles.selection, 7.9, -3.0, "#f6d5d5")
+    if roles.exclusions:
+        nodes["E"] = _Node("E", "Exclusion variables", group_label(roles.exclusions), 5.6, -4.6, "#f9e6d0")
     if roles.shadow is not None:
         nodes["W"] = _Node("W", "Shadow variable", roles.shadow, 8.9, 2.3, "#d0efef")
     return nodes
@@ -94,6 +98,9 @@ def _nodes(roles: Roles) -> dict[str, _Node]:
 
 def causal_diagram(roles: Roles, identification=None, *, height: int | None = None) -> go.Figure:
     """Draw the diagram the roles imply: T -> Y with confounders, instruments, mechanisms, proxies and selection.
+
+    Mechanisms, instruments and proxies declare a hidden confounder, drawn as a dashed node U with dashed
+    arrows into treatment and outcome.
 
     Parameters
     ----------
@@ -127,13 +134,17 @@ def causal_diagram(roles: Roles, identification=None, *, height: int | None = No
     if "Z" in nodes:
         edges.append(("Z", "T", False))
     if "U" in nodes:
-        edges += [("U", "T", True), ("U", "Y", True), ("U", "P", True)]
+        edges += [("U", "T", True), ("U", "Y", True)]
+        if "P" in nodes:
+            edges.append(("U", "P", True))
     if "S" in nodes:
         edges.append(("T", "S", False))
         if "C" in nodes:
             edges.append(("C", "S", False))
         if "W" in nodes:
             edges.append(("Y", "S", False))
+        if "E" in nodes:
+            edges.append(("E", "S", False))
     if "W" in nodes:
         edges.append(("W", "Y", False))
     for source, target, dashed in edges:

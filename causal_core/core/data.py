@@ -28,8 +28,10 @@ MAX_COVARIATE_MAGNITUDE = 1e38
 ROLE_LABELS = {
     "treatment": "treatment", "outcome": "outcome", "confounders": "confounder", "instruments": "instrument",
     "mechanisms": "mechanism", "proxies": "proxy", "selection": "selection", "shadow": "shadow",
-    "subgroups": "subgroup",
+    "subgroups": "subgroup", "exclusions": "exclusion variable",
 }
+#: Role pairs a column may hold at once: stratifying by a confounder is the point of a Simpson table.
+COMPATIBLE_ROLES = frozenset({frozenset({"confounders", "subgroups"})})
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class PreparedData:
     Z, M, P : ndarray (n, k)
         Encoded instruments, mechanisms and proxies (k may be 0).
     Z_names, M_names, P_names : tuple of str
+        Their column names.
+    E : ndarray (n, k)
+        Encoded exclusion variables (Heckman's selection equation only; k may be 0).
+    E_names : tuple of str
         Their column names.
     S : ndarray (n,) or None
         Selection indicator (0/1 floats).
@@ -91,6 +97,8 @@ class PreparedData:
     control_level: Any
     roles: Roles
     binary_covariates: tuple[bool, ...] = field(default=())
+    E: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    E_names: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -118,6 +126,8 @@ def _check_columns_exist(df: pd.DataFrame, roles: Roles) -> None:
 def _check_no_double_roles(roles: Roles) -> None:
     seen: dict[str, str] = {}
     for role, column in roles.assignments():
+        if column in seen and frozenset({seen[column], role}) in COMPATIBLE_ROLES:
+            continue
         if column in seen and seen[column] != role:
             raise CausalInputError(
                 f"Column '{column}' is used both as {seen[column]} and as {role}; a column can have only one role."
@@ -247,6 +257,12 @@ def encode_columns(frame: pd.DataFrame, role: str) -> tuple[np.ndarray, list[str
         if _is_categorical(series):
             levels = sorted(series.dropna().astype(str).unique())
             if len(levels) > 50:
+                from causal_core.datasets.profile import looks_like_date_text
+                if looks_like_date_text(series):
+                    raise CausalInputError(
+                        f"{role.capitalize()} column '{column}' holds dates written as text ({len(levels)} distinct "
+                        "values); convert it to a number (days since the first date, on the Data page) or leave it out."
+                    )
                 raise CausalInputError(
                     f"{role.capitalize()} column '{column}' is text with {len(levels)} distinct values; "
                     "recode it or drop it (at most 50 categories are one-hot encoded)."
@@ -404,6 +420,7 @@ def prepare(
     Z, Z_names, Z_sources, _ = encode_columns(kept[list(roles.instruments)], "instrument")
     M, M_names, M_sources, _ = encode_columns(kept[list(roles.mechanisms)], "mechanism")
     P, P_names, P_sources, _ = encode_columns(kept[list(roles.proxies)], "proxy")
+    E, E_names, E_sources, _ = encode_columns(kept[list(roles.exclusions)], "exclusion variable")
     S = _as_numeric(kept[roles.selection], "selection").to_numpy(dtype=float) if roles.selection else None
     if S is not None and not set(np.unique(S)) <= {0.0, 1.0}:
         raise CausalInputError(f"Selection column '{roles.selection}' must be 0/1 (or False/True).")
@@ -413,7 +430,7 @@ def prepare(
     if kind != "binary":
         _check_magnitude(t, roles.treatment, "treatment")
     for matrix, matrix_sources, role in ((X, sources, "confounder"), (Z, Z_sources, "instrument"),
-                                         (M, M_sources, "mechanism"), (P, P_sources, "proxy")):
+                                         (M, M_sources, "mechanism"), (P, P_sources, "proxy"), (E, E_sources, "exclusion variable")):
         for i, source in enumerate(matrix_sources):
             _check_magnitude(matrix[:, i], source, role)
     if shadow is not None:
@@ -441,4 +458,6 @@ def prepare(
         control_level=control_level,
         roles=roles,
         binary_covariates=tuple(binary),
+        E=E,
+        E_names=tuple(E_names),
     )

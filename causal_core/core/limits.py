@@ -79,7 +79,7 @@ class MethodLimits:
     high_dimensional: str = ""
 
 
-_ROLE_BLOCKS = {"confounders": "X", "instruments": "Z", "mechanisms": "M", "proxies": "P"}
+_ROLE_BLOCKS = {"confounders": "X", "instruments": "Z", "mechanisms": "M", "proxies": "P", "exclusions": "E"}
 
 
 def _option(info: Any, options: dict[str, Any], name: str) -> Any:
@@ -202,7 +202,9 @@ def check_limits(info: Any, data: Any, estimand: str, options: dict[str, Any]) -
         )
     if arm_n < SMALL_ARM:
         warnings.append(
-            f"The {arm} arm has only {arm_n} of {n} rows; the estimate and its standard error rest on very few units."
+            f"Small-sample caution: the {arm} arm has only {arm_n} of {n} rows, so the estimate rests on very few "
+            "units and its standard error, confidence interval and p-value come from large-sample approximations "
+            "that can be far too optimistic here."
         )
 
     X = data.X

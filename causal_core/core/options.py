@@ -78,6 +78,13 @@ class AtMostSmallerArm:
     minus: int = 0
     when: str = ""
 
+    def limit(self, data: Any, options: Mapping[str, Any]) -> tuple[int, str] | None:
+        """(largest allowed value, what sets it in words), or None when the rule does not apply."""
+        if not _applies(self.when, options) or getattr(data, "t", None) is None:
+            return None
+        arm, rows = _arm_counts(data)
+        return rows - self.minus, f"the smaller ({arm}) arm has {rows} rows"
+
     def problem(self, value: Any, data: Any, options: Mapping[str, Any]) -> str | None:
         if not _applies(self.when, options) or getattr(data, "t", None) is None:
             return None
@@ -103,6 +110,14 @@ class AtMostRows:
 
     divisor: int = 1
     when: str = ""
+
+    def limit(self, data: Any, options: Mapping[str, Any]) -> tuple[int, str] | None:
+        """(largest allowed value, what sets it in words), or None when the rule does not apply."""
+        if not _applies(self.when, options):
+            return None
+        if self.divisor == 1:
+            return data.n, f"the data have {data.n} rows"
+        return data.n // self.divisor, f"the data have {data.n} rows (one per {self.divisor} is needed)"
 
     def problem(self, value: Any, data: Any, options: Mapping[str, Any]) -> str | None:
         if not _applies(self.when, options):
@@ -268,4 +283,25 @@ def validate_options(info: MethodInfo, options: Mapping[str, Any], data: Any = N
         for rule in spec.rules:
             text = rule.problem(value, data, effective)
             if text:
-                raise CausalInputError(_message(info, spec, text, value))
+                collapsed = _collapsed_range(info, spec, rule, data, effective, value)
+                raise CausalInputError(collapsed or _message(info, spec, text, value))
+
+
+def _collapsed_range(info: MethodInfo, spec: OptionSpec, rule: Any, data: Any, options: Mapping[str, Any],
+                     value: Any) -> str | None:
+    """The message when the data shrink the option's range to one value or to none, said in words.
+
+    A range "from 3 to 3" reads as a bug; the analyst needs to hear what the data allow.
+    """
+    found = rule.limit(data, options) if hasattr(rule, "limit") else None
+    if found is None or spec.low is None:
+        return None
+    limit, why = found
+    low = spec.low if spec.low_inclusive else spec.low + 1
+    if limit > low:
+        return None
+    if limit == low:
+        return (f"The '{spec.name}' option of method '{info.id}' can only be {_number(low)} on this data, because "
+                f"{why}; got {_shown(value)}.")
+    return (f"The '{spec.name}' option of method '{info.id}' has no allowed value on this data: it must be at "
+            f"least {_number(low)}, but {why}, which allows at most {limit}; use more rows or another method.")

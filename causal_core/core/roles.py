@@ -9,7 +9,7 @@ from causal_core.core.errors import CausalInputError, plain
 __all__ = ["Roles", "LIST_ROLES", "SINGLE_ROLES"]
 
 #: Roles that hold a list of columns.
-LIST_ROLES = ("confounders", "instruments", "mechanisms", "proxies", "subgroups")
+LIST_ROLES = ("confounders", "instruments", "mechanisms", "proxies", "subgroups", "exclusions")
 #: Roles that hold at most one column.
 SINGLE_ROLES = ("treatment", "outcome", "selection", "shadow")
 
@@ -25,13 +25,16 @@ class Roles:
     confounders : list of str
         Pre-treatment covariates that block every back-door path.
     instruments : list of str
-        Instruments (IV methods) or exclusion-restriction variables (``heckman``).
+        Instruments (IV methods): they move the treatment and reach the outcome only through it.
     mechanisms : list of str
         Mediators on the treatment -> outcome path (front-door methods).
     proxies : list of str
         Observed proxies of a hidden discrete confounder (mixture methods).
     subgroups : list of str
         Columns whose strata are examined separately (Simpson tables, subgroup effects).
+    exclusions : list of str
+        Heckman's exclusion-restriction variables: they move whether the outcome was
+        recorded (selection) but not the outcome itself (``heckman``).
     selection : str or None
         0/1 indicator of whether the outcome was recorded (selection-bias methods).
     shadow : str or None
@@ -48,6 +51,7 @@ class Roles:
     mechanisms: tuple[str, ...] = ()
     proxies: tuple[str, ...] = ()
     subgroups: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
     selection: str | None = None
     shadow: str | None = None
     treated_level: Any = None

@@ -276,7 +276,8 @@ def _catalogue() -> tuple[SampleInfo, ...]:
                 "used mostly with low-income users, whose success rate is low."
             ),
             filename="simpson_recommendation.csv",
-            roles=Roles(treatment="algorithm", outcome="success", subgroups=("income",), treated_level="A"),
+            roles=Roles(treatment="algorithm", outcome="success", confounders=("income",), subgroups=("income",),
+                        treated_level="A"),
             estimand="ATE",
             effect=None,
             effect_kind="none",
@@ -316,11 +317,11 @@ def _catalogue() -> tuple[SampleInfo, ...]:
             "3,000 rows; the effect of graduating on income, where income is recorded only for those who "
             "answered (41%), and answering rises with income: high-income non-graduates answer, low-income "
             "graduates do not, so comparing respondents overstates the effect (about 1.34 against a true 1). "
-            "contact (call attempts) moves answering only (Heckman's exclusion variable, in the instruments "
-            "role); parent_income moves income but not answering given income (the shadow variable). Try "
+            "contact (call attempts) moves answering only (Heckman's exclusion variable, in its own "
+            "exclusions role: it is no instrument for graduating); parent_income moves income but not answering given income (the shadow variable). Try "
             "heckman, ipsw (which assumes answering at random given covariates, so stays biased) and "
             "shadow_variable.",
-            Roles(treatment="graduate", outcome="income", confounders=("ability",), instruments=("contact",),
+            Roles(treatment="graduate", outcome="income", confounders=("ability",), exclusions=("contact",),
                   selection="answered", shadow="parent_income"),
             "ATE",
         ),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from causal_core.datasets.profile import column_kind, hashable_values
+from causal_core.datasets.profile import column_kind, date_columns, hashable_values
 
 __all__ = ["RoleSuggestions", "suggest_roles", "looks_like_identifier"]
 
@@ -38,19 +38,26 @@ class RoleSuggestions:
         Every other usable column (not an identifier, not constant).
     identifiers : tuple of str
         Columns that look like row identifiers; never suggested.
+    dates : tuple of str
+        Columns holding dates (typed or written as text); never suggested as confounders: convert them to a
+        number first (days since the first date) or leave them out.
     """
 
     treatment: tuple[str, ...]
     outcome: tuple[str, ...]
     confounders: tuple[str, ...]
     identifiers: tuple[str, ...]
+    dates: tuple[str, ...] = ()
 
 
 def suggest_roles(df: pd.DataFrame) -> RoleSuggestions:
-    """Suggest role candidates from column types and names (nothing is assigned)."""
+    """Suggest role candidates from column types and names (nothing is assigned); dates are never suggested."""
     identifiers, treatment, outcome, confounders = [], [], [], []
+    dates = date_columns(df)
     for column in df.columns:
         series = df[column]
+        if str(column) in dates:
+            continue
         if looks_like_identifier(series):
             identifiers.append(str(column))
             continue
@@ -62,4 +69,4 @@ def suggest_roles(df: pd.DataFrame) -> RoleSuggestions:
         if kind in ("binary", "numeric"):
             outcome.append(str(column))
         confounders.append(str(column))
-    return RoleSuggestions(tuple(treatment), tuple(outcome), tuple(confounders), tuple(identifiers))
+    return RoleSuggestions(tuple(treatment), tuple(outcome), tuple(confounders), tuple(identifiers), tuple(dates))

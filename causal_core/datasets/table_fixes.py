@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["nested_to_json", "decimal_comma_columns"]
+__all__ = ["nested_to_json", "decimal_comma_columns", "days_since_first_date", "dates_to_days"]
 
 _DECIMAL_COMMA = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")
 
@@ -86,3 +86,38 @@ def decimal_comma_columns(frame: pd.DataFrame, where: str, delimiter: str) -> tu
         out[column] = pd.to_numeric(text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
     return out, (f"{where}: column(s) {names} hold numbers with decimal commas; they were read as numbers "
                  "(',' as the decimal mark, '.' between thousands).",)
+
+
+def days_since_first_date(series: pd.Series) -> pd.Series:
+    """Dates (typed, or written as text) as days since the column's first date, floats; unreadable -> NaN.
+
+    Text is read with each value's own format (``format="mixed"``) and time zones are brought to UTC.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        stamps = series
+    else:
+        stamps = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+    if pd.api.types.is_datetime64_any_dtype(stamps) and getattr(stamps.dt, "tz", None) is None:
+        stamps = stamps.dt.tz_localize("UTC")
+    first = stamps.min()
+    return ((stamps - first) / pd.Timedelta(days=1)).astype(float)
+
+
+def dates_to_days(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """A copy of ``frame`` with each date column of ``columns`` replaced by days since its first date.
+
+    Returns the new frame and one note per column naming the first date (the input is not modified).
+    """
+    out = frame.copy()
+    notes = []
+    for column in columns:
+        if column not in frame.columns:
+            from causal_core.core.errors import CausalInputError
+            raise CausalInputError(f"Column '{column}' to convert from dates is not in the data.")
+        days = days_since_first_date(frame[column])
+        unreadable = int((frame[column].notna() & days.isna()).sum())
+        first = pd.to_datetime(frame[column], errors="coerce", format="mixed", utc=True).min()
+        out[column] = days
+        note = f"Column '{column}' now holds days since its first date ({first:%Y-%m-%d})"
+        notes.append(note + (f"; {unreadable} value(s) that are not dates became missing." if unreadable else "."))
+    return out, tuple(notes)

@@ -11,6 +11,11 @@ non-zero with the opposite sign. A zero difference anywhere (overall or in a
 stratum) is not a reversal. Strata where one arm has no rows cannot be compared
 and are left out of the rule (and named in the explanation).
 
+Each difference carries its standard error (unequal variances, Welch) and a
+normal 95% confidence interval. A reversal is **within noise** when the overall
+difference or any stratum's difference has an interval that contains 0: the
+signs that make the reversal could then be chance, and the explanation says so.
+
 Numeric ``by`` columns with more than ``max_levels`` distinct values are refused
 unless ``bins`` is given, in which case they are cut into that many quantile
 groups (``pandas.qcut``).
@@ -27,7 +32,7 @@ from causal_core.core.data import binary_treatment
 from causal_core.core.errors import CausalInputError, plain
 from causal_core.datasets.profile import hashable_values
 
-__all__ = ["SubgroupTable", "subgroup_table", "scan_reversals", "is_reversal"]
+__all__ = ["SubgroupTable", "subgroup_table", "scan_reversals", "is_reversal", "within_noise", "Z_95"]
 
 ALL_LABEL = "All"
 
@@ -41,10 +46,14 @@ class SubgroupTable:
     table : DataFrame
         One row per stratum plus a final ``"All"`` row, indexed by stratum, with
         ``n_treated``, ``n_control``, ``mean_treated``, ``mean_control``,
-        ``difference`` (treated minus control), ``share_of_treated`` and
+        ``difference`` (treated minus control), its ``std_error`` (Welch), ``ci_low`` and ``ci_high``
+        (normal 95% interval), ``z`` (difference / standard error), ``share_of_treated`` and
         ``share_of_control`` (the stratum's share of each arm's rows).
     reversal : bool
         Whether the comparison reverses (Simpson's paradox; see the module docstring).
+    reversal_within_noise : bool
+        True for a reversal whose overall or within-stratum differences are not distinguishable from 0
+        (some 95% interval contains 0).
     explanation : str
         The finding in plain words.
     treated_label, control_label : str
@@ -59,6 +68,28 @@ class SubgroupTable:
     treated_label: str = "treated"
     control_label: str = "control"
     warnings: tuple[str, ...] = ()
+    reversal_within_noise: bool = False
+
+
+#: Normal quantile of the 95% intervals of the differences.
+Z_95 = 1.959963984540054
+
+
+def _difference_inference(treated: pd.Series, control: pd.Series) -> tuple[float, float, float, float]:
+    """(standard error, ci_low, ci_high, z) of the mean difference, unequal variances; NaN without 2 rows per arm."""
+    if len(treated) < 2 or len(control) < 2:
+        return (float("nan"),) * 4
+    se = float(np.sqrt(treated.var(ddof=1) / len(treated) + control.var(ddof=1) / len(control)))
+    difference = float(treated.mean() - control.mean())
+    z = difference / se if se > 0 else (float("inf") * np.sign(difference) if difference else float("nan"))
+    return se, difference - Z_95 * se, difference + Z_95 * se, float(z)
+
+
+def within_noise(table: pd.DataFrame) -> bool:
+    """True when the overall or any comparable stratum's 95% interval contains 0 (or has no interval)."""
+    comparable = table[np.isfinite(table["difference"])]
+    low, high = comparable["ci_low"].to_numpy(dtype=float), comparable["ci_high"].to_numpy(dtype=float)
+    return bool(np.any(~np.isfinite(low) | ~np.isfinite(high) | ((low <= 0) & (high >= 0))))
 
 
 def is_reversal(overall: float, within: Iterable[float]) -> bool:
@@ -123,6 +154,7 @@ def _compute(group_t: np.ndarray, y: np.ndarray, strata: pd.Series) -> pd.DataFr
         treated, control = part.loc[part["t"] == 1, "y"], part.loc[part["t"] == 0, "y"]
         mean_t = float(treated.mean()) if len(treated) else float("nan")
         mean_c = float(control.mean()) if len(control) else float("nan")
+        se, ci_low, ci_high, z = _difference_inference(treated, control)
         rows.append({
             "stratum": label,
             "n_treated": int(len(treated)),
@@ -130,6 +162,10 @@ def _compute(group_t: np.ndarray, y: np.ndarray, strata: pd.Series) -> pd.DataFr
             "mean_treated": mean_t,
             "mean_control": mean_c,
             "difference": mean_t - mean_c,
+            "std_error": se,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "z": z,
             "share_of_treated": len(treated) / n_treated_total,
             "share_of_control": len(control) / n_control_total,
         })
@@ -255,10 +291,28 @@ def subgroup_table(
         )
     reversal = is_reversal(table.loc[ALL_LABEL, "difference"], per["difference"])
     treated_label, control_label = _arm_label(treatment, treated_value), _arm_label(treatment, control_value)
-    explanation = _explain(table, reversal, by, outcome, treated_label, control_label, _formatter(y), y,
+    fmt = _formatter(y)
+    explanation = _explain(table, reversal, by, outcome, treated_label, control_label, fmt, y,
                            strata.reset_index(drop=True))
+    noisy = bool(reversal) and within_noise(table)
+    if noisy:
+        explanation += " " + _noise_note(table, by, fmt)
     return SubgroupTable(table=table, reversal=bool(reversal), explanation=explanation,
-                         treated_label=treated_label, control_label=control_label, warnings=tuple(warnings))
+                         treated_label=treated_label, control_label=control_label, warnings=tuple(warnings),
+                         reversal_within_noise=noisy)
+
+
+def _noise_note(table: pd.DataFrame, by: str, fmt) -> str:
+    comparable = table[np.isfinite(table["difference"])]
+
+    def interval(label: Any, row: pd.Series) -> str:
+        name = "overall" if label == ALL_LABEL else f"{by} = {label}"
+        z = "" if not np.isfinite(row["z"]) else f", z = {row['z']:.2f}"
+        return f"{name} {fmt(row['difference'])} (95% CI {fmt(row['ci_low'])} to {fmt(row['ci_high'])}{z})"
+
+    listed = "; ".join(interval(label, row) for label, row in comparable.iterrows())
+    return ("But the reversal is within noise: the differences are not distinguishable from zero (" + listed
+            + "), so the opposite signs could be chance; more data is needed before reading anything into them.")
 
 
 def scan_reversals(
@@ -291,8 +345,8 @@ def scan_reversals(
     -------
     DataFrame
         One row per candidate: ``column``, ``n_levels``, ``overall_difference``,
-        ``min_difference``, ``max_difference``, ``reversal``, ``explanation``,
-        ``note``; reversals first.
+        ``min_difference``, ``max_difference``, ``reversal``, ``within_noise`` (a reversal whose
+        differences are not distinguishable from 0), ``explanation``, ``note``; reversals first.
     """
     _check_column(df, treatment, "treatment")
     _check_column(df, outcome, "outcome")
@@ -318,10 +372,13 @@ def scan_reversals(
             "min_difference": float(per.min()),
             "max_difference": float(per.max()),
             "reversal": result.reversal,
+            "within_noise": result.reversal_within_noise,
             "explanation": result.explanation,
             "note": " ".join(result.warnings),
         })
     out = pd.DataFrame(rows).reindex(columns=["column", "n_levels", "overall_difference", "min_difference",
-                                              "max_difference", "reversal", "explanation", "note"])
+                                              "max_difference", "reversal", "within_noise", "explanation",
+                                              "note"])
     out["reversal"] = out["reversal"].astype("boolean")
+    out["within_noise"] = out["within_noise"].astype("boolean")
     return out.sort_values("reversal", ascending=False, kind="stable", na_position="last").reset_index(drop=True)

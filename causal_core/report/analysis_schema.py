@@ -94,6 +94,7 @@ ANALYSIS_FILE_SCHEMA: dict[str, Any] = {
                 "instruments": _COLUMN_LIST,
                 "mechanisms": _COLUMN_LIST,
                 "proxies": _COLUMN_LIST,
+                "exclusions": _COLUMN_LIST,
                 "subgroups": _COLUMN_LIST,
                 "selection": _OPTIONAL_COLUMN,
                 "shadow": _OPTIONAL_COLUMN,

@@ -8,8 +8,8 @@ Model (Heckman 1979)::
 
 so that ``E[y | X, T, selected=1] = b0 + tau T + X'b + beta_lambda * lambda(W'gamma)`` with
 ``lambda = phi/Phi`` the inverse Mills ratio and ``beta_lambda = rho * sigma``.
-The effect is ``tau``, the ATE under the model. ``Z`` (the ``instruments`` role)
-are exclusion-restriction variables: they move selection but not the outcome.
+The effect is ``tau``, the ATE under the model. ``Z`` (the ``exclusions`` role, its
+own role so that IV methods never take it for an instrument) are exclusion-restriction variables: they move selection but not the outcome.
 The standard errors are the corrected two-step covariance of Heckman (1979)
 in the form given by Greene (2012, eq. 19-24), which accounts for the
 heteroskedasticity induced by selection and for the estimated ``gamma``.
@@ -98,13 +98,13 @@ def heckman_two_step(
 
 def _check_inputs(data: PreparedData) -> None:
     check_selection_inputs(data, "heckman")
-    for j, name in enumerate(data.Z_names):
-        if np.ptp(data.Z[:, j]) == 0:
+    for j, name in enumerate(data.E_names):
+        if np.ptp(data.E[:, j]) == 0:
             raise CausalInputError(f"Exclusion variable '{name}' is constant; it must vary to shift selection.")
-    W = np.column_stack([np.ones(data.n), data.X, data.t, data.Z])
+    W = np.column_stack([np.ones(data.n), data.X, data.t, data.E])
     if np.linalg.matrix_rank(W) < W.shape[1]:
         raise CausalInputError(
-            f"Exclusion variable(s) {list(data.Z_names)} are collinear with the treatment or covariates; "
+            f"Exclusion variable(s) {list(data.E_names)} are collinear with the treatment or covariates; "
             "each must add variation of its own to the selection equation."
         )
 
@@ -113,12 +113,12 @@ def _check_inputs(data: PreparedData) -> None:
     id="heckman",
     label="Heckman selection model (two-step)",
     family="Selection bias",
-    required_roles=("instruments", "selection"),
+    required_roles=("exclusions", "selection"),
     estimands=("ATE",),
     summary="Outcome seen only for selected rows; a probit for selection and the inverse Mills ratio correct the bias.",
     reference="Heckman (1979), Econometrica 47:153-161; Greene (2012), Econometric Analysis, sec. 19.5.",
     treatment_kind="binary",
-    limits=MethodLimits(rows_beyond_covariates=4, covariate_roles=("confounders", "instruments")),
+    limits=MethodLimits(rows_beyond_covariates=4, covariate_roles=("confounders", "exclusions")),
     outcome_may_be_missing=True,
     default_ticked=True, order=100,
 )
@@ -145,7 +145,7 @@ def heckman(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
     _check_inputs(data)
     treatment = data.roles.treatment
     X_out = np.column_stack([np.ones(data.n), data.t, data.X])
-    W = np.column_stack([np.ones(data.n), data.X, data.t, data.Z])
+    W = np.column_stack([np.ones(data.n), data.X, data.t, data.E])
     try:
         fit = heckman_two_step(data.y, X_out, W, data.S)
     except np.linalg.LinAlgError as exc:
@@ -167,14 +167,14 @@ def heckman(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
             f"Estimated rho^2 = {fit['rho_raw_squared']:.2f} exceeds 1 and was truncated to 1 for the standard errors; "
             "the model may be misspecified."
         )
-    sel_names = ["const", *data.covariate_names, treatment, *data.Z_names]
-    k_z = data.Z.shape[1]
+    sel_names = ["const", *data.covariate_names, treatment, *data.E_names]
+    k_z = data.E.shape[1]
     z_idx = np.arange(len(sel_names) - k_z, len(sel_names))
     wald = float(fit["gamma"][z_idx] @ np.linalg.solve(fit["gamma_cov"][np.ix_(z_idx, z_idx)], fit["gamma"][z_idx]))
     wald_p = float(stats.chi2.sf(wald, k_z))
     if wald_p > 0.05:
         warnings.append(
-            f"The exclusion variable(s) {list(data.Z_names)} barely predict selection (Wald p = {wald_p:.2f}); "
+            f"The exclusion variable(s) {list(data.E_names)} barely predict selection (Wald p = {wald_p:.2f}); "
             "the correction then rests on the normality assumption alone and is fragile."
         )
     beta, cov = fit["beta"], fit["cov"]
