@@ -84,6 +84,15 @@ def _units_used(output: MethodOutput, n_design: int) -> int:
     return int(n_design)
 
 
+def _balance_summary(info, data, weights, estimand: str) -> tuple[float, float] | None:
+    """Largest |SMD| before and after the weights, as the balance table computes it (binary treatments only)."""
+    if weights is None or info.treatment_kind != "binary":
+        return None
+    from causal_core.diagnostics.balance import max_abs_smd  # balance builds on the core, not the reverse
+
+    return max_abs_smd(data, weights, estimand)
+
+
 def estimate(
     df: pd.DataFrame,
     roles: Roles,
@@ -148,6 +157,9 @@ def estimate(
     seconds = time.perf_counter() - start
     inference, inference_warnings = _checked_inference(method, inference)
     diagnostics = dict(output.diagnostics)
+    smd = _balance_summary(info, data, output.weights, estimand)
+    if smd is not None:  # the balance table's own numbers, so the method diagnostics and the table agree
+        diagnostics["max_abs_smd_before"], diagnostics["max_abs_smd_after"] = smd
     diagnostics["se_method"] = inference.detail or inference.method  # readable copy; the source is inference.method
     library_warnings = summarise_warnings(caught)
     return EstimateResult(
