@@ -72,14 +72,15 @@ def test_result_records_rows_roles_options_and_seed(info):
     expected = _expected_rows(df, roles, info)
     assert len(expected) <= len(df) - N_INCOMPLETE
     assert list(result.row_index) == list(expected)
-    assert result.n_used == len(result.row_index)
+    assert result.n_design == result.n_rows == len(result.row_index)  # the rows of the design
+    assert result.n_used == (len(result.row_index) if result.weights is None else int(np.sum(result.weights > 0)))
     assert result.roles == roles
     assert dict(result.options) == options and isinstance(result.options, FrozenMapping)
     assert result.seed == 11
     data = prepare(df, roles, info)
     assert result.covariate_names == data.covariate_names
     if info.treatment_kind == "binary":
-        assert result.treated.dtype == bool and result.treated.shape == (result.n_used,)
+        assert result.treated.dtype == bool and result.treated.shape == (result.n_rows,)
         labels = df.loc[result.row_index, roles.treatment]
         assert np.array_equal(result.treated, (labels == result.treated_level).to_numpy())
         assert set(pd.unique(labels)) == {result.treated_level, result.control_level}
