@@ -82,7 +82,7 @@ def _show_subgroups(result: cc.EstimateResult, outcome: str) -> None:
 def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, settings: dict[str, Any]) -> None:
     data = design_for(result, dataset.df)  # the rows and encoded covariates the result's unit effects belong to
     effects = result.unit_effects
-    st.plotly_chart(unit_effects_histogram(effects, average=float(np.mean(effects))), width="stretch",
+    st.plotly_chart(unit_effects_histogram(effects, averages=result.unit_effect_averages()), width="stretch",
                     key="het_histogram")
     names = list(data.covariate_names)
     current = settings["covariate"] if settings["covariate"] in names else names[0]

@@ -17,7 +17,9 @@ import pandas as pd
 
 from causal_core.core.formatting import format_table_value
 
-__all__ = ["COLUMN_LABELS", "DIAGNOSTIC_LABELS", "column_label", "diagnostic_label", "labelled_table",
+__all__ = ["COLUMN_LABELS", "DIAGNOSTIC_LABELS", "RESULT_NUMBER_COLUMNS", "column_label", "diagnostic_label",
+           "formatted_results",
+           "labelled_table",
            "method_label"]
 
 #: Columns of the results, agreement and robustness tables.
@@ -73,6 +75,10 @@ COLUMN_LABELS: Mapping[str, str] = {
     "explanation": "What it means",
 }
 
+#: The number columns of the results table as the app's grid and the report show them, in order.
+RESULT_NUMBER_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used", "n_treated",
+                         "n_control", "ess_treated", "ess_control", "seconds")
+
 #: Keys of ``EstimateResult.diagnostics`` (and of the typed weight diagnostics) shown to people.
 DIAGNOSTIC_LABELS: Mapping[str, str] = {
     "se_method": "Standard error computed by",
@@ -124,6 +130,24 @@ def diagnostic_label(key: Any) -> str:
     parts = str(key).split(": ")
     return ": ".join(DIAGNOSTIC_LABELS.get(part, _readable(part)) if i == 0 else part
                      for i, part in enumerate(parts))
+
+
+def formatted_results(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a results table with each number as text by the one formatter, column names kept.
+
+    What the app's results grid shows (the same text as the HTML report's
+    results table): nothing is rounded to a few figures or clipped by the grid;
+    missing values are empty cells. ``table`` is not modified.
+    """
+    shown = table.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if column in RESULT_NUMBER_COLUMNS or column == "n_design":
+            numbers = pd.to_numeric(values, errors="coerce").astype(object)
+            shown[column] = [format_table_value(v, str(column)) for v in numbers]
+        else:
+            shown[column] = ["" if pd.isna(v) else str(v) for v in values.astype(object)]
+    return shown
 
 
 def labelled_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -286,6 +286,28 @@ class EstimateResult:
             return int(len(self.row_index))
         return int(self.n_used)
 
+    def unit_effect_averages(self) -> list[tuple[str, float]]:
+        """Means of :attr:`unit_effects` with the population each averages over, the estimand's first.
+
+        ``[("mean over treated rows (the ATT population)", ...), ("mean over all rows (the ATE)", ...)]``
+        for an ATT (controls for an ATC); only the all-rows mean for the ATE or
+        when the arms are unknown. Empty without unit effects.
+        """
+        if self.unit_effects is None:
+            return []
+        effects = np.asarray(self.unit_effects, dtype=float).ravel()
+        finite = np.isfinite(effects)
+        if not finite.any():
+            return []
+        overall = ("mean over all rows (the ATE)", float(effects[finite].mean()))
+        arm = {"ATT": ("treated", True), "ATC": ("control", False)}.get(self.estimand)
+        if arm is None or self.treated is None or np.shape(self.treated) != effects.shape:
+            return [overall]
+        rows = (np.asarray(self.treated, dtype=bool) == arm[1]) & finite
+        if not rows.any():
+            return [overall]
+        return [(f"mean over {arm[0]} rows (the {self.estimand} population)", float(effects[rows].mean())), overall]
+
     def summary(self) -> dict[str, Any]:
         """One flat row for a comparison table (columns: :data:`causal_core.core.results.RESULT_COLUMNS`)."""
         by_arm, ess = self.n_used_by_arm, self.ess_by_arm

@@ -235,12 +235,12 @@ def _unit_effects(result: EstimateResult, roles: Roles, label: str) -> NamedFigu
     effects = effects[np.isfinite(effects)]
     if effects.size < 2 or np.ptp(effects) <= 1e-9 * (1.0 + abs(float(effects.mean()))):
         return None  # all rows share one effect: a histogram would be one bar
-    average = float(effects.mean())
+    averages = result.unit_effect_averages()
     title = f"Unit-level effects: {label}"
     if effects.size > MAX_HISTOGRAM_POINTS:
         effects = np.quantile(effects, np.linspace(0.0, 1.0, MAX_HISTOGRAM_POINTS))
         title += f" ({MAX_HISTOGRAM_POINTS:,} quantiles of {result.unit_effects.size:,} rows)"
-    return NamedFigure(f"unit_effects_{result.method}", title, chart(effects, average=average), result.method)
+    return NamedFigure(f"unit_effects_{result.method}", title, chart(effects, averages=averages), result.method)
 
 
 _CHARTS: tuple[Callable[[EstimateResult, Roles, str], NamedFigure | None], ...] = (
