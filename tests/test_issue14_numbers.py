@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from html import unescape
+from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -26,6 +27,7 @@ from causal_core.report.method_diagnostics import diagnostics_html
 from causal_core.report.tables import results_table_csv, results_table_xlsx
 from causal_core.robustness.method_lab import _recommend
 
+ROOT = Path(__file__).resolve().parents[1]
 PSID_ROLES = cc.Roles(treatment="treat", outcome="re78",
                       confounders=["age", "educ", "black", "hispanic", "married", "nodegree", "re74", "re75",
                                    "u74", "u75"])
@@ -283,7 +285,7 @@ def test_no_reliable_method_is_not_a_success():
     lab = cc.MethodLabResult(table=table, truth=1.0, estimand="ATT", scenario="linear", effect=1.0, confounding=1.0,
                              n_replications=10, recommended=recommended, recommendation=text)
     assert not lab.reliable
-    page = open("pages/10_Robustness.py", encoding="utf-8").read()
+    page = (ROOT / "pages" / "10_Robustness.py").read_text(encoding="utf-8")
     assert "(st.success if lab.reliable else st.warning)(lab.recommendation)" in page
     assert "st.success(lab.recommendation)" not in page
 
@@ -304,3 +306,40 @@ def test_report_and_tables_use_labels_not_raw_ids(psid, psid_report):
     shown = labelled_table(ovb)
     assert not {"kd", "ky", "r2dx_benchmark"} & set(shown.columns)
     assert shown.iloc[0].tolist()[-1] == ""  # an empty cell, never "None"
+
+
+# ---- the app shows the engine's numbers -------------------------------------------------------------------------------
+
+def test_estimate_and_diagnostics_pages_show_the_engines_rows_used_and_ess():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="data_sample").set_value("lalonde_psid").run()
+    at.button(key="data_load_sample").click().run()
+    at.session_state["methods"] = ["exact_matching", "ipw"]
+    at.session_state["method_options"] = {"ipw": {"trim": 0.01}}
+    at.session_state["estimand"] = "ATT"
+    at.switch_page("pages/4_Estimate.py").run()
+    at.button(key="est_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    bundle = at.session_state["results"]
+    assert bundle.estimand == "ATT" and set(bundle.results) == {"exact_matching", "ipw"}
+    grid = next(d for d in at.dataframe if "n_used" in d.value.columns).value.set_index("label")
+    exact = grid.loc[cc.get_method("exact_matching").label]
+    assert (exact["n_used"], exact["n_treated"], exact["n_control"]) == ("116", "51", "65")
+    ipw = bundle.results["ipw"]
+    shown = grid.loc[cc.get_method("ipw").label]
+    assert shown["n_used"] == f"{ipw.n_used:,}" == "669"
+    assert shown["ess_control"] == format_number(ipw.weight_diagnostics.ess_after["control"])
+    assert shown["estimate"] == format_number(ipw.estimate) and shown["std_error"] == format_number(ipw.std_error)
+
+    at.switch_page("pages/5_Diagnostics.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="diag_method").set_value("ipw").run()
+    quantities = next(d for d in at.dataframe if "quantity" in d.value.columns).value.set_index("quantity")["value"]
+    assert quantities["Rows used (enter the estimate)"] == "669"
+    assert quantities["Rows used: control"] == f"{ipw.n_used_by_arm['control']:,}"
+    assert quantities["Effective sample size (Kish): control"] == format_number(ipw.weight_diagnostics.ess_after["control"])
+    assert quantities["Largest |SMD| before (balance table)"] == format_number(ipw.diagnostics["max_abs_smd_before"])
+    assert "se_method" not in quantities.index and "n_trimmed" not in quantities.index
