@@ -85,8 +85,8 @@ def _refutation_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) ->
     if results:
         table = pd.DataFrame([r.summary() for r in results])
         table["test"] = table["test"].map(TEST_LABELS)
-        st.dataframe(table[["test", "passed", "original", "expected", "refuted_mean", "refuted_sd", "p_value"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(labelled_table(table[["test", "passed", "original", "expected", "refuted_mean", "refuted_sd",
+                                           "p_value"]]), hide_index=True, width="stretch")
         for r in results:
             (st.success if r.passed else st.warning)(f"{TEST_LABELS[r.name]}: {r.explanation}")
         st.plotly_chart(refutation_plot(results), key=f"rob_ref_chart_{method}")
