@@ -101,7 +101,7 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
     st.dataframe(
         formatted_results(table[TABLE_COLUMNS]), hide_index=True, width="stretch", key="est_results_table",
         column_config={
-            "label": st.column_config.TextColumn("Method", pinned=True, width="medium"),
+            "label": st.column_config.TextColumn("Method", pinned=True),  # sized to the longest label
             "family": st.column_config.TextColumn("Family"),
             **{column: st.column_config.TextColumn(column_label(column), alignment="right")
                for column in RESULT_NUMBER_COLUMNS + ("n_design",)},
