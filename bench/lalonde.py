@@ -124,7 +124,7 @@ def run(samples: list[str], methods: list[str] | None, time_limit: float,
 
 def _finish(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
-    for column in ("estimate", "std_error", "ci_low", "ci_high", "ess", "error"):
+    for column in ("estimate", "std_error", "ci_low", "ci_high", "n_used", "ess_control", "error"):
         if column not in table:
             table[column] = np.nan
     table["bias"] = table["estimate"] - LALONDE_EXPERIMENTAL_ATT
@@ -139,7 +139,8 @@ def _money(value: float) -> str:
 
 def to_markdown(table: pd.DataFrame) -> str:
     """A markdown table: one line per (sample, covariate set, method)."""
-    header = ["sample", "covariates", "method", "ATT", "bias", "SE", "95% CI", "covers $1,794", "ESS", "seconds",
+    header = ["sample", "covariates", "method", "ATT", "bias", "SE", "95% CI", "covers $1,794", "rows used",
+              "ESS control", "seconds",
               "note"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in table.iterrows():
@@ -155,7 +156,8 @@ def to_markdown(table: pd.DataFrame) -> str:
             "" if failed else _money(row["std_error"]),
             "" if failed else f"[{_money(row['ci_low'])}, {_money(row['ci_high'])}]",
             "" if failed else ("yes" if row["covers_benchmark"] else "no"),
-            "" if failed or pd.isna(row.get("ess")) else f"{row['ess']:,.0f}",
+            "" if failed or pd.isna(row.get("n_used")) else f"{int(row['n_used']):,}",
+            "" if failed or pd.isna(row.get("ess_control")) else f"{row['ess_control']:,.1f}",
             f"{row['wall_seconds']:.2f}",
             note.replace("|", "/"),
         ]

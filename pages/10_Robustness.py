@@ -8,6 +8,8 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.charts.robustness import method_lab_plot, ovb_contour_plot, refutation_plot, rosenbaum_plot
+from causal_core.core.labels import labelled_table
+from causal_core.robustness.agreement import is_unadjusted
 from causal_core.robustness.method_lab import SCENARIOS, lab_methods
 from causal_core.robustness.refute import REFUTERS
 from pages._state import ResultsBundle, cache_result, cached, get_results, results_staleness
@@ -55,7 +57,7 @@ def _sensitivity_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) -
             st.warning(warning)
         st.plotly_chart(ovb_contour_plot(ovb), key=f"rob_ovb_chart_{method}")
         if len(ovb.benchmarks):
-            st.dataframe(ovb.benchmarks, hide_index=True, width="stretch")
+            st.dataframe(labelled_table(ovb.benchmarks), hide_index=True, width="stretch")
     if report.rosenbaum is not None:
         st.markdown("**Rosenbaum bounds** (matched pairs, Wilcoxon signed-rank)")
         st.caption(report.rosenbaum.explanation)
@@ -83,8 +85,8 @@ def _refutation_section(bundle: ResultsBundle, df: pd.DataFrame, method: str) ->
     if results:
         table = pd.DataFrame([r.summary() for r in results])
         table["test"] = table["test"].map(TEST_LABELS)
-        st.dataframe(table[["test", "passed", "original", "expected", "refuted_mean", "refuted_sd", "p_value"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(labelled_table(table[["test", "passed", "original", "expected", "refuted_mean", "refuted_sd",
+                                           "p_value"]]), hide_index=True, width="stretch")
         for r in results:
             (st.success if r.passed else st.warning)(f"{TEST_LABELS[r.name]}: {r.explanation}")
         st.plotly_chart(refutation_plot(results), key=f"rob_ref_chart_{method}")
@@ -113,9 +115,9 @@ def _lab_section(bundle: ResultsBundle, df: pd.DataFrame) -> None:
             bar.progress(1.0, text="Done.")
     lab = cached("robustness", _key(bundle, "lab"))
     if lab is not None:
-        st.success(lab.recommendation)
+        (st.success if lab.reliable else st.warning)(lab.recommendation)
         st.plotly_chart(method_lab_plot(lab), key="rob_lab_chart")
-        st.dataframe(lab.table, hide_index=True, width="stretch")
+        st.dataframe(labelled_table(lab.table), hide_index=True, width="stretch")
         for method, message in lab.errors.items():
             st.warning(f"{cc.get_method(method).label} failed in some replications: {message}")
 
@@ -137,13 +139,14 @@ if stale:
 
 df = dataset.df
 st.subheader("Agreement across estimators")
-if len(bundle.results) >= 2:
+if sum(not is_unadjusted(r.method) for r in bundle.results.values()) >= 2:
     agreement = attempt(cc.agreement_summary, bundle.results, what="The agreement summary")
     if agreement is not None:
-        (st.success if agreement.same_sign and agreement.common_overlap else st.warning)(agreement.verdict)
-        st.dataframe(agreement.table, hide_index=True, width="stretch")
+        (st.success if agreement.agree else st.warning)(agreement.verdict)
+        st.dataframe(labelled_table(agreement.table), hide_index=True, width="stretch")
 else:
-    st.caption("Run at least two estimators to compare them.")
+    st.caption("Run at least two estimators that adjust for the confounders to compare them "
+               "(the naive difference in means is a reference, not counted).")
 
 method = st.selectbox("Estimator", list(bundle.results), key="rob_method",
                       format_func=lambda m: cc.get_method(m).label)

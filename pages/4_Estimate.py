@@ -9,6 +9,7 @@ import streamlit as st
 import causal_core as cc
 from causal_core.charts import forest_plot
 from causal_core.core.formatting import format_number
+from causal_core.core.labels import RESULT_NUMBER_COLUMNS, column_label, formatted_results
 from causal_core.datasets.samples import get_sample
 from causal_core.diagnostics.identification import identify, roles_problem_text
 from pages._runs import TABLE_COLUMNS, last_run_note, start_run
@@ -99,25 +100,16 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
     n_ok = int((table["error"] == "").sum())
     st.subheader(f"Estimates of the {bundle.estimand} of {bundle.roles.treatment} on {bundle.roles.outcome}")
     st.caption(f"{n_ok} of {len(table)} method(s) gave an estimate · data '{bundle.data_name}' · seed {bundle.seed}. "
-               "95% confidence intervals; ESS = effective sample size of the weights (Kish).")
-    shown = table[TABLE_COLUMNS].copy()
-    shown["error"] = shown["error"].fillna("")
-    shown["warnings"] = shown["warnings"].fillna("")
-    for column in ("estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used", "ess", "seconds"):
-        shown[column] = pd.to_numeric(shown[column], errors="coerce")
+               "95% confidence intervals. Rows used: units that enter the estimate (matched, or kept after "
+               "trimming), per arm beside; ESS: Kish's effective sample size of each arm's weights (for the ATT the "
+               "controls' ESS is the one that matters). The CSV and XLSX exports keep every number at full precision.")
     st.dataframe(
-        shown, hide_index=True, width="stretch", key="est_results_table",
+        formatted_results(table[TABLE_COLUMNS]), hide_index=True, width="stretch", key="est_results_table",
         column_config={
-            "label": st.column_config.TextColumn("Method", pinned=True),
-            "family": "Family",
-            "estimate": st.column_config.NumberColumn("Estimate", format="%.4g"),
-            "std_error": st.column_config.NumberColumn("SE", format="%.4g"),
-            "ci_low": st.column_config.NumberColumn("95% CI low", format="%.4g"),
-            "ci_high": st.column_config.NumberColumn("95% CI high", format="%.4g"),
-            "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
-            "n_used": st.column_config.NumberColumn("Rows used", format="%d"),
-            "ess": st.column_config.NumberColumn("ESS", format="%.1f"),
-            "seconds": st.column_config.NumberColumn("Seconds", format="%.2f"),
+            "label": st.column_config.TextColumn("Method", pinned=True),  # sized to the longest label
+            "family": st.column_config.TextColumn("Family"),
+            **{column: st.column_config.TextColumn(column_label(column), alignment="right")
+               for column in RESULT_NUMBER_COLUMNS + ("n_design",)},
             "warnings": st.column_config.TextColumn("Warnings", width="medium"),
             "error": st.column_config.TextColumn("Error", width="medium"),
         },

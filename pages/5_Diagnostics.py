@@ -10,7 +10,8 @@ import streamlit as st
 import causal_core as cc
 from causal_core.charts import covariate_distribution_plot, love_plot, overlap_plot, response_curve_plot, weight_plot
 from causal_core.core.data import PreparedData
-from causal_core.core.formatting import format_number
+from causal_core.core.formatting import format_number, format_table_value
+from causal_core.core.labels import diagnostic_label, labelled_table
 from causal_core.core.provenance import design_for
 from causal_core.diagnostics.balance_tables import balance_tables
 from causal_core.diagnostics.diagnostic_parts import is_scalar, split_diagnostics
@@ -44,18 +45,22 @@ def _balance_detail(table: pd.DataFrame) -> None:
     """The main balance columns with readable names, and the effective sample size per arm."""
     names = {"type": "Type", "smd_before": "SMD before", "smd_after": "SMD after", "var_ratio_before": "Variance ratio before",
              "var_ratio_after": "Variance ratio after", "ks_after": "KS after", "balanced": "Balanced (|SMD| ≤ 0.1)"}
-    shown = table[[c for c in names if c in table.columns]].rename(columns=names)
-    st.dataframe(shown, width="stretch", column_config={
-        name: st.column_config.NumberColumn(name, format="%.3f") for name in shown.columns if name not in ("Type", names["balanced"])})
+    shown = table[[c for c in names if c in table.columns]].astype(object)
+    shown = shown.map(lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                      else (format_number(v) if isinstance(v, (float, np.floating)) else str(v)))
+    st.dataframe(shown.rename(columns=names), width="stretch", column_config={
+        name: st.column_config.TextColumn(name, alignment="right")
+        for name in names.values() if name not in ("Type", names["balanced"])})
     ess = table.attrs.get("ess")
     if isinstance(ess, dict):
         parts = []
         for arm, value in ess.items():
             if isinstance(value, dict):
-                parts.append(f"{arm}: {value.get('before', float('nan')):,.1f} before, {value.get('after', float('nan')):,.1f} after")
+                parts.append(f"{arm} {format_number(value.get('after', float('nan')))} of "
+                             f"{format_number(int(round(value.get('before', 0))))} rows")
             else:
-                parts.append(f"{arm}: {value}")
-        st.caption("Effective sample size (Kish) — " + "; ".join(parts) + ".")
+                parts.append(f"{arm}: {format_number(value)}")
+        st.caption("Effective sample size (Kish) of each arm's weights: " + "; ".join(parts) + ".")
 
 
 def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> None:
@@ -67,24 +72,30 @@ def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> No
         st.plotly_chart(response_curve_plot(curve, treatment=bundle.roles.treatment, outcome=bundle.roles.outcome),
                         width="stretch", key="diag_response_curve")
     summary = {"Estimate": result.estimate, "Standard error": result.std_error, "95% CI low": result.ci_low,
-               "95% CI high": result.ci_high, "Rows used": result.n_used, "Seconds": round(result.seconds, 3)}
+               "95% CI high": result.ci_high, "Rows used (enter the estimate)": result.n_used}
+    for arm, count in result.n_used_by_arm.items():
+        summary[f"Rows used: {arm}"] = int(count)
+    summary["Rows in the design (after dropping missing values)"] = result.n_rows
     if result.weight_diagnostics is not None:
         for arm, after in result.weight_diagnostics.ess_after.items():
-            summary[f"Effective sample size, {arm} (weights)"] = round(after, 1)
-    rows = [{"quantity": k, "value": _format(v)} for k, v in (summary | scalars).items()]
+            summary[f"Effective sample size (Kish): {arm}"] = after
+    summary["Seconds"] = result.seconds
+    labelled = {diagnostic_label(k): v for k, v in scalars.items()}
+    rows = [{"quantity": k, "value": format_table_value(v, "seconds" if k == "Seconds" else "")}
+            for k, v in (summary | labelled).items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"quantity": "Quantity", "value": "Value"})
     for name, frame in frames.items():
-        st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
-        st.dataframe(frame, width="stretch")
+        st.markdown(f"**{diagnostic_label(name)}**")
+        st.dataframe(labelled_table(frame), width="stretch")
     for name, value in others.items():
         if isinstance(value, dict) and all(is_scalar(v) for v in value.values()):
-            st.markdown(f"**{name.replace('_', ' ').capitalize()}**")
+            st.markdown(f"**{diagnostic_label(name)}**")
             st.dataframe(pd.DataFrame({"key": list(map(str, value)), "value": [_format(v) for v in value.values()]}),
-                         hide_index=True, width="stretch")
+                         hide_index=True, width="stretch", column_config={"key": "Item", "value": "Value"})
         elif isinstance(value, (np.ndarray, list, tuple)):
             size = np.asarray(value, dtype=object).size if not isinstance(value, np.ndarray) else value.size
-            st.caption(f"{name}: {size} values (shown in the plots above where relevant).")
+            st.caption(f"{diagnostic_label(name)}: {size:,} values (shown in the plots above where relevant).")
     for warning in result.warnings:
         st.warning(warning)
 
@@ -103,7 +114,7 @@ def _remembered_select(label: str, options: list[Any], *, key: str, **kwargs: An
 
 
 def _format(value: Any) -> str:
-    return format_number(value, digits=6) if isinstance(value, (float, np.floating)) else str(value)
+    return format_table_value(value)
 
 
 st.title("Diagnostics")

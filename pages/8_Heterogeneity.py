@@ -16,6 +16,7 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.core.formatting import format_interval, format_number
+from causal_core.core.labels import labelled_table
 from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariate_plot, qini_plot,
                                               subgroup_effects_plot, subgroup_projection_plot,
                                               unit_effects_histogram)
@@ -76,13 +77,13 @@ def _show_subgroups(result: cc.EstimateResult, outcome: str) -> None:
                       key="het_bic")
     right.plotly_chart(subgroup_projection_plot(diagnostics["projection"], diagnostics["assignments"]),
                        width="stretch", key="het_projection")
-    st.dataframe(table, hide_index=True, width="stretch", key="het_subgroup_table")
+    st.dataframe(labelled_table(table), hide_index=True, width="stretch", key="het_subgroup_table")
 
 
 def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, settings: dict[str, Any]) -> None:
     data = design_for(result, dataset.df)  # the rows and encoded covariates the result's unit effects belong to
     effects = result.unit_effects
-    st.plotly_chart(unit_effects_histogram(effects, average=float(np.mean(effects))), width="stretch",
+    st.plotly_chart(unit_effects_histogram(effects, averages=result.unit_effect_averages()), width="stretch",
                     key="het_histogram")
     names = list(data.covariate_names)
     current = settings["covariate"] if settings["covariate"] in names else names[0]

@@ -23,6 +23,7 @@ from streamlit.runtime import Runtime
 
 import causal_core as cc
 from causal_core.compute.jobs import JobRunner, JobStatus
+from causal_core.core.labels import RESULT_NUMBER_COLUMNS
 from pages._state import (
     Dataset,
     ResultsBundle,
@@ -39,8 +40,7 @@ from pages._state import (
 
 __all__ = ["cache_key", "start_run", "show_active_run", "last_run_note", "TABLE_COLUMNS", "job_runner"]
 
-TABLE_COLUMNS = ["label", "family", "estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used", "ess",
-                 "seconds", "warnings", "error"]
+TABLE_COLUMNS = ["label", "family", *RESULT_NUMBER_COLUMNS, "n_design", "warnings", "error"]
 POLL_SECONDS = 1.0
 #: How long the page waits for a fresh run before it returns and follows it from the fragment (a server
 #: setting, ``CAUSAL_WORKBENCH_INLINE_WAIT`` seconds; the browser tests set 0 so that every run shows its

@@ -102,7 +102,7 @@ def test_no_weights_gives_identical_before_and_after():
     table = cc.balance_table(df, roles)
     for stat in ("mean_treated", "mean_control", "smd", "var_ratio", "ks"):
         pd.testing.assert_series_equal(table[f"{stat}_before"], table[f"{stat}_after"], check_names=False)
-    assert list(table.index) == ["x1", "x2", "x3", "x4", "region=south", "region=west"]
+    assert list(table.index) == ["x1", "x2", "x3", "x4", "region=north", "region=south", "region=west"]  # every level
     assert table.loc["region=west", "type"] == "binary"
 
 

@@ -109,11 +109,12 @@ def test_method_contract(info: cc.MethodInfo):
     assert r1.method == info.id and r1.estimand == estimand
     assert np.isfinite(r1.estimate) and np.isfinite(r1.std_error) and r1.std_error > 0
     assert r1.ci_low < r1.estimate < r1.ci_high
-    assert 0 < r1.n_used <= len(df)
+    assert 0 < r1.n_used <= r1.n_rows <= len(df)  # units entering the estimate, within the rows of the design
     if r1.weights is not None:
-        assert r1.weights.shape == (r1.n_used,)
+        assert r1.weights.shape == (r1.n_rows,)
+        assert r1.n_used == int(np.sum(r1.weights > 0))
     if r1.unit_effects is not None:
-        assert r1.unit_effects.shape == (r1.n_used,)
+        assert r1.unit_effects.shape == (r1.n_rows,)
     assert r2.estimate == r1.estimate and r2.std_error == r1.std_error  # deterministic under a seed
 
 

@@ -11,21 +11,21 @@ from causal_core.nuisance.models import resolve_model
 
 
 @pytest.mark.parametrize("value, digits, expected", [
-    (1234.5678, 4, "1,235"), (0.0123456, 4, "0.01235"), (np.float64(-2.5), 4, "-2.5"), (12345, 4, "12,345"),
-    (np.int64(7), 4, "7"), (float("nan"), 4, "nan"), (float("inf"), 4, "inf"), (None, 4, ""), (True, 4, "True"),
-    ("text", 4, "text"), (1234.5678, 6, "1,234.57"),
+    (1234.5678, 4, "1,234.57"), (0.0123456, 4, "0.01235"), (np.float64(-2.5), 4, "-2.500"), (12345, 4, "12,345"),
+    (np.int64(7), 4, "7"), (float("nan"), 4, ""), (float("inf"), 4, "inf"), (None, 4, ""), (True, 4, "True"),
+    ("text", 4, "text"), (1.2345678, 6, "1.23457"), (-15204.78, 4, "-15,204.78"), (2.5e-7, 4, "2.500e-07"),
 ])
 def test_format_number(value, digits, expected):
     assert format_number(value, digits=digits) == expected
 
 
 def test_format_interval():
-    assert format_interval(1.23456, 2345.678) == "1.235 to 2,346"
+    assert format_interval(1.23456, 2345.678) == "1.235 to 2,345.68"
 
 
 @pytest.mark.parametrize("value, column, expected", [
-    (0.0004, "p_value", "<0.001"), (0.25, "p_value", "0.250"), (1500.0, "n_used", "1,500"), (12.34, "ess", "12.3"),
-    (1.234, "seconds", "1.23"), (1234.5, "", "1,234.5"), (0.5, "", "0.5000"), (float("nan"), "", ""), (3, "", "3"),
+    (0.0004, "p_value", "<0.001"), (0.25, "p_value", "0.250"), (1500.0, "n_used", "1,500"), (12.34, "ess_control", "12.34"),
+    (1.234, "seconds", "1.23"), (1234.5, "", "1,234.50"), (0.5, "", "0.5000"), (float("nan"), "", ""), (3, "", "3"),
 ])
 def test_format_table_value(value, column, expected):
     assert format_table_value(value, column) == expected

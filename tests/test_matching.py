@@ -116,7 +116,8 @@ def test_caliper_drops_units_and_warns(estimand):
         if arm in TARGET_ARM[estimand]:
             assert d[f"n_matched_{name}"] + d[f"n_dropped_{name}"] == np.sum(t == arm)
             assert np.sum(result.weights[t == arm] == 0) == d[f"n_dropped_{name}"]
-    assert d["ess_after"]["treated"] <= d["ess_before"]["treated"]
+    ess = result.weight_diagnostics
+    assert ess.ess_after["treated"] <= ess.ess_before["treated"]
     no_caliper = cc.estimate(df, roles, "propensity_score_matching", estimand=estimand, caliper=None)
     assert no_caliper.diagnostics["n_dropped_treated"] + no_caliper.diagnostics["n_dropped_control"] == 0
     assert not any("dropped" in w for w in no_caliper.warnings)
@@ -180,7 +181,10 @@ def test_cem_weights_and_drops(linear_design, estimand):
     assert d["n_matched_treated"] + d["n_dropped_treated"] == np.sum(t == 1)
     assert d["n_bins"] == int(np.ceil(np.log2(len(df)) + 1))  # Sturges
     assert any("strata without the other arm" in w and "overlap" in w for w in result.warnings)
-    assert d["ess_after"]["control"] < d["ess_before"]["control"]
+    assert result.weight_diagnostics.ess_after["control"] < result.weight_diagnostics.ess_before["control"]
+    # rows used: the matched units only, per arm
+    assert result.n_used_by_arm == {"treated": d["n_matched_treated"], "control": d["n_matched_control"]}
+    assert result.n_used == d["n_matched_treated"] + d["n_matched_control"] < result.n_rows == len(df)
     fewer_bins = cc.estimate(df, LINEAR_ROLES, "exact_matching", estimand=estimand, n_bins=4)
     assert fewer_bins.diagnostics["n_dropped_treated"] < d["n_dropped_treated"]
 

@@ -95,13 +95,18 @@ def test_ipw_trimming_drops_units_warns_and_reports_ess(linear_design):
     assert expected_drop > 0
     assert trimmed.diagnostics["n_trimmed"] == expected_drop
     assert int(np.sum(trimmed.weights == 0)) == expected_drop
-    assert trimmed.n_used == len(df)
+    assert trimmed.n_used == len(df) - expected_drop and trimmed.n_rows == len(df)
     assert any(f"dropped {expected_drop} of {len(df)} units" in w and "overlap population" in w
                for w in trimmed.warnings)
     assert not any("overlap population" in w for w in full.warnings)
-    before, after = trimmed.diagnostics["ess_before"], trimmed.diagnostics["ess_after"]
-    assert before == full.diagnostics["ess_after"]
-    assert after["all"] != before["all"] and 0 < after["all"] <= len(df) - expected_drop
+    ess = trimmed.weight_diagnostics  # the one ESS: row counts before, the weights' Kish ESS after, by arm
+    t = df["treat"].to_numpy() == 1
+    assert dict(ess.ess_before) == {"treated": float(t.sum()), "control": float((~t).sum())}
+    assert dict(ess.n_positive) == {"treated": int(np.sum(trimmed.weights[t] > 0)),
+                                    "control": int(np.sum(trimmed.weights[~t] > 0))}
+    for arm in ("treated", "control"):
+        assert 0 < ess.ess_after[arm] <= ess.n_positive[arm] < ess.ess_before[arm] + 1
+    assert "ess_before" not in trimmed.diagnostics and "ess_after" not in trimmed.diagnostics
 
 
 def test_ipw_clipping_caps_weights_and_warns(linear_design):

@@ -530,14 +530,14 @@ def test_html_report_shows_each_methods_own_diagnostics(iv_report, iv_analysis):
     _, _, results, _ = iv_analysis
     two_sls = _section(iv_report, "two_stage_least_squares")
     first_stage_f = results["two_stage_least_squares"].diagnostics["first_stage_f"]
-    assert "<code>first_stage_f</code>" in two_sls
+    assert "<th>First-stage F statistic</th>" in two_sls  # labelled, not the raw key
     assert f'data-value="{float(first_stage_f)!r}"' in two_sls
-    assert "<code>coefficients</code>" in two_sls and "<code>tests</code>" in two_sls  # DataFrames as tables
+    assert "<h4>Coefficients</h4>" in two_sls and "<h4>Tests</h4>" in two_sls  # DataFrames as tables
     neural = _section(iv_report, "cb_iv")
     assert "Response curve: " in neural and "Plotly.newPlot" in neural
     assert "Estimated response" in neural  # the response curve's trace
-    assert "<code>bootstrap_estimates</code>" in neural  # two replicates: listed, not per row
-    assert "<code>response_curve</code>" not in neural  # drawn, not repeated as a table
+    assert "<th>Bootstrap estimates</th>" in neural  # two replicates: listed, not per row
+    assert "<h4>Response curve</h4>" not in neural  # drawn, not repeated as a table
 
 
 def test_html_report_has_the_robustness_section(iv_report, iv_analysis):
@@ -545,7 +545,7 @@ def test_html_report_has_the_robustness_section(iv_report, iv_analysis):
     assert "<h2>Robustness</h2>" in iv_report and "Agreement across estimators" in iv_report
     for method, result in results.items():
         e_value = cc.sensitivity_for_result(df, roles, result).e_value
-        assert f"Sensitivity: {method}" in iv_report
+        assert f"Sensitivity: {cc.get_method(method).label}" in iv_report  # the label, not the id
         assert f"E-value {e_value.e_value_estimate:.2f} (confidence limit {e_value.e_value_ci:.2f}" in iv_report
     assert len(re.findall(r"plotly\.js v\d", iv_report)) == 1  # still one copy of the library
     assert not re.search(r"<script[^>]*\bsrc\s*=", iv_report, flags=re.IGNORECASE)
@@ -560,7 +560,7 @@ def test_html_report_robustness_includes_refutations_and_method_lab(data, table)
     assert set(reports) == set(METHODS)
     page = build_html_report(data_name="trial.csv", df=data, roles=ROLES, estimand="ATE", table=table,
                              results=results, robustness=robustness)
-    assert "Refutation tests: difference_in_means" in page and "Method lab" in page
+    assert "Refutation tests: Difference in means" in page and "Method lab" in page
     assert html.escape(lab.recommendation) in page
     assert page.count("Plotly.newPlot") == len(robustness.figures)  # no diagnostic chart applies here
 
@@ -573,14 +573,15 @@ def test_per_row_arrays_are_named_not_dumped(data):
     page = build_html_report(data_name="trial.csv", df=data, roles=ROLES, estimand="ATE", table=table,
                              results=results)
     ipw, gmm, learner = (_section(page, m) for m in methods)
-    assert "One value per row, not listed here: <code>propensity</code>" in ipw
-    assert "<code>assignments</code>" in gmm and "<code>projection</code>" in gmm
+    assert "One value per row, not listed here: Propensity score" in ipw
+    assert "Assignments" in gmm and "Projection" in gmm
     for block in (ipw, gmm, learner):
         assert block.count("<tr") < 60  # nothing with one line per data row
     assert "Effect within each subgroup" in gmm and "Number of subgroups (BIC)" in gmm
     assert "Unit-level effects: " in learner  # the T-learner's unit effects as a histogram
     assert "Unit-level effects" not in ipw
-    assert "ess_before: treated" in ipw  # dicts of numbers flattened into the key/value table
+    assert "Effective sample size (Kish): treated" in ipw  # the typed weight diagnostics, labelled
+    assert "Rows used: control" in ipw
 
 
 def _result(diagnostics: dict, n_used: int = 100) -> cc.EstimateResult:
@@ -605,10 +606,10 @@ def test_diagnostics_html_describes_arrays_by_size():
         "selected": [f"x{i}" for i in range(15)],
         "ess": {"treated": {"before": 50.0, "after": 40.5}, "control": 50},
     }))
-    assert "One value per row, not listed here: <code>propensity</code>, <code>weights_matrix</code>" in block
-    assert "30 values: mean 14.5" in block
+    assert "One value per row, not listed here: Propensity score, Weights matrix" in block
+    assert "30 values: mean 14.50" in block
     assert "x0, x1, x2" in block and "x14" in block  # names are listed
-    assert "ess: treated: after" in block and 'data-value="40.5"' in block
+    assert "Effective sample size (Kish): treated: after" in block and 'data-value="40.5"' in block
     assert "&lt;b&gt;bold&lt;/b&gt;" in block  # text is escaped
     assert diagnostics_html(_result({})) == "<p>This method reports no diagnostics of its own.</p>"
 
@@ -717,5 +718,5 @@ def test_report_page_always_has_agreement_and_sensitivity(data, table):
     assert any("Run refutation tests or the method lab" in c.value for c in app.caption)
     (robustness,) = app.session_state["_report_robustness"].values()  # the one kept entry
     assert "Agreement across estimators" in robustness.section.html
-    assert all(f"Sensitivity: {m}" in robustness.section.html for m in METHODS)
+    assert all(f"Sensitivity: {cc.get_method(m).label}" in robustness.section.html for m in METHODS)
     assert robustness.refutations == () and robustness.method_lab is None

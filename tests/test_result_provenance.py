@@ -20,8 +20,7 @@ from causal_core.core.library_warnings import LIBRARY_WARNING_PREFIX, capture_li
 from causal_core.core.provenance import design_for, used_rows
 from causal_core.core.results import FrozenMapping, WeightDiagnostics, kish_ess
 from causal_core.datasets.simulate import linear_confounded
-from causal_core.diagnostics.balance import standardized_mean_difference
-from causal_core.nuisance.features import pooled_scale, standardised_differences
+from causal_core.diagnostics.balance import smd_before_after, standardized_mean_difference
 from causal_core.robustness.sensitivity import matched_pair_differences
 from test_bad_input import TINY_TORCH
 from test_contract import _design_for
@@ -73,14 +72,15 @@ def test_result_records_rows_roles_options_and_seed(info):
     expected = _expected_rows(df, roles, info)
     assert len(expected) <= len(df) - N_INCOMPLETE
     assert list(result.row_index) == list(expected)
-    assert result.n_used == len(result.row_index)
+    assert result.n_design == result.n_rows == len(result.row_index)  # the rows of the design
+    assert result.n_used == (len(result.row_index) if result.weights is None else int(np.sum(result.weights > 0)))
     assert result.roles == roles
     assert dict(result.options) == options and isinstance(result.options, FrozenMapping)
     assert result.seed == 11
     data = prepare(df, roles, info)
     assert result.covariate_names == data.covariate_names
     if info.treatment_kind == "binary":
-        assert result.treated.dtype == bool and result.treated.shape == (result.n_used,)
+        assert result.treated.dtype == bool and result.treated.shape == (result.n_rows,)
         labels = df.loc[result.row_index, roles.treatment]
         assert np.array_equal(result.treated, (labels == result.treated_level).to_numpy())
         assert set(pd.unique(labels)) == {result.treated_level, result.control_level}
@@ -265,13 +265,12 @@ def test_balancing_smd_is_the_balance_tables_smd():
     X = rng.normal(size=(60, 3))
     treated = rng.random(60) < 0.4
     weights = rng.uniform(0.5, 2.0, size=60)
-    scale = pooled_scale(X, treated)
-    got = standardised_differences(X, treated, weights, scale)
     for j in range(3):
+        _, got = smd_before_after(X[:, j], treated, weights, is_binary=False, estimand="ATE")
         m1 = np.average(X[treated, j], weights=weights[treated])
         m0 = np.average(X[~treated, j], weights=weights[~treated])
         sd1, sd0 = X[treated, j].std(ddof=1), X[~treated, j].std(ddof=1)
-        assert got[j] == pytest.approx(standardized_mean_difference(m1 - m0, sd1, sd0, "ATE"), rel=1e-12)
+        assert got == pytest.approx(standardized_mean_difference(m1 - m0, sd1, sd0, "ATE"), rel=1e-12)
     assert np.isnan(standardized_mean_difference(1.0, 0.0, 0.0, "ATE"))
     vector = standardized_mean_difference(np.array([1.0, 2.0]), np.array([1.0, 0.0]), np.array([1.0, 0.0]), "ATT")
     assert vector[0] == 1.0 and np.isnan(vector[1])

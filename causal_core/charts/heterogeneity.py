@@ -91,15 +91,28 @@ def subgroup_effects_plot(subgroups: pd.DataFrame, *, overall: float | None = No
     return base_layout(figure, title="Effect within each subgroup", height=max(260, 100 + 44 * len(labels)))
 
 
-def unit_effects_histogram(unit_effects: np.ndarray, *, average: float | None = None) -> go.Figure:
-    """Distribution of the estimated unit-level effects, with their average marked."""
+def unit_effects_histogram(unit_effects: np.ndarray, *, average: float | None = None,
+                           averages: list[tuple[str, float]] | None = None) -> go.Figure:
+    """Distribution of the estimated unit-level effects, with their averages marked and named.
+
+    ``averages`` is ``EstimateResult.unit_effect_averages()``: (population, mean)
+    pairs, the estimand's population first (drawn dashed), e.g. "mean over
+    treated rows (the ATT population)" beside "mean over all rows (the ATE)".
+    A bare ``average`` is the mean over all rows.
+    """
     if unit_effects is None or len(unit_effects) == 0:
         return empty_figure("This method gives no unit-level effects.")
     figure = go.Figure(go.Histogram(x=np.asarray(unit_effects, dtype=float), nbinsx=40,
                                     marker=dict(color=CONTROL_COLOUR), opacity=0.8, name="Unit effects"))
-    if average is not None and np.isfinite(average):
-        figure.add_vline(x=average, line=dict(color=TREATED_COLOUR, width=2, dash="dash"),
-                         annotation_text=f"Mean of all rows {format_number(average)}", annotation_position="top")
+    if averages is None:
+        averages = [("mean over all rows (the ATE)", average)] if average is not None else []
+    for i, (population, value) in enumerate(averages):
+        if value is None or not np.isfinite(value):
+            continue
+        text = f"{population[:1].upper()}{population[1:]}: {format_number(float(value))}"
+        figure.add_vline(x=value, line=dict(color=TREATED_COLOUR if i == 0 else NEUTRAL_COLOUR, width=2,
+                                            dash="dash" if i == 0 else "dot"),
+                         annotation_text=plotly_text(text), annotation_position="top" if i == 0 else "bottom")
     figure.update_xaxes(title="Estimated unit effect")
     figure.update_yaxes(title="Rows")
     return base_layout(figure, title="Distribution of unit-level effects", height=340)

@@ -15,7 +15,7 @@ from causal_core.core.limits import check_limits
 from causal_core.core.options import validate_options
 from causal_core.core.provenance import provenance_fields
 from causal_core.core.registry import get_method
-from causal_core.core.results import EstimateResult, MethodOutput
+from causal_core.core.results import RESULT_COLUMNS, EstimateResult, MethodOutput
 from causal_core.core.roles import Roles
 from causal_core.core.seeds import check_seed
 from causal_core.inference import Inference, failed_replicates_warning, resolve_inference
@@ -71,6 +71,26 @@ def _checked_inference(method: str, inference: Inference) -> tuple[Inference, tu
     if (se, ci_low, ci_high) != (inference.std_error, inference.ci_low, inference.ci_high):
         inference = replace(inference, std_error=se, ci_low=ci_low, ci_high=ci_high)
     return inference, tuple(notes)
+
+
+def _units_used(output: MethodOutput, n_design: int) -> int:
+    """Units that enter the estimate: the method's own count, else rows with a positive weight, else every row."""
+    if output.n_used is not None:
+        return int(output.n_used)
+    if output.weights is not None:
+        w = np.asarray(output.weights, dtype=float)
+        if w.shape == (n_design,) and np.all(np.isfinite(w)):
+            return int(np.sum(w > 0))
+    return int(n_design)
+
+
+def _balance_summary(info, data, weights, estimand: str) -> tuple[float, float] | None:
+    """Largest |SMD| before and after the weights, as the balance table computes it (binary treatments only)."""
+    if weights is None or info.treatment_kind != "binary":
+        return None
+    from causal_core.diagnostics.balance import max_abs_smd  # balance builds on the core, not the reverse
+
+    return max_abs_smd(data, weights, estimand)
 
 
 def estimate(
@@ -137,6 +157,9 @@ def estimate(
     seconds = time.perf_counter() - start
     inference, inference_warnings = _checked_inference(method, inference)
     diagnostics = dict(output.diagnostics)
+    smd = _balance_summary(info, data, output.weights, estimand)
+    if smd is not None:  # the balance table's own numbers, so the method diagnostics and the table agree
+        diagnostics["max_abs_smd_before"], diagnostics["max_abs_smd_after"] = smd
     diagnostics["se_method"] = inference.detail or inference.method  # readable copy; the source is inference.method
     library_warnings = summarise_warnings(caught)
     return EstimateResult(
@@ -146,7 +169,7 @@ def estimate(
         ci_high=inference.ci_high,
         estimand=estimand,
         method=method,
-        n_used=int(output.n_used if output.n_used is not None else data.n),
+        n_used=_units_used(output, data.n),
         weights=output.weights,
         unit_effects=output.unit_effects,
         diagnostics=diagnostics,
@@ -156,6 +179,7 @@ def estimate(
         inference=inference,
         **provenance_fields(data, info, options, seed, output.weights),
         library_warnings=library_warnings,
+        n_design=data.n,
     )
 
 
@@ -190,6 +214,4 @@ def compare(
         except Exception as exc:  # one broken method must not stop the comparison
             row = {"method": method, "estimand": estimand, "error": f"Unexpected failure: {type(exc).__name__}: {exc}"}
         rows.append(row)
-    columns = ["method", "estimand", "estimate", "std_error", "ci_low", "ci_high", "p_value",
-               "n_used", "ess", "seconds", "warnings", "error"]
-    return pd.DataFrame(rows).reindex(columns=columns)
+    return pd.DataFrame(rows).reindex(columns=list(RESULT_COLUMNS))

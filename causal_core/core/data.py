@@ -74,6 +74,11 @@ class PreparedData:
         Original treatment labels (binary methods).
     roles : Roles
         The roles used.
+    binary_covariates : tuple of bool
+        Whether each column of ``X`` is 0/1.
+    reference_levels : tuple of (column, level)
+        The level of each text/categorical confounder left out of ``X`` (the
+        first in sorted order); balance tables add it back, so every level is shown.
     """
 
     X: np.ndarray
@@ -99,6 +104,7 @@ class PreparedData:
     binary_covariates: tuple[bool, ...] = field(default=())
     E: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     E_names: tuple[str, ...] = ()
+    reference_levels: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def n(self) -> int:
@@ -242,6 +248,11 @@ def _is_categorical(series: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
 
 
+def category_levels(series: pd.Series) -> list[str]:
+    """The levels of a text/categorical column as :func:`encode_columns` sees them (sorted text; the first is dropped)."""
+    return sorted(series.dropna().astype(str).unique())
+
+
 def encode_columns(frame: pd.DataFrame, role: str) -> tuple[np.ndarray, list[str], list[str], list[bool]]:
     """Encode columns as floats: numbers and booleans as is, text/categories one-hot (first level dropped).
 
@@ -255,7 +266,7 @@ def encode_columns(frame: pd.DataFrame, role: str) -> tuple[np.ndarray, list[str
     for column in frame.columns:
         series = frame[column]
         if _is_categorical(series):
-            levels = sorted(series.dropna().astype(str).unique())
+            levels = category_levels(series)
             if len(levels) > 50:
                 from causal_core.datasets.profile import looks_like_date_text
                 if looks_like_date_text(series):
@@ -417,6 +428,10 @@ def prepare(
         sources = [sources[i] for i in keep]
         binary = [binary[i] for i in keep]
 
+    reference_levels = tuple(
+        (str(column), category_levels(kept[column])[0]) for column in roles.confounders
+        if _is_categorical(kept[column]) and len(category_levels(kept[column])) >= 2)
+
     Z, Z_names, Z_sources, _ = encode_columns(kept[list(roles.instruments)], "instrument")
     M, M_names, M_sources, _ = encode_columns(kept[list(roles.mechanisms)], "mechanism")
     P, P_names, P_sources, _ = encode_columns(kept[list(roles.proxies)], "proxy")
@@ -460,4 +475,5 @@ def prepare(
         binary_covariates=tuple(binary),
         E=E,
         E_names=tuple(E_names),
+        reference_levels=reference_levels,
     )

@@ -111,6 +111,9 @@ class MethodInfo:
     explores_heterogeneity : bool
         Built to show how the effect varies (latent subgroups or unit-level CATE);
         the app's Heterogeneity page offers these methods.
+    unadjusted : bool
+        A baseline that adjusts for nothing (the naive contrast): shown for
+        reference, but left out when estimators are checked for agreement.
     default_ticked : bool
         Ticked by default on the app's Estimate page (each strategy's main methods).
     cheap_test_options : tuple of (name, value) pairs
@@ -137,6 +140,7 @@ class MethodInfo:
     forms_matched_pairs: bool = False
     ovb_applicable: bool = False
     explores_heterogeneity: bool = False
+    unadjusted: bool = False
     default_ticked: bool = False
     cheap_test_options: tuple[tuple[str, Any], ...] = ()
     order: int = 1000

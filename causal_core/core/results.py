@@ -8,7 +8,15 @@ import numpy as np
 
 from causal_core.inference import Inference, InferenceInput
 
-__all__ = ["EstimateResult", "FrozenMapping", "MethodOutput", "WeightDiagnostics", "ess_by_arm", "kish_ess"]
+__all__ = ["EstimateResult", "FrozenMapping", "MethodOutput", "RESULT_COLUMNS", "WeightDiagnostics", "ess_by_arm",
+           "kish_ess"]
+
+#: Columns of :meth:`EstimateResult.summary` and of :func:`causal_core.compare`'s table, in order.
+#: ``n_used`` counts the units that enter the estimate (positive weight), ``n_treated`` /
+#: ``n_control`` the same per arm, ``n_design`` the rows left after dropping missing values;
+#: ``ess_treated`` / ``ess_control`` are Kish's effective sample size of each arm's weights.
+RESULT_COLUMNS = ("method", "estimand", "estimate", "std_error", "ci_low", "ci_high", "p_value", "n_used",
+                  "n_treated", "n_control", "n_design", "ess_treated", "ess_control", "seconds", "warnings", "error")
 
 
 class FrozenMapping(Mapping):
@@ -72,6 +80,8 @@ class WeightDiagnostics:
         Largest weight over the sum of the weights (1 / n for equal weights).
     n_zero : int
         Rows whose weight is zero (unmatched or trimmed).
+    n_positive : FrozenMapping
+        Rows with a positive weight by arm (the units that enter the estimate), keyed like ``ess_after``.
     """
 
     ess_before: FrozenMapping
@@ -79,6 +89,7 @@ class WeightDiagnostics:
     ess_total: float
     max_weight_share: float
     n_zero: int
+    n_positive: FrozenMapping = field(default_factory=FrozenMapping)
 
     @classmethod
     def from_weights(cls, weights: np.ndarray, treated: np.ndarray | None) -> "WeightDiagnostics":
@@ -86,10 +97,12 @@ class WeightDiagnostics:
         w = np.asarray(weights, dtype=float).ravel()
         if treated is None:
             before, after = {"all": float(w.size)}, {"all": kish_ess(w)}
+            positive = {"all": int(np.sum(w > 0))}
         else:
             mask = np.asarray(treated, dtype=bool)
             before = {"treated": float(mask.sum()), "control": float((~mask).sum())}
             after = ess_by_arm(w, mask)
+            positive = {"treated": int(np.sum(w[mask] > 0)), "control": int(np.sum(w[~mask] > 0))}
         total = float(np.sum(w))
         return cls(
             ess_before=FrozenMapping(before),
@@ -97,6 +110,7 @@ class WeightDiagnostics:
             ess_total=kish_ess(w),
             max_weight_share=float(np.max(w) / total) if total > 0 and w.size else float("nan"),
             n_zero=int(np.sum(w == 0)),
+            n_positive=FrozenMapping(positive),
         )
 
 
@@ -139,11 +153,14 @@ class EstimateResult:
     method : str
         Method id from :func:`causal_core.list_methods`.
     n_used : int
-        Rows used after dropping rows with missing values in the used columns.
+        Units that enter the estimate: rows of the design with a positive weight
+        (matched, kept after trimming) for matching and weighting methods, else
+        every row of the design. Per arm: :attr:`n_used_by_arm`.
     weights : ndarray or None
-        One weight per used row (matching or weighting methods), else ``None``.
+        One weight per row of the design (matching or weighting methods; zero for
+        unmatched or trimmed rows), else ``None``.
     unit_effects : ndarray or None
-        One estimated individual effect per used row, where the method gives them.
+        One estimated individual effect per row of the design, where the method gives them.
     diagnostics : dict
         Method-specific numbers (effective sample size, convergence, selected variables...).
     warnings : tuple of str
@@ -172,6 +189,9 @@ class EstimateResult:
     weight_diagnostics : WeightDiagnostics or None
         Effective sample size by arm, largest weight share and zero weights,
         where the method gives one weight per used row.
+    n_design : int or None
+        Rows in the design: the rows left after dropping rows with missing values
+        in the used columns (``len(row_index)``), before any matching or trimming.
     library_warnings : tuple of str
         Warnings that scikit-learn, statsmodels, cvxpy, torch... raised during
         the method, deduplicated with their source and count ("ConvergenceWarning
@@ -205,6 +225,7 @@ class EstimateResult:
     covariate_names: tuple[str, ...] = ()
     weight_diagnostics: WeightDiagnostics | None = None
     library_warnings: tuple[str, ...] = ()
+    n_design: int | None = None
 
     def _inference(self) -> Inference:
         if self.inference is not None:
@@ -223,15 +244,73 @@ class EstimateResult:
 
     @property
     def effective_sample_size(self) -> float | None:
-        """Kish's effective sample size of the weights, (sum w)^2 / sum w^2, or None."""
+        """Kish's effective sample size of all the weights pooled, (sum w)^2 / sum w^2, or None.
+
+        Pooled over both arms; for the ATT the control arm's value matters
+        (:attr:`ess_by_arm`), and that is what tables and reports show.
+        """
         if self.weight_diagnostics is not None:
             return self.weight_diagnostics.ess_total
         if self.weights is None:
             return None
         return kish_ess(self.weights)
 
+    @property
+    def ess_by_arm(self) -> dict[str, float]:
+        """Kish's effective sample size of each arm's weights, ``{"treated": ..., "control": ...}`` (empty without weights)."""
+        if self.weight_diagnostics is not None:
+            return dict(self.weight_diagnostics.ess_after)
+        if self.weights is None or self.treated is None:
+            return {}
+        return ess_by_arm(self.weights, self.treated)
+
+    @property
+    def n_used_by_arm(self) -> dict[str, int]:
+        """Units entering the estimate by arm, ``{"treated": ..., "control": ...}`` (empty for a non-binary treatment)."""
+        if self.weight_diagnostics is not None and self.weight_diagnostics.n_positive:
+            return dict(self.weight_diagnostics.n_positive)
+        if self.treated is None:
+            return {}
+        mask = np.asarray(self.treated, dtype=bool)
+        if self.weights is not None and np.shape(self.weights) == mask.shape:
+            w = np.asarray(self.weights, dtype=float)
+            return {"treated": int(np.sum(w[mask] > 0)), "control": int(np.sum(w[~mask] > 0))}
+        return {"treated": int(mask.sum()), "control": int((~mask).sum())}
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in the design (:attr:`n_design`; ``len(row_index)`` or :attr:`n_used` when it was not recorded)."""
+        if self.n_design is not None:
+            return int(self.n_design)
+        if self.row_index is not None:
+            return int(len(self.row_index))
+        return int(self.n_used)
+
+    def unit_effect_averages(self) -> list[tuple[str, float]]:
+        """Means of :attr:`unit_effects` with the population each averages over, the estimand's first.
+
+        ``[("mean over treated rows (the ATT population)", ...), ("mean over all rows (the ATE)", ...)]``
+        for an ATT (controls for an ATC); only the all-rows mean for the ATE or
+        when the arms are unknown. Empty without unit effects.
+        """
+        if self.unit_effects is None:
+            return []
+        effects = np.asarray(self.unit_effects, dtype=float).ravel()
+        finite = np.isfinite(effects)
+        if not finite.any():
+            return []
+        overall = ("mean over all rows (the ATE)", float(effects[finite].mean()))
+        arm = {"ATT": ("treated", True), "ATC": ("control", False)}.get(self.estimand)
+        if arm is None or self.treated is None or np.shape(self.treated) != effects.shape:
+            return [overall]
+        rows = (np.asarray(self.treated, dtype=bool) == arm[1]) & finite
+        if not rows.any():
+            return [overall]
+        return [(f"mean over {arm[0]} rows (the {self.estimand} population)", float(effects[rows].mean())), overall]
+
     def summary(self) -> dict[str, Any]:
-        """One flat row for a comparison table."""
+        """One flat row for a comparison table (columns: :data:`causal_core.core.results.RESULT_COLUMNS`)."""
+        by_arm, ess = self.n_used_by_arm, self.ess_by_arm
         return {
             "method": self.method,
             "estimand": self.estimand,
@@ -241,7 +320,11 @@ class EstimateResult:
             "ci_high": self.ci_high,
             "p_value": self.p_value,
             "n_used": self.n_used,
-            "ess": self.effective_sample_size,
+            "n_treated": by_arm.get("treated", np.nan),
+            "n_control": by_arm.get("control", np.nan),
+            "n_design": self.n_rows,
+            "ess_treated": ess.get("treated", np.nan),
+            "ess_control": ess.get("control", np.nan),
             "seconds": self.seconds,
             "warnings": " | ".join(self.warnings),
         }

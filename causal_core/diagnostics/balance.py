@@ -19,7 +19,10 @@ from causal_core.core.results import EstimateResult, kish_ess
 from causal_core.core.roles import Roles
 
 __all__ = [
+    "balance_covariates",
     "balance_table",
+    "max_abs_smd",
+    "smd_before_after",
     "effective_sample_size",
     "standardized_mean_difference",
     "variance_ratio",
@@ -89,8 +92,8 @@ def weighted_ks(x1: np.ndarray, w1: np.ndarray, x0: np.ndarray, w0: np.ndarray) 
 def standardized_mean_difference(difference: Any, sd_treated: Any, sd_control: Any, estimand: str) -> Any:
     """Divide a mean difference by the estimand's standard deviation (cobalt's ``s.d.denom``).
 
-    The one SMD of the package (the balancing estimators' diagnostics call it
-    through :func:`causal_core.nuisance.features.standardised_differences`). The
+    The one SMD of the package (:func:`smd_before_after` calls it for the balance
+    table and for every result's ``max_abs_smd_before`` / ``max_abs_smd_after``). The
     standard deviations come from the *unadjusted* sample, so before and after
     share a scale. ATE: pooled ``sqrt((s1^2 + s0^2) / 2)``; ATT: treated
     ``s1``; ATC: control ``s0``. NaN where that standard deviation is zero.
@@ -144,23 +147,96 @@ def _aligned_weights(df: pd.DataFrame, data: PreparedData, weights: Any) -> np.n
     return w
 
 
+def balance_covariates(data: PreparedData) -> tuple[np.ndarray, tuple[str, ...], tuple[bool, ...]]:
+    """The covariates balance is checked on: ``data.X`` with every level of each categorical confounder.
+
+    The estimators see categoricals one-hot with the first level dropped
+    (:func:`causal_core.core.data.prepare`); balance shows that reference level
+    too (as cobalt does), as ``1 -`` the sum of the other levels' indicators,
+    placed before them. Returns the matrix, the names and whether each column is binary.
+    """
+    references = dict(data.reference_levels)
+    sources = [str(source) for source in data.covariate_sources]
+    columns: list[np.ndarray] = []
+    names: list[str] = []
+    binary: list[bool] = []
+    added: set[str] = set()
+    flags = data.binary_covariates or tuple(False for _ in data.covariate_names)
+    for j, name in enumerate(data.covariate_names):
+        source = sources[j] if j < len(sources) else name
+        is_dummy = source in references and name != source
+        if is_dummy and source not in added:
+            dummies = [k for k, s in enumerate(sources) if s == source and data.covariate_names[k] != s]
+            columns.append(1.0 - data.X[:, dummies].sum(axis=1))
+            names.append(f"{source}={references[source]}")
+            binary.append(True)
+            added.add(source)
+        columns.append(data.X[:, j])
+        names.append(name)
+        binary.append(bool(flags[j]))
+    matrix = np.column_stack(columns) if columns else np.empty((data.n, 0))
+    return matrix, tuple(names), tuple(binary)
+
+
+def smd_before_after(
+    x: np.ndarray, treated: np.ndarray, w: np.ndarray, *, is_binary: bool, estimand: str, binary: str = "raw"
+) -> tuple[float, float]:
+    """The SMD of one covariate before (equal weights) and after the weights ``w`` (cobalt's conventions).
+
+    The one SMD computation of the package: :func:`balance_table` and the
+    ``max_abs_smd_before`` / ``max_abs_smd_after`` of every result
+    (:func:`max_abs_smd`) call it. Binary covariates give the raw difference in
+    proportions (``binary="raw"``, cobalt's default) or the standardised one.
+    """
+    x1, x0 = x[treated], x[~treated]
+    u1, u0 = np.ones(x1.size), np.ones(x0.size)
+    sd1 = float(np.sqrt(weighted_variance(x1, u1, binary=is_binary)))
+    sd0 = float(np.sqrt(weighted_variance(x0, u0, binary=is_binary)))
+    out = []
+    for a1, a0 in ((u1, u0), (w[treated], w[~treated])):
+        difference = weighted_mean(x1, a1) - weighted_mean(x0, a0)
+        if is_binary and binary == "raw":
+            out.append(float(difference))
+        else:
+            out.append(standardized_mean_difference(difference, sd1, sd0, estimand))
+    return out[0], out[1]
+
+
+def max_abs_smd(data: PreparedData, weights: np.ndarray, estimand: str) -> tuple[float, float] | None:
+    """Largest |SMD| before and after ``weights`` over every covariate of the balance table, or None.
+
+    Exactly ``balance_table(result, df)["smd_before"].abs().max()`` (and
+    ``"smd_after"``) for a result's rows and weights; None when the design has
+    no covariate or an arm has no positive weight.
+    """
+    w = np.asarray(weights, dtype=float).ravel()
+    treated = data.treated
+    if data.X.shape[1] == 0 or w.shape != (data.n,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        return None
+    if not (np.any(w[treated] > 0) and np.any(w[~treated] > 0)):
+        return None
+    estimand = estimand if estimand in ESTIMANDS else "ATE"
+    X, _, flags = balance_covariates(data)
+    pairs = np.array([smd_before_after(X[:, j], treated, w, is_binary=flags[j], estimand=estimand)
+                      for j in range(X.shape[1])], dtype=float)
+    magnitudes = np.abs(pairs)
+    if not np.isfinite(magnitudes).any():
+        return None
+    return float(np.nanmax(magnitudes[:, 0])), float(np.nanmax(magnitudes[:, 1]))
+
+
 def _covariate_row(
     x: np.ndarray, treated: np.ndarray, w: np.ndarray, *, is_binary: bool, estimand: str, binary: str
 ) -> dict[str, Any]:
     x1, x0 = x[treated], x[~treated]
     u1, u0 = np.ones(x1.size), np.ones(x0.size)
     w1, w0 = w[treated], w[~treated]
-    sd1 = float(np.sqrt(weighted_variance(x1, u1, binary=is_binary)))
-    sd0 = float(np.sqrt(weighted_variance(x0, u0, binary=is_binary)))
+    smd = smd_before_after(x, treated, w, is_binary=is_binary, estimand=estimand, binary=binary)
     row: dict[str, Any] = {"type": "binary" if is_binary else "continuous"}
-    for stage, (a1, a0) in (("before", (u1, u0)), ("after", (w1, w0))):
-        m1, m0 = weighted_mean(x1, a1), weighted_mean(x0, a0)
-        row[f"mean_treated_{stage}"] = m1
-        row[f"mean_control_{stage}"] = m0
-        if is_binary and binary == "raw":
-            row[f"smd_{stage}"] = m1 - m0
-        else:
-            row[f"smd_{stage}"] = standardized_mean_difference(m1 - m0, sd1, sd0, estimand)
+    for i, (stage, (a1, a0)) in enumerate((("before", (u1, u0)), ("after", (w1, w0)))):
+        row[f"mean_treated_{stage}"] = weighted_mean(x1, a1)
+        row[f"mean_control_{stage}"] = weighted_mean(x0, a0)
+        row[f"smd_{stage}"] = smd[i]
         row[f"var_ratio_{stage}"] = float("nan") if is_binary else variance_ratio(x1, a1, x0, a0)
         row[f"ks_{stage}"] = weighted_ks(x1, a1, x0, a0)
     return row
@@ -212,7 +288,8 @@ def balance_table(
     Returns
     -------
     DataFrame
-        Indexed by covariate name, with columns ``type``, ``mean_treated_before``,
+        Indexed by covariate name (every level of a categorical confounder,
+        the reference level included, as ``"col=level"``), with columns ``type``, ``mean_treated_before``,
         ``mean_control_before``, ``mean_treated_after``, ``mean_control_after``,
         ``smd_before``, ``smd_after``, ``var_ratio_before``, ``var_ratio_after``,
         ``ks_before``, ``ks_after``, ``balanced`` and ``var_ratio_ok``.
@@ -262,12 +339,12 @@ def balance_table(
         data = prepare(df, roles, info, treatment_kind="binary")
     w = _aligned_weights(df, data, weights)
     treated = data.treated
+    X, names, flags = balance_covariates(data)
     rows = [
-        _covariate_row(data.X[:, j], treated, w, is_binary=bool(data.binary_covariates[j]),
-                       estimand=estimand, binary=binary)
-        for j in range(data.X.shape[1])
+        _covariate_row(X[:, j], treated, w, is_binary=bool(flags[j]), estimand=estimand, binary=binary)
+        for j in range(X.shape[1])
     ]
-    table = pd.DataFrame(rows, index=pd.Index(list(data.covariate_names), name="covariate"))
+    table = pd.DataFrame(rows, index=pd.Index(list(names), name="covariate"))
     if table.empty:
         raise CausalInputError("No confounder is left after dropping constant columns; balance cannot be computed.")
     table["balanced"] = (table["smd_after"].abs() <= threshold).astype("boolean")

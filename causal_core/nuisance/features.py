@@ -15,7 +15,7 @@ import numpy as np
 
 from causal_core.core.errors import CausalInputError, plain
 
-__all__ = ["expand_covariates", "check_expansion_options", "pooled_scale", "standardised_differences"]
+__all__ = ["expand_covariates", "check_expansion_options", "pooled_scale"]
 
 MAX_MOMENTS = 3
 
@@ -102,19 +102,3 @@ def pooled_scale(X: np.ndarray, treated: np.ndarray) -> np.ndarray:
     overall = X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.ones(X.shape[1])
     scale = np.where(scale > 0, scale, overall)
     return np.where(scale > 0, scale, 1.0)
-
-
-def standardised_differences(X: np.ndarray, treated: np.ndarray, weights: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Weighted treated mean minus weighted control mean of each column, over the unadjusted ``scale``.
-
-    The SMD of :func:`causal_core.diagnostics.balance.standardized_mean_difference` (cobalt's
-    definition) with the ATE's pooled denominator, given as ``scale`` (from
-    :func:`pooled_scale` on the unweighted sample).
-    """
-    from causal_core.diagnostics.balance import standardized_mean_difference
-
-    w_treated, w_control = weights[treated], weights[~treated]
-    mean_treated = w_treated @ X[treated] / w_treated.sum()
-    mean_control = w_control @ X[~treated] / w_control.sum()
-    scale = np.asarray(scale, dtype=float)
-    return np.atleast_1d(standardized_mean_difference(mean_treated - mean_control, scale, scale, "ATE"))

@@ -23,6 +23,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from causal_core.core.formatting import format_table_value
+from causal_core.core.labels import RESULT_NUMBER_COLUMNS, column_label
 
 from causal_core.core.errors import CausalInputError
 from causal_core.core.registry import get_method
@@ -35,16 +36,7 @@ from causal_core.robustness.sensitivity import RobustnessSection
 
 __all__ = ["build_html_report"]
 
-_RESULT_COLUMNS = (
-    ("estimate", "Estimate"),
-    ("std_error", "Std. error"),
-    ("ci_low", "95% CI low"),
-    ("ci_high", "95% CI high"),
-    ("p_value", "p-value"),
-    ("n_used", "Rows used"),
-    ("ess", "Effective n"),
-    ("seconds", "Seconds"),
-)
+_RESULT_COLUMNS = tuple((column, column_label(column)) for column in RESULT_NUMBER_COLUMNS)
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;

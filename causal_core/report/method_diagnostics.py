@@ -23,6 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from causal_core.core.formatting import format_number
+from causal_core.core.labels import column_label, diagnostic_label
 
 from causal_core.charts import heterogeneity as heterogeneity_charts
 from causal_core.charts import response_curve_plot
@@ -46,8 +47,9 @@ MAX_DICT_ENTRIES = 40
 MAX_HISTOGRAM_POINTS = 20_000
 #: Diagnostics drawn as charts, not repeated as tables.
 CHARTED = ("response_curve",)
-#: Significant figures of scalar diagnostics, and of the cells of diagnostic tables.
-DIAGNOSTIC_DIGITS = 6
+#: Significant figures of scalar diagnostics and of the cells of diagnostic tables: the one formatter's
+#: default, so a number shown here reads exactly as in the results table.
+DIAGNOSTIC_DIGITS = 4
 FRAME_DIGITS = 4
 
 
@@ -111,27 +113,35 @@ def _key_value_rows(result: EstimateResult) -> tuple[list[tuple[str, Any]], list
     rows: list[tuple[str, Any]] = []
     per_row: list[str] = []
     weights = result.weight_diagnostics
+    if result.weights is not None:  # matching and weighting drop units: say how many enter the estimate
+        rows.append(("Rows used (enter the estimate)", result.n_used))
+        for arm, count in result.n_used_by_arm.items():
+            rows.append((f"Rows used: {arm}", int(count)))
+        rows.append(("Rows in the design (after dropping missing values)", result.n_rows))
     if weights is not None:  # the typed record first: the same names for every weighting or matching method
         for arm, after in weights.ess_after.items():
-            rows.append((f"effective sample size: {arm}", f"{format_number(after, digits=DIAGNOSTIC_DIGITS)} of {format_number(weights.ess_before[arm], digits=DIAGNOSTIC_DIGITS)}"))
-        rows.append(("largest weight share", weights.max_weight_share))
-        rows.append(("zero weights", weights.n_zero))
+            rows.append((f"Effective sample size (Kish): {arm}",
+                         f"{format_number(after, digits=DIAGNOSTIC_DIGITS)} of "
+                         f"{format_number(int(round(weights.ess_before[arm])))} rows"))
+        rows.append((diagnostic_label("max_weight_share"), weights.max_weight_share))
+        rows.append((diagnostic_label("n_zero"), weights.n_zero))
     for name, value in result.diagnostics.items():
         if name in CHARTED or isinstance(value, pd.DataFrame):
             continue
+        label = diagnostic_label(name)
         if _is_scalar(value):
-            rows.append((name, value))
+            rows.append((label, value))
         elif isinstance(value, dict):
-            flat = _flatten(name, value)
-            rows.extend(flat if flat is not None else [(name, f"dict with {len(value)} entries (not shown)")])
+            flat = _flatten(label, value)
+            rows.extend(flat if flat is not None else [(label, f"table of {len(value)} entries (not shown)")])
         elif isinstance(value, (pd.Series, np.ndarray, list, tuple)):
-            row = _array_row(name, value.to_numpy() if isinstance(value, pd.Series) else value, result.n_used)
+            row = _array_row(label, value.to_numpy() if isinstance(value, pd.Series) else value, result.n_rows)
             if row is None:
-                per_row.append(name)
+                per_row.append(label)
             else:
                 rows.append(row)
         else:
-            rows.append((name, f"{type(value).__name__} (not shown)"))
+            rows.append((label, f"{type(value).__name__} (not shown)"))
     return rows, per_row
 
 
@@ -155,6 +165,7 @@ def frame_html(frame: pd.DataFrame) -> str:
         shown = shown.reset_index()
         shown.columns = [str(c) for c in shown.columns]
     text = shown.astype(object).map(_frame_cell) if len(shown) else shown.astype(object)
+    text.columns = [column_label(c) for c in text.columns]
     notes = []
     if n_rows > MAX_TABLE_ROWS:
         gap = pd.DataFrame([["..."] * text.shape[1]], columns=text.columns)
@@ -184,16 +195,15 @@ def diagnostics_html(result: EstimateResult) -> str:
     parts = []
     if rows:
         body = "".join(
-            f'<tr><th><code>{escape(str(name))}</code></th>{_value_cell(value)}</tr>' for name, value in rows
+            f'<tr><th>{escape(str(name))}</th>{_value_cell(value)}</tr>' for name, value in rows
         )
         parts.append(f'<table class="diagnostics-values"><tbody>{body}</tbody></table>')
     for name, value in result.diagnostics.items():
         if isinstance(value, pd.DataFrame) and name not in CHARTED:
-            title = f"{escape(name.replace('_', ' ').capitalize())} " if "_" in name else ""
-            parts.append(f"<h4>{title}<code>{escape(name)}</code></h4>")
+            parts.append(f"<h4>{escape(diagnostic_label(name))}</h4>")
             parts.append(frame_html(value) if len(value.columns) else "<p>Empty table.</p>")
     if per_row:
-        listed = ", ".join(f"<code>{escape(n)}</code>" for n in per_row)
+        listed = ", ".join(escape(n) for n in per_row)
         parts.append(f'<p class="meta">One value per row, not listed here: {listed}.</p>')
     return "".join(parts) or "<p>This method reports no diagnostics of its own.</p>"
 
@@ -235,12 +245,12 @@ def _unit_effects(result: EstimateResult, roles: Roles, label: str) -> NamedFigu
     effects = effects[np.isfinite(effects)]
     if effects.size < 2 or np.ptp(effects) <= 1e-9 * (1.0 + abs(float(effects.mean()))):
         return None  # all rows share one effect: a histogram would be one bar
-    average = float(effects.mean())
+    averages = result.unit_effect_averages()
     title = f"Unit-level effects: {label}"
     if effects.size > MAX_HISTOGRAM_POINTS:
         effects = np.quantile(effects, np.linspace(0.0, 1.0, MAX_HISTOGRAM_POINTS))
         title += f" ({MAX_HISTOGRAM_POINTS:,} quantiles of {result.unit_effects.size:,} rows)"
-    return NamedFigure(f"unit_effects_{result.method}", title, chart(effects, average=average), result.method)
+    return NamedFigure(f"unit_effects_{result.method}", title, chart(effects, averages=averages), result.method)
 
 
 _CHARTS: tuple[Callable[[EstimateResult, Roles, str], NamedFigure | None], ...] = (

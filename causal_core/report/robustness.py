@@ -19,7 +19,7 @@ from causal_core.core.errors import CausalInputError
 from causal_core.core.results import EstimateResult
 from causal_core.core.roles import Roles
 from causal_core.report.named_figure import NamedFigure
-from causal_core.robustness.agreement import agreement_summary
+from causal_core.robustness.agreement import agreement_summary, is_unadjusted
 from causal_core.robustness.method_lab import MethodLabResult
 from causal_core.robustness.refute import RefutationResult
 from causal_core.robustness.sensitivity import RobustnessSection, SensitivityReport, robustness_section, sensitivity_for_result
@@ -123,7 +123,8 @@ def report_robustness(
                 continue
         reports[method] = report
     usable = {m: r for m, r in results.items() if _finite(r)}
-    agreement = agreement_summary(usable) if len(usable) >= 2 else None
+    adjusting = [m for m, r in usable.items() if not is_unadjusted(r.method)]
+    agreement = agreement_summary(usable) if len(adjusting) >= 2 else None
     section = robustness_section(
         sensitivity=reports,
         refutations={m: list(r) for m, r in (refutations or {}).items() if m in results and r},
@@ -132,7 +133,8 @@ def report_robustness(
     )
     extra = []
     if agreement is None:
-        extra.append('<p class="meta">The agreement summary needs at least two methods with a finite estimate.</p>')
+        extra.append('<p class="meta">The agreement summary needs at least two adjusting methods (the naive '
+                     'difference in means does not count) with a finite estimate.</p>')
     extra += [f'<div class="warning">Sensitivity analysis not computed for {escape(p)}</div>' for p in problems]
     if not extra:
         return section, reports

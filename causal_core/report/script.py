@@ -146,7 +146,7 @@ def _robustness_lines(spec: AnalysisSpec) -> list[str]:
         "",
         "# Do the estimators agree? (needs two or more finite estimates)",
         "usable = {m: r for m, r in results.items() if all(map(math.isfinite, (r.estimate, r.ci_low, r.ci_high)))}",
-        "if len(usable) >= 2:",
+        "if sum(not cc.get_method(r.method).unadjusted for r in usable.values()) >= 2:  # the naive contrast does not count",
         "    agreement = cc.agreement_summary(usable)",
         '    show("Agreement across estimators", agreement.table)',
         "    print(agreement.verdict)",

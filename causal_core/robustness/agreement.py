@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from causal_core.core.errors import CausalInputError
+from causal_core.core.registry import get_method
 from causal_core.core.results import EstimateResult
 
-__all__ = ["AgreementSummary", "agreement_summary"]
+__all__ = ["AgreementSummary", "agreement_summary", "is_unadjusted"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class AgreementSummary:
         ``method, estimate, std_error, ci_low, ci_high, distance_in_se`` (distance from the median estimate in own SEs).
     verdict : str
         One sentence.
+    agree : bool
+        Same sign and a common interval: the only verdict worth showing as good news.
+    excluded : tuple of str
+        Methods left out because they adjust for nothing (``MethodInfo.unadjusted``,
+        the naive difference in means): they are a reference, not an estimator to agree with.
     """
 
     n_methods: int
@@ -47,6 +53,8 @@ class AgreementSummary:
     spread_in_se: float
     table: pd.DataFrame = field(repr=False)
     verdict: str
+    agree: bool = False
+    excluded: tuple[str, ...] = ()
 
 
 def agreement_summary(results: Mapping[str, EstimateResult]) -> AgreementSummary:
@@ -55,16 +63,20 @@ def agreement_summary(results: Mapping[str, EstimateResult]) -> AgreementSummary
     Parameters
     ----------
     results : mapping
-        Method id -> :class:`EstimateResult` (results with a non-finite estimate are left out).
+        Method id -> :class:`EstimateResult` (results with a non-finite estimate are left out, and so
+        are unadjusted baselines such as ``difference_in_means``: see ``AgreementSummary.excluded``).
 
     Returns
     -------
     AgreementSummary
     """
+    excluded = tuple(m for m, r in results.items() if is_unadjusted(r.method))
     rows = [(m, r.estimate, r.std_error, r.ci_low, r.ci_high) for m, r in results.items()
-            if np.isfinite(r.estimate) and np.isfinite(r.ci_low) and np.isfinite(r.ci_high)]
+            if m not in excluded and np.isfinite(r.estimate) and np.isfinite(r.ci_low) and np.isfinite(r.ci_high)]
     if len(rows) < 2:
-        raise CausalInputError(f"Agreement needs at least 2 methods with a finite estimate; got {len(rows)}.")
+        left_out = (f" ({', '.join(excluded)} adjusts for nothing and is left out)" if excluded else "")
+        raise CausalInputError(
+            f"Agreement needs at least 2 adjusting methods with a finite estimate; got {len(rows)}{left_out}.")
     table = pd.DataFrame(rows, columns=["method", "estimate", "std_error", "ci_low", "ci_high"])
     est = table["estimate"].to_numpy()
     se = table["std_error"].to_numpy()
@@ -89,5 +101,15 @@ def agreement_summary(results: Mapping[str, EstimateResult]) -> AgreementSummary
     else:
         verdict = (f"The {n} estimates disagree on the sign ({(signs > 0).mean():.0%} positive); the direction "
                    "of the effect depends on the method, so the assumptions matter more than the data here.")
+    if excluded:
+        verdict += f" The unadjusted {' and '.join(excluded)} is left out of this comparison."
     return AgreementSummary(n, same_sign, float((signs > 0).mean()), common, overlap, spread, spread_in_se, table,
-                            verdict)
+                            verdict, agree=bool(same_sign and common), excluded=excluded)
+
+
+def is_unadjusted(method: str) -> bool:
+    """True for a registered method flagged ``unadjusted`` (the naive contrast)."""
+    try:
+        return bool(get_method(method).unadjusted)
+    except CausalInputError:
+        return False

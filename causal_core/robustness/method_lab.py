@@ -74,6 +74,11 @@ class MethodLabResult:
     recommendation: str
     errors: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def reliable(self) -> bool:
+        """True when a method is recommended; False when no method is reliable on this design (not good news)."""
+        return self.recommended is not None
+
 
 def _structure(X: np.ndarray, t: np.ndarray, names: Sequence[str], *, scenario: str, effect: float,
                confounding: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

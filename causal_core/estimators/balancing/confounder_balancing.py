@@ -32,7 +32,7 @@ from causal_core.core.options import n_boot_option
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput, kish_ess
 from causal_core.inference import bootstrap, Bootstrap
-from causal_core.nuisance.features import expand_covariates, pooled_scale, standardised_differences
+from causal_core.nuisance.features import expand_covariates, pooled_scale
 
 __all__ = ["differentiated_confounder_balancing", "dcb_weights", "DCBFit"]
 
@@ -226,14 +226,9 @@ def differentiated_confounder_balancing(
     for arm_name, result in fits:
         diagnostics["iterations"] = int(diagnostics["iterations"]) + result.iterations
         diagnostics["converged"] = bool(diagnostics["converged"]) and result.converged
-        diagnostics[f"ess_after_{arm_name}"] = kish_ess(result.weights)
         diagnostics[f"confounder_weights_{arm_name}"] = {name: float(b) for name, b in zip(names, result.beta)}
         if not result.converged:
             warnings.append(f"The alternating optimisation for the {arm_name} weights did not converge in "
                             f"{result.iterations} iterations; raise 'max_iter'.")
-    scale_all = pooled_scale(X, data.treated)
-    diagnostics["max_abs_smd_before"] = float(np.max(np.abs(
-        standardised_differences(X, data.treated, np.ones(data.n), scale_all))))
-    diagnostics["max_abs_smd_after"] = float(np.max(np.abs(standardised_differences(X, data.treated, weights, scale_all))))
     return MethodOutput(estimate=estimate, inference=inference, weights=weights, diagnostics=diagnostics,
                         warnings=tuple(warnings))

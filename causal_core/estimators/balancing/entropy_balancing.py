@@ -20,7 +20,7 @@ from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput, kish_ess
 from causal_core.estimators.balancing._entropy_dual import ConstraintBasis, DualSolution, cvxpy_primal, newton_dual, whitened_constraints
 from causal_core.inference import InfluenceFunction
-from causal_core.nuisance.features import expand_covariates, pooled_scale, standardised_differences
+from causal_core.nuisance.features import expand_covariates, pooled_scale
 
 __all__ = ["entropy_balancing", "entropy_balancing_weights", "EntropyBalancingFit"]
 
@@ -208,8 +208,7 @@ def entropy_balancing(
     arms: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
     warnings: list[str] = []
     diagnostics: dict[str, object] = {"solver": solver, "moments": moments, "interactions": interactions,
-                                      "n_balance_terms": len(names), "iterations": 0, "converged": True,
-                                      "ess_before": 0.0, "ess_after": 0.0}
+                                      "n_balance_terms": len(names), "iterations": 0, "converged": True}
     for mask, reweight, arm_name in ((treated, reweighted[0], "treated"), (~treated, reweighted[1], "control")):
         n_arm = int(mask.sum())
         if not reweight:
@@ -227,10 +226,7 @@ def entropy_balancing(
         weights[mask] = fit.weights * int(target_rows.sum())
         diagnostics["iterations"] = int(diagnostics["iterations"]) + fit.solution.iterations
         diagnostics["converged"] = bool(diagnostics["converged"]) and fit.solution.converged
-        diagnostics["ess_before"] = float(diagnostics["ess_before"]) + n_arm
-        ess_after = kish_ess(fit.weights)
-        diagnostics["ess_after"] = float(diagnostics["ess_after"]) + ess_after
-        diagnostics[f"ess_after_{arm_name}"] = ess_after
+        ess_after = kish_ess(fit.weights)  # for the warning; the result's weight_diagnostics reports it
         if not fit.solution.converged:
             warnings.append(
                 f"Entropy balancing of the {arm_name} rows did not converge in {fit.solution.iterations} iterations "
@@ -248,10 +244,6 @@ def entropy_balancing(
     mean_treated = float((mask_t * e_t) @ data.y / (mask_t * e_t).sum())
     mean_control = float((mask_c * e_c) @ data.y / (mask_c * e_c).sum())
     influence = _sandwich_influence(X_std, data.y, target_rows.astype(float), arms)
-    smd_before = standardised_differences(X, treated, np.ones(data.n), scale)
-    smd_after = standardised_differences(X, treated, weights, scale)
-    diagnostics["max_abs_smd_before"] = float(np.max(np.abs(smd_before)))
-    diagnostics["max_abs_smd_after"] = float(np.max(np.abs(smd_after)))
     return MethodOutput(
         estimate=mean_treated - mean_control,
         inference=InfluenceFunction(influence, "sandwich", "sandwich (M-estimation)"),

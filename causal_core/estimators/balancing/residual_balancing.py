@@ -21,7 +21,7 @@ from causal_core.core.limits import MethodLimits
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput, kish_ess
 from causal_core.inference import analytic_inference
-from causal_core.nuisance.features import expand_covariates, pooled_scale, standardised_differences
+from causal_core.nuisance.features import expand_covariates, pooled_scale
 
 __all__ = ["approximate_residual_balancing", "approximate_balancing_weights"]
 
@@ -129,7 +129,6 @@ def approximate_residual_balancing(
         estimate = observed_mean - mean if estimand == "ATT" else mean - observed_mean
         weights[target_rows] = 1.0
         weights[arm] = gamma * target_rows.sum()
-        diagnostics["ess_after"] = kish_ess(gamma)
     else:
         everyone = np.ones(data.n, dtype=bool)
         mean_t, var_t, gamma_t, pred_t = _arm_mean(X_std, y, treated, everyone, zeta, seed)
@@ -138,10 +137,6 @@ def approximate_residual_balancing(
         variance = var_t + var_c + float(np.var(pred_t - pred_c, ddof=1) / data.n)
         weights[treated] = gamma_t * data.n
         weights[~treated] = gamma_c * data.n
-        diagnostics["ess_after"] = kish_ess(gamma_t) + kish_ess(gamma_c)
-    smd_after = standardised_differences(X, treated, weights, scale)
-    diagnostics["max_abs_smd_before"] = float(np.max(np.abs(standardised_differences(X, treated, np.ones(data.n), scale))))
-    diagnostics["max_abs_smd_after"] = float(np.max(np.abs(smd_after)))
     inference = analytic_inference(estimate, np.sqrt(variance), detail="ARB plug-in variance")
     return MethodOutput(estimate=float(estimate), inference=inference, weights=weights,
                         diagnostics=diagnostics)

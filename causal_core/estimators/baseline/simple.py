@@ -19,7 +19,7 @@ from causal_core.inference import analytic_inference
     summary="Treated mean minus control mean, no adjustment; unbiased only in a randomised experiment.",
     reference="Neyman (1923); Imbens & Rubin (2015), ch. 6.",
     limits=MethodLimits(),
-    default_ticked=True, order=10,
+    default_ticked=True, unadjusted=True, order=10,
 )
 def difference_in_means(data: PreparedData, *, estimand: str, seed: int) -> MethodOutput:
     """Unadjusted contrast with Neyman's (Welch) standard error; the same for every estimand."""

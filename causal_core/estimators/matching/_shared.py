@@ -337,8 +337,6 @@ def matching_diagnostics(fit: MatchingFit, t: np.ndarray) -> dict[str, object]:
         "n_matched_control": int(np.sum((fit.weights > 0) & (t == 0))),
         "n_dropped_treated": int(np.sum(t[fit.unmatched_targets] == 1)),
         "n_dropped_control": int(np.sum(t[fit.unmatched_targets] == 0)),
-        "ess_before": ess_by_arm(np.ones(t.size), t),
-        "ess_after": ess_by_arm(fit.weights, t),
         "std_error_sample": fit.std_error_sample,
     }
 

@@ -179,8 +179,6 @@ def exact_matching(data: PreparedData, *, estimand: str, seed: int, n_bins: int 
         "n_matched_control": int(np.sum((t == 0) & matched)),
         "n_dropped_treated": dropped_treated,
         "n_dropped_control": dropped_control,
-        "ess_before": ess_by_arm(np.ones(data.n), t),
-        "ess_after": ess_by_arm(weights, t),
         "n_strata": n_strata,
         "n_matched_strata": int(np.unique(stratum[matched]).size),
         "n_bins": bins_used,

@@ -30,16 +30,12 @@ from causal_core.core.data import PreparedData
 from causal_core.core.errors import CausalInputError
 from causal_core.core.limits import MethodLimits
 from causal_core.core.registry import OptionSpec, register
-from causal_core.core.results import MethodOutput, ess_by_arm, kish_ess
-from causal_core.estimators._propensity_design import arm_weights, hajek_ipw, logit_design
+from causal_core.core.results import MethodOutput
+from causal_core.estimators._propensity_design import hajek_ipw, logit_design
 from causal_core.inference import InfluenceFunction
 from causal_core.nuisance.models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 
 __all__ = ["ipw"]
-
-
-def _ess_by_arm(weights: np.ndarray, t: np.ndarray) -> dict[str, float]:
-    return {**ess_by_arm(weights, t == 1), "all": kish_ess(weights)}
 
 
 @register(
@@ -97,7 +93,8 @@ def ipw(
     -------
     MethodOutput
         ``weights`` (one per row, 0 for trimmed rows) and diagnostics
-        ``propensity``, ``ess_before``/``ess_after`` (Kish, by arm), ``n_trimmed``, ``n_clipped``.
+        ``propensity``, ``n_trimmed``, ``n_clipped`` (the effective sample size by arm is
+        ``EstimateResult.weight_diagnostics``).
     """
     trim, clip = float(trim), float(clip)  # options checked by causal_core.core.options
     model = resolve_model(propensity_model, option="propensity_model", method="ipw", kind="classifier", seed=seed)
@@ -134,11 +131,9 @@ def ipw(
         y, t, ps, estimand, keep=keep,
         logit_X=logit_design(data.X) if default_logit else None, ps_raw=ps_raw,
     )
-    raw_weights = arm_weights(np.clip(ps_raw, 1e-12, 1 - 1e-12), t, estimand)
+    # effective sample sizes by arm are the result's weight_diagnostics (the one ESS), not repeated here
     diagnostics = {
         "propensity": ps_raw,
-        "ess_before": _ess_by_arm(raw_weights[0] + raw_weights[1], t),
-        "ess_after": _ess_by_arm(weights, t),
         "n_trimmed": n_trimmed,
         "n_clipped": n_clipped,
     }

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pandas as pd
 
+from causal_core.core.labels import labelled_table, method_label
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
@@ -22,8 +24,9 @@ class RobustnessSection:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    """The table in a ``table-wrap`` box, which scrolls sideways instead of running past the page's width."""
-    table = frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+    """A table with labelled columns, method labels and the one number formatter (empty cells for missing values),
+    in a ``table-wrap`` box, which scrolls sideways instead of running past the page's width."""
+    table = labelled_table(frame).to_html(index=False, border=0, escape=True)
     return f'<div class="table-wrap">{table}</div>'
 
 
@@ -52,7 +55,7 @@ def robustness_section(
     if agreement is not None:
         parts += ["<h3>Agreement across estimators</h3>", f"<p>{escape(agreement.verdict)}</p>", _table(agreement.table)]
     for method, report in (sensitivity or {}).items():
-        parts.append(f"<h3>Sensitivity: {escape(method)}</h3>")
+        parts.append(f"<h3>Sensitivity: {escape(method_label(method))}</h3>")
         if report.e_value is not None:
             ev = report.e_value
             parts.append(f"<p>E-value {ev.e_value_estimate:.2f} (confidence limit {ev.e_value_ci:.2f}; "
@@ -68,7 +71,7 @@ def robustness_section(
     for method, results in (refutations or {}).items():
         if not results:
             continue
-        parts.append(f"<h3>Refutation tests: {escape(method)}</h3>")
+        parts.append(f"<h3>Refutation tests: {escape(method_label(method))}</h3>")
         rows = pd.DataFrame([r.summary() for r in results])[["test", "passed", "original", "expected",
                                                              "refuted_mean", "refuted_sd", "p_value", "explanation"]]
         parts.append(_table(rows))
