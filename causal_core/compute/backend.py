@@ -144,7 +144,8 @@ def _connect(spec: str, n_workers: int | None, threads_per_worker: int, timeout:
             raise CausalInputError(f"Option 'n_workers' must be an integer from 1 to 256; got {n_workers!r}.")
         with main_script_hidden():  # the workers are spawned now and must not re-run the caller's script
             cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=threads_per_worker,
-                                   processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40)
+                                   processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                   silence_logs=40)
         client = Client(cluster, timeout=timeout, set_as_default=False)
         kind, address = "local", cluster.scheduler_address
     else:
