@@ -9,11 +9,14 @@ Public API::
     cc.compare(df, roles, methods=["ipw", "doubly_robust"], estimand="ATT")
     cc.balance_table(df, roles, weights=r.weights)
     cc.subgroup_table(df, "treat", "y", by="income")
+    with cc.backend("local", n_workers=2):     # fan-outs on a Dask cluster, same numbers
+        cc.compare(df, roles, methods=["ipw"], estimand="ATT")
 
 The package never imports streamlit; torch is imported only by the methods that need it.
 """
 __version__ = "0.1.0"
 
+from causal_core.compute.backend import BackendInfo, backend, current_backend, set_backend
 from causal_core.core.api import compare, estimate
 from causal_core.core.errors import CausalInputError, CausalWarning
 from causal_core.core.registry import MethodInfo, OptionSpec, get_method, list_methods
@@ -31,6 +34,10 @@ from causal_core.studies.mixtures import fit_mix_iid, fit_mix_prod
 
 __all__ = [
     "__version__",
+    "BackendInfo",
+    "backend",
+    "current_backend",
+    "set_backend",
     "AgreementSummary",
     "MethodLabResult",
     "RefutationResult",

@@ -22,17 +22,15 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import secrets
-import sys
 import threading
 import time
-import types
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait as wait_for_connections
 from typing import Any, Callable
 
 import pandas as pd
 
+from causal_core.compute.main_guard import main_script_hidden
 from causal_core.core.errors import CausalInputError
 from causal_core.core.results import EstimateResult
 from causal_core.core.roles import Roles
@@ -44,36 +42,6 @@ FINISHED_STATES = ("done", "cancelled", "failed")
 WORKER_PRELOAD = ("causal_core", "causal_core.estimators", "causal_core.nuisance.features", "causal_core.inference",
                   "sklearn.linear_model", "sklearn.ensemble", "statsmodels.api", "linearmodels")
 Outcome = EstimateResult | str
-
-
-#: Serialises the short moments in which ``__main__`` is swapped while a worker process starts.
-_MAIN_SWAP_LOCK = threading.Lock()
-
-
-@contextmanager
-def _main_script_hidden():
-    """Start worker processes without making them re-run the caller's ``__main__`` script.
-
-    ``spawn`` and ``forkserver`` children re-execute the parent's main script
-    (found through ``sys.modules["__main__"]``) before running the target.
-    Under Streamlit, ``__main__`` is whichever page script ran last, so a worker
-    would re-run that page in bare mode and die on its first line that needs a
-    session (this failed the test suite when an in-process page test had run
-    before). The worker's target lives in this importable module, so it needs
-    nothing from ``__main__``: while a process starts, ``__main__`` is a bare
-    module with neither ``__file__`` nor ``__spec__``, which multiprocessing
-    takes as "nothing to import". The original is put back unless someone else
-    has installed a new ``__main__`` in the meantime.
-    """
-    with _MAIN_SWAP_LOCK:
-        original = sys.modules.get("__main__")
-        bare = types.ModuleType("__main__")
-        sys.modules["__main__"] = bare
-        try:
-            yield
-        finally:
-            if sys.modules.get("__main__") is bare and original is not None:
-                sys.modules["__main__"] = original
 
 
 def default_max_workers() -> int:
@@ -323,7 +291,7 @@ class JobRunner:
             process = self._context.Process(target=_worker, args=(sender, *job.arguments), daemon=True,
                                             name=f"causal-job-{job.job_id[:6]}")
             try:
-                with _main_script_hidden():
+                with main_script_hidden():
                     process.start()
             except Exception as exc:
                 receiver.close()
@@ -380,7 +348,7 @@ class JobRunner:
             try:  # start the fork server (and its imports) now rather than on the first run
                 from multiprocessing import forkserver
 
-                with _main_script_hidden():
+                with main_script_hidden():
                     forkserver.ensure_running()
             except Exception:  # the first run will try again and report a failure as that run's message
                 pass

@@ -201,10 +201,9 @@ def compare(
     methods = list(methods)
     options = options or {}
     seed = check_seed(seed)
-    rows: list[dict[str, Any]] = []
-    for i, method in enumerate(methods):
-        if progress is not None:
-            progress(i, len(methods), method)
+    from causal_core.compute.backend import current_backend, map_tasks
+
+    def row_for(method: str) -> dict[str, Any]:
         try:
             result = estimate(df, roles, method, estimand=estimand, seed=seed, **options.get(method, {}))
             row = result.summary()
@@ -213,5 +212,20 @@ def compare(
             row = {"method": method, "estimand": estimand, "error": str(exc)}
         except Exception as exc:  # one broken method must not stop the comparison
             row = {"method": method, "estimand": estimand, "error": f"Unexpected failure: {type(exc).__name__}: {exc}"}
-        rows.append(row)
+        return row
+
+    if current_backend().kind == "serial":
+        rows: list[dict[str, Any]] = []
+        for i, method in enumerate(methods):
+            if progress is not None:
+                progress(i, len(methods), method)
+            rows.append(row_for(method))
+    else:  # one task per method on the cluster; progress as methods finish, in order
+        def report(done: int, total: int) -> None:
+            if progress is not None and done < total:
+                progress(done, total, methods[done])
+
+        if progress is not None and methods:
+            progress(0, len(methods), methods[0])
+        rows = map_tasks(row_for, methods, progress=report, chunk_size=1)
     return pd.DataFrame(rows).reindex(columns=list(RESULT_COLUMNS))

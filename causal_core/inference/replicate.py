@@ -1,4 +1,4 @@
-"""The one fan-out of replicate computations (bootstrap refits); a distributed backend plugs in here."""
+"""The one fan-out of replicate computations (bootstrap refits): it runs on the active compute backend."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -28,6 +28,11 @@ def map_replicates(statistic: Callable[[Any], Any], items: Sequence[Any], *, bac
     """``statistic(item)`` for every item, in the order of ``items``; ``None`` where it raised.
 
     Every item (a bootstrap's row indices) must be fixed before this call, so
-    the results never depend on the order in which ``backend`` evaluates them.
+    the results never depend on the order in which ``backend`` evaluates them
+    (by default the active compute backend, :func:`causal_core.set_backend`).
     """
-    return list((backend or sequential_backend)(_guarded(statistic), list(items)))
+    if backend is None:
+        from causal_core.compute.backend import map_tasks  # serial here unless a Dask backend is active
+
+        return map_tasks(_guarded(statistic), list(items))
+    return list(backend(_guarded(statistic), list(items)))

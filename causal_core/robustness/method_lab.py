@@ -169,7 +169,7 @@ def method_lab(
     options : dict, optional
         Method id -> keyword options.
     n_jobs : int
-        joblib workers over replications.
+        Local joblib workers over replications when no Dask backend is active (which takes precedence).
     progress : callable, optional
         ``progress(done, total, message)`` after each replication.
 
@@ -212,20 +212,14 @@ def method_lab(
                 rows.append((method, np.nan, np.nan, np.nan, np.nan, np.nan, str(exc)))
         return rows
 
-    records: list[tuple] = []
-    if n_jobs == 1:
-        for r in range(n_replications):
-            records.extend(replicate(r))
-            if progress is not None:
-                progress(r + 1, n_replications, f"replication {r + 1}")
-    else:
-        from joblib import Parallel, delayed
+    from causal_core.compute.backend import map_tasks
 
-        for i, rows in enumerate(Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(replicate)(r) for r in range(n_replications))):
-            records.extend(rows)
-            if progress is not None:
-                progress(i + 1, n_replications, f"replication {i + 1}")
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total, f"replication {done}")
+
+    records = [row for rows in map_tasks(replicate, range(n_replications), n_jobs=n_jobs, progress=report)
+               for row in rows]
     runs = pd.DataFrame(records, columns=["method", "estimate", "std_error", "ci_low", "ci_high", "seconds", "error"])
     table, errors = _summarise(runs, methods, truth)
     recommended, text = _recommend(table, truth, estimand, scenario)

@@ -264,7 +264,7 @@ def refute(
     seed : int, optional
         Default 0, or the result's seed.
     n_jobs : int
-        Parallel workers (joblib); 1 runs in this process.
+        Local joblib workers when no Dask backend is active (which takes precedence); 1 runs here.
     options : dict, optional
         Keyword options of the method.
     subset_fraction : float
@@ -323,20 +323,13 @@ def refute(
         except CausalInputError:
             return float("nan")
 
-    values: list[float] = []
-    if n_jobs == 1:
-        for i, job in enumerate(jobs):
-            values.append(run(job))
-            if progress is not None:
-                progress(i + 1, total, job[0])
-    else:
-        from joblib import Parallel, delayed
+    from causal_core.compute.backend import map_tasks
 
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)(job) for job in jobs)
-        for i, value in enumerate(outputs):
-            values.append(value)
-            if progress is not None:
-                progress(i + 1, total, jobs[i][0])
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total, jobs[done - 1][0])
+
+    values = map_tasks(run, jobs, n_jobs=n_jobs, progress=report)
     results = []
     for k, test in enumerate(tests):
         block = np.asarray(values[k * n_repeats:(k + 1) * n_repeats])

@@ -1,0 +1,203 @@
+"""Tables too large for memory, opened through DuckDB: profile, preview, seeded samples, fixed partitions.
+
+A :class:`TableSource` names a Parquet file, a folder of Parquet files or a
+CSV file; nothing is loaded when it is opened. Everything else is SQL that
+DuckDB runs over the file in bounded memory:
+
+* :func:`profile` — per column: type, missing values, distinct values;
+* :func:`preview` — the first rows;
+* :func:`sample` — a seeded sample (``USING SAMPLE reservoir(n ROWS) REPEATABLE(seed)``), the same rows for
+  the same seed, for the methods that have no streamed form;
+* :func:`partitions` — the table in fixed, ordered partitions of ``rows`` rows each, for the streamed
+  estimators (DuckDB keeps the file's row order).
+
+Paths typed by a user are resolved under a configured data folder
+(:func:`resolve_under`); anything outside it is refused.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pandas as pd
+
+from causal_core.core.errors import CausalInputError
+
+__all__ = ["TableSource", "open_table", "resolve_under", "profile", "preview", "sample", "partitions",
+           "distinct_values", "DEFAULT_PARTITION_ROWS"]
+
+#: Rows per partition of a streamed pass: 250k rows × 12 float64 columns is about 24 MB per partition.
+DEFAULT_PARTITION_ROWS = 250_000
+#: DuckDB's own memory cap while it scans (it spills to disk beyond it).
+DUCKDB_MEMORY_LIMIT = "1GB"
+#: DuckDB's buffer pool during a streamed pass (peak memory flat in n: 410 MiB at 3M rows, 423 MiB at 6M).
+STREAM_MEMORY_LIMIT = "256MB"
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A table on disk, by path; ``n_rows`` and ``columns`` come from DuckDB without loading the data."""
+
+    path: str
+    kind: str  # "parquet" or "csv"
+    n_rows: int
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+
+    @property
+    def relation(self) -> str:
+        """The SQL table expression that reads the file (the path as a quoted SQL literal)."""
+        literal = "'" + self.path.replace("'", "''") + "'"
+        if self.kind == "csv":
+            return f"read_csv_auto({literal})"
+        pattern = "'" + os.path.join(self.path, "**", "*.parquet").replace("'", "''") + "'" \
+            if os.path.isdir(self.path) else literal
+        return f"read_parquet({pattern})"
+
+
+def _connect():
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def _quote(column: str) -> str:
+    return '"' + str(column).replace('"', '""') + '"'
+
+
+def resolve_under(typed: str, data_root: str | os.PathLike) -> Path:
+    """The path ``typed`` inside ``data_root``; refuse anything that resolves outside it (``..``, links, absolute)."""
+    root = Path(data_root).resolve()
+    candidate = (root / typed).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise CausalInputError(
+            f"Path {typed!r} is outside the data folder {str(root)!r}; only files under it can be opened."
+        )
+    if not candidate.exists():
+        raise CausalInputError(f"Path {typed!r} does not exist in the data folder {str(root)!r}.")
+    return candidate
+
+
+def open_table(path: str | os.PathLike, *, data_root: str | os.PathLike | None = None) -> TableSource:
+    """Open a Parquet file, a folder of Parquet files or a CSV file without loading it."""
+    resolved = resolve_under(str(path), data_root) if data_root is not None else Path(path)
+    if not resolved.exists():
+        raise CausalInputError(f"Path {str(path)!r} does not exist.")
+    if resolved.is_dir():
+        if not any(resolved.rglob("*.parquet")):
+            raise CausalInputError(f"Folder {str(path)!r} holds no .parquet files.")
+        kind = "parquet"
+    elif resolved.suffix.lower() == ".parquet":
+        kind = "parquet"
+    elif resolved.suffix.lower() in (".csv", ".txt"):
+        kind = "csv"
+    else:
+        raise CausalInputError(f"File {str(path)!r} is neither Parquet nor CSV; large tables open from those two.")
+    probe = TableSource(str(resolved), kind, 0, (), ())
+    con = _connect()
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {probe.relation}").fetchall()
+        n_rows = con.execute(f"SELECT count(*) FROM {probe.relation}").fetchone()[0]
+    except Exception as exc:  # duckdb.Error subclasses; the message names the file and the problem
+        raise CausalInputError(f"Could not read {str(path)!r} as {kind}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        con.close()
+    return TableSource(str(resolved), kind, int(n_rows), tuple(r[0] for r in described),
+                       tuple(str(r[1]) for r in described))
+
+
+def _check_columns(source: TableSource, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in source.columns]
+    if missing:
+        raise CausalInputError(f"Column '{missing[0]}' is not in {source.path!r}.")
+
+
+def profile(source: TableSource) -> pd.DataFrame:
+    """One row per column: DuckDB type, missing values and distinct values (approximate above 100k)."""
+    con = _connect()
+    try:
+        rows = []
+        for column, kind in zip(source.columns, source.types):
+            q = _quote(column)
+            missing, distinct = con.execute(
+                f"SELECT count(*) - count({q}), approx_count_distinct({q}) FROM {source.relation}").fetchone()
+            rows.append({"column": column, "type": kind, "missing": int(missing), "distinct": int(distinct)})
+    finally:
+        con.close()
+    return pd.DataFrame(rows)
+
+
+def preview(source: TableSource, n: int = 20) -> pd.DataFrame:
+    """The first ``n`` rows, in file order."""
+    con = _connect()
+    try:
+        return con.execute(f"SELECT * FROM {source.relation} LIMIT {int(n)}").df()
+    finally:
+        con.close()
+
+
+def distinct_values(source: TableSource, column: str, limit: int = 51) -> list:
+    """Distinct non-missing values of ``column`` (at most ``limit``), sorted as text."""
+    _check_columns(source, [column])
+    con = _connect()
+    try:
+        q = _quote(column)
+        values = [r[0] for r in con.execute(
+            f"SELECT DISTINCT {q} FROM {source.relation} WHERE {q} IS NOT NULL LIMIT {int(limit)}").fetchall()]
+    finally:
+        con.close()
+    return sorted(values, key=str)
+
+
+def sample(source: TableSource, n: int, seed: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A seeded simple random sample of ``n`` rows (all rows if the table is smaller), the same for the same seed.
+
+    The sample is drawn with one DuckDB thread: ``REPEATABLE`` promises the same
+    rows only when the scan is not split over threads.
+    """
+    columns = list(columns) if columns is not None else list(source.columns)
+    _check_columns(source, columns)
+    if n >= source.n_rows:
+        return next(iter(partitions(source, columns, rows=max(source.n_rows, 1))), pd.DataFrame(columns=columns))
+    con = _connect()
+    try:
+        con.execute("SET threads = 1")
+        select = ", ".join(_quote(c) for c in columns)
+        return con.execute(f"SELECT {select} FROM {source.relation} "
+                           f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)})").df()
+    finally:
+        con.close()
+
+
+def partitions(source: TableSource, columns: Sequence[str], rows: int = DEFAULT_PARTITION_ROWS
+               ) -> Iterator[pd.DataFrame]:
+    """The chosen columns in consecutive partitions of ``rows`` rows (the last may be shorter), in file order."""
+    _check_columns(source, columns)
+    con = _connect()
+    try:
+        # one thread and a small buffer pool: the scan then streams in file order and its memory stays flat in n
+        # (with several threads DuckDB buffers results to keep their order; measured 451 vs 281 MiB at 3M rows)
+        con.execute("SET threads = 1")
+        con.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT}'")
+        select = ", ".join(_quote(c) for c in columns)
+        result = con.execute(f"SELECT {select} FROM {source.relation}")
+        vectors = max(1, -(-int(rows) // 2048))  # DuckDB hands out rows in vectors of 2,048
+        pending: list[pd.DataFrame] = []
+        held = 0
+        while not (frame := result.fetch_df_chunk(vectors)).empty:
+            pending.append(frame)
+            held += len(frame)
+            while held >= rows:  # re-cut so partitions are exactly ``rows`` long, whatever DuckDB's batch sizes
+                whole = pd.concat(pending, ignore_index=True)
+                yield whole.iloc[:rows].reset_index(drop=True)
+                rest = whole.iloc[rows:].reset_index(drop=True)
+                pending, held = ([rest] if len(rest) else []), len(rest)
+        if held:
+            yield pd.concat(pending, ignore_index=True)
+    finally:
+        con.close()

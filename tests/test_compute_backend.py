@@ -1,0 +1,197 @@
+"""The compute backend: the same numbers, bit for bit, serially and on a real Dask cluster (2 worker processes).
+
+Everything runs on one module-scoped ``LocalCluster`` bound to 127.0.0.1 with
+no dashboard, stopped at the end of the module; each test is bounded in time.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import causal_core as cc
+from causal_core.compute import backend as backend_module
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.inference.bootstrap import bootstrap_inference
+
+CONFOUNDERS = ["x1", "x2", "x3", "x4", "region"]
+BOOTSTRAPPED = {"outcome_model": "gradient_boosting", "n_boot": 20}
+
+
+@pytest.fixture(scope="module")
+def design():
+    df, _ = linear_confounded(n=200, seed=11)
+    return df, cc.Roles(treatment="treat", outcome="y", confounders=CONFOUNDERS)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # A Streamlit page test run earlier in this process leaves its page installed as ``__main__``; a worker the
+    # nanny restarts (after the kill test) would re-run that page. The engine hides ``__main__`` for the spawns it
+    # makes itself; restarts happen later, on the nanny's own schedule, so the module runs with a bare ``__main__``.
+    original_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        with cc.backend("local", n_workers=2) as info:
+            yield info
+    finally:
+        sys.modules["__main__"] = original_main
+
+
+def test_serial_is_the_default_and_describes_itself():
+    info = cc.current_backend()
+    assert info.kind == "serial" and info.n_workers == 1
+    assert info.versions["numpy"] == np.__version__
+
+
+@pytest.mark.parametrize("spec, kwargs, fragment", [
+    ("spark", {}, "not known"),
+    ("serial", {"n_workers": 2}, "'n_workers'"),
+    ("local", {"n_workers": 0}, "'n_workers' must be an integer from 1 to 256"),
+    ("local", {"threads_per_worker": 2}, "bit for bit"),
+])
+def test_bad_backend_specs_are_refused(spec, kwargs, fragment):
+    with pytest.raises(cc.CausalInputError, match=fragment):
+        cc.set_backend(spec, **kwargs)
+    assert cc.current_backend().kind == "serial"
+
+
+def test_version_differences_name_package_and_worker():
+    here = {"causal_core": "0.1.0", "numpy": "2.4.6", "scipy": "1", "pandas": "3", "scikit-learn": "1.9",
+            "python": "3.11.7"}
+    there = {**here, "numpy": "2.3.0"}
+    assert backend_module.version_differences(here, {"tcp://w1": here, "tcp://w2": there}) == [
+        "numpy 2.4.6 here, 2.3.0 on worker tcp://w2"]
+
+
+def _ols_slope(X: np.ndarray, y: np.ndarray):
+    """A BLAS-heavy bootstrap statistic: its last bits depend on the memory alignment of the arrays it reads."""
+    return lambda rows: float(np.linalg.lstsq(X[rows], y[rows], rcond=None)[0][1])
+
+
+def test_bootstrap_replicates_are_identical_with_one_and_two_workers(cluster):
+    rng = np.random.default_rng(8)
+    X = np.column_stack([np.ones(2000), rng.normal(size=(2000, 6))])
+    y = X @ np.arange(7.0) + rng.normal(size=2000)
+    statistic = _ols_slope(X, y)
+    with cc.backend("serial"):
+        serial = bootstrap_inference(1.0, statistic, 2000, seed=9, n_boot=200)
+    two = bootstrap_inference(1.0, statistic, 2000, seed=9, n_boot=200)
+    with cc.backend("local", n_workers=1):
+        one = bootstrap_inference(1.0, statistic, 2000, seed=9, n_boot=200)
+    assert cc.current_backend().kind == "local" and cc.current_backend().n_workers == 2  # the outer one is back
+    for got in (one, two):
+        np.testing.assert_array_equal(got.replicates, serial.replicates)
+        assert (got.std_error, got.ci_low, got.ci_high) == (serial.std_error, serial.ci_low, serial.ci_high)
+
+
+def test_a_bootstrapped_method_is_identical_on_the_cluster(cluster, design):
+    df, roles = design
+    with cc.backend("serial"):
+        serial = cc.estimate(df, roles, "regression_adjustment", seed=4, **BOOTSTRAPPED)
+    got = cc.estimate(df, roles, "regression_adjustment", seed=4, **BOOTSTRAPPED)
+    assert serial.inference.n_replicates == BOOTSTRAPPED["n_boot"]
+    assert (got.estimate, got.std_error, got.ci_low, got.ci_high) == \
+        (serial.estimate, serial.std_error, serial.ci_low, serial.ci_high)
+
+
+def test_compare_is_identical_and_a_failing_method_fills_its_error(cluster, design):
+    df, roles = design
+    methods = ["difference_in_means", "ipw", "two_stage_least_squares", "entropy_balancing"]
+    assert cc.current_backend().kind == "local"
+    progress = []
+    on_cluster = cc.compare(df, roles, methods, estimand="ATT", seed=2,
+                            progress=lambda i, n, m: progress.append((i, m)))
+    with cc.backend("serial"):
+        serial = cc.compare(df, roles, methods, estimand="ATT", seed=2)
+    numbers = ["estimate", "std_error", "ci_low", "ci_high", "p_value"]
+    np.testing.assert_array_equal(on_cluster[numbers].to_numpy(float), serial[numbers].to_numpy(float))
+    assert list(on_cluster["error"]) == list(serial["error"])
+    assert "does not estimate the ATT" in on_cluster.loc[on_cluster["method"] == "two_stage_least_squares", "error"].item()
+    assert [m for _, m in progress] == methods  # progress names each method, in order
+
+
+def test_method_lab_and_refute_are_identical(cluster, design):
+    df, roles = design
+    lab_args = dict(methods=["regression_adjustment", "ipw"], estimand="ATE", n_replications=6, seed=3)
+    on_cluster = cc.method_lab(df, roles, **lab_args)
+    with cc.backend("serial"):
+        serial = cc.method_lab(df, roles, **lab_args)
+    columns = [c for c in serial.table.columns if "second" not in c and serial.table[c].dtype.kind == "f"]
+    assert columns
+    np.testing.assert_array_equal(on_cluster.table[columns].to_numpy(), serial.table[columns].to_numpy())
+    refute_args = dict(method="ipw", tests=["placebo_treatment", "data_subset"], n_repeats=4, seed=5)
+    got = cc.refute(df, roles, **refute_args)
+    with cc.backend("serial"):
+        want = cc.refute(df, roles, **refute_args)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(a.estimates), np.asarray(b.estimates))
+
+
+def _sum_tail(data: np.ndarray):
+    return lambda i: float(np.sum(data[i:] * 1.000001))
+
+
+def test_a_task_on_a_worker_that_does_not_hold_the_data(cluster):
+    client = backend_module.cluster_client()
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    assert len(workers) == 2
+    data = np.random.default_rng(0).normal(size=20_000)
+    payload = client.scatter(backend_module._Payload(_sum_tail(data)), workers=[workers[0]], hash=False)
+    assert list(client.who_has(payload)[payload.key]) == [workers[0]]
+    future = client.submit(backend_module._run_chunk, [0, 7, 19_000], payload, workers=[workers[1]],
+                           allow_other_workers=False, pure=False)
+    assert future.result(timeout=60) == [_sum_tail(data)(i) for i in (0, 7, 19_000)]
+    client.cancel(payload)
+
+
+def test_a_worker_killed_mid_fan_out_changes_nothing_and_the_cluster_recovers(cluster):
+    client = backend_module.cluster_client()
+    data = np.random.default_rng(1).normal(size=50_000)
+
+    def slow(i: int) -> float:
+        time.sleep(0.05)
+        return float(np.sum(data[i:] ** 2))
+
+    items = list(range(0, 48))
+    want = [slow(i) for i in items]
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_once(done: int, total: int) -> None:
+        if not killed:
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    got = backend_module.map_tasks(slow, items, progress=kill_once)
+    assert killed and got == want
+    deadline = time.monotonic() + 90
+    while len(client.scheduler_info(n_workers=-1)["workers"]) < 2:
+        assert time.monotonic() < deadline, "the nanny did not bring the killed worker back within 90 s"
+        time.sleep(0.2)
+    assert backend_module.map_tasks(slow, items[:4]) == want[:4]
+
+
+def test_a_cluster_with_other_versions_is_refused(cluster):
+    client = backend_module.cluster_client()
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+
+    def pretend(version: str) -> None:
+        import causal_core
+
+        causal_core.__version__ = version
+
+    client.run(pretend, "0.0.0-other", workers=[workers[0]])
+    try:
+        with pytest.raises(cc.CausalInputError, match=r"causal_core 0\.1\.0 here, 0\.0\.0-other on worker"):
+            cc.set_backend(cluster.address)
+    finally:
+        client.run(pretend, cc.__version__, workers=[workers[0]])
+    assert cc.current_backend().kind == "local"  # the refused connection left the active backend alone
