@@ -207,9 +207,11 @@ def _boot_option(method: str) -> OptionSpec:
     return n_boot_option(
         0, f"0 (default): the standard error comes from the cross-fitted influence function, no refits beyond "
            f"the folds. 20 to 5000: a bootstrap instead, in which every replicate refits "
-           f"{REFITS_PER_REPLICATE[method]}, so the run takes about n_boot + 1 times as long as one fit "
-           f"(200 replicates: about 200 times).",
+           f"{REFITS_PER_REPLICATE[method]}, so the run takes about n_boot + 1 times as long as the "
+           f"point estimate's fit (200 replicates: about 200 times).",
         allow_zero=True, zero_means="the cross-fitted influence function")
+
+
 #: What the meta-learners do with more covariates than rows (flexible base learners only).
 _ML_HIGH_DIM = ("fits its flexible base learners anyway, so it still runs, but the effect rests on "
                  "their regularisation finding the confounders.")
