@@ -32,9 +32,9 @@ from designs_heterogeneity import CLUSTER_EFFECTS, CLUSTER_ROLES, three_cluster_
 
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])
 LEARNERS = {
-    "s_learner": {"n_boot": 30},
-    "t_learner": {"n_boot": 30},
-    "x_learner": {"n_boot": 30},
+    "s_learner": {},  # default SE: the cross-fitted influence function (add "n_boot": 30 for the bootstrap)
+    "t_learner": {},
+    "x_learner": {},
     "dr_learner": {},
     "tarnet": {},
     "tarnet (CFR, MMD alpha=1)": {"cfr_penalty": 1.0},

@@ -23,9 +23,9 @@ def _with_options(options: dict):
 DESIGNS = {
     "gmm_subgroups": _with_options({"within_method": "regression_adjustment", "max_components": 4, "n_init": 1}),
     "gmm_weighting": _with_options({"max_components": 4, "n_init": 1}),
-    "s_learner": _with_options({"base_model": "linear", "n_boot": 20}),
-    "t_learner": _with_options({"base_model": "linear", "n_boot": 20}),
-    "x_learner": _with_options({"base_model": "linear", "n_boot": 20}),
+    "s_learner": _with_options({"base_model": "linear"}),
+    "t_learner": _with_options({"base_model": "linear"}),
+    "x_learner": _with_options({"base_model": "linear"}),
     "dr_learner": _with_options({"base_model": "linear", "n_folds": 3}),
     "tarnet": _with_options({"epochs": 30, "hidden_units": 16}),
 }

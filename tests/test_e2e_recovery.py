@@ -35,8 +35,10 @@ ARTIFACTS = ROOT / "test-artifacts" / "e2e_recovery"
 SAMPLE = "simulated_linear"
 #: A few seconds of work (100 bootstrap refits of the balancing weights) after a quick baseline.
 SLOWISH = ("difference_in_means", "differentiated_confounder_balancing")
-#: Minutes of work (gradient boosting with bootstrap): certainly still running when Cancel is clicked.
+#: Minutes of work once the S-learner is asked for LONG_BOOTSTRAP replicates (its default SE refits nothing):
+#: certainly still running when Cancel is clicked.
 LONG = ("difference_in_means", "differentiated_confounder_balancing", "s_learner")
+LONG_BOOTSTRAP = 5000
 
 #: The Estimate page's caption of the roles (drawn from markdown: the column names are code spans).
 ROLES_CAPTION = re.compile(r"Treatment\s*treat\s*·\s*outcome\s*y\s*·\s*5 confounder\(s\)")
@@ -80,6 +82,20 @@ def _tick_exactly(page, methods: tuple[str, ...]) -> None:
         _widget(page, key, "label").click()
         n_checked += -1 if key in checked else 1
         _run_button_says(page, f"Run {n_checked} method(s)")
+
+
+def _ask_for_a_bootstrap(page, method: str, n_boot: int) -> None:
+    """Open the method's options, untick its influence-function default and ask for ``n_boot`` replicates."""
+    page.get_by_text(f"Options for {cc.get_method(method).label}").first.click()
+    _widget(page, f"est_opt_{method}_n_boot_also", "label").click()
+    _wait_idle(page)
+    box = _widget(page, f"est_opt_{method}_n_boot", "input")
+    box.fill(str(n_boot))
+    box.press("Enter")
+    page.wait_for_function(
+        "([key, value]) => { const i = document.querySelector(`.st-key-${key}:not([data-stale='true']) input`);"
+        " return i && i.value === value; }", arg=[f"est_opt_{method}_n_boot", str(n_boot)])
+    _wait_idle(page)
 
 
 def _set_seed(page, seed: int) -> None:
@@ -165,6 +181,7 @@ def test_cancel_stops_a_run_and_keeps_earlier_results_while_another_session_stay
     _wait_idle(page)
 
     _tick_exactly(page, LONG)
+    _ask_for_a_bootstrap(page, "s_learner", LONG_BOOTSTRAP)
     _widget(page, "est_run", "button").click()
     _panel(page).wait_for()
     page.get_by_text(re.compile(r"Running .* in the background")).first.wait_for()

@@ -44,7 +44,7 @@ def test_named_models_are_fresh_seeded_and_objects_cloned():
 
 def test_meta_learner_models_come_from_the_catalogue_with_their_own_settings():
     assert base_regressor("random_forest", method="t_learner", seed=1).n_estimators == 100
-    assert type(base_regressor(None, method="t_learner", seed=1)).__name__ == "GradientBoostingRegressor"
+    assert type(base_regressor(None, method="t_learner", seed=1)).__name__ == "HistGradientBoostingRegressor"
     final = final_regressor("regularised_boosting", None, seed=2)
     assert (final.max_depth, final.learning_rate, final.min_samples_leaf, final.random_state) == (2, 0.05, 50, 2)
     assert final_regressor("random_forest", None, seed=2).min_samples_leaf == 50

@@ -40,7 +40,9 @@ def test_learner_run_and_clear_error_for_a_bad_setting():
     at = _app_with_sample("simulated_heterogeneous")
     at.selectbox(key="het_method").set_value("t_learner").run()
     at.selectbox(key="het_base_model").set_value("linear").run()
-    at.number_input(key="het_n_boot").set_value(20).run()
+    assert at.checkbox(key="het_n_boot_also").value  # the influence-function SE by default, no bootstrap
+    at.checkbox(key="het_n_boot_also").uncheck().run()
+    at.number_input(key="het_n_boot").set_value(20).run()  # the bootstrap, on request
     at.button(key="het_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.get("plotly_chart")) == 3  # histogram, effect by covariate, Qini

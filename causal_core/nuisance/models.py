@@ -132,7 +132,16 @@ def overlap_warnings(ps: np.ndarray, t: np.ndarray, *, threshold: float = PS_EXT
 #: Names the app may pass for a ``"model"`` option instead of an estimator object.
 MODEL_CHOICES = ("default", "random_forest", "gradient_boosting")
 
+#: Trees of the ``"gradient_boosting"`` models: depth 3 as ``GradientBoosting*``'s default (the histogram
+#: default of 31 leaves without a depth limit overfits arm-wise models of a few hundred rows: its
+#: T-learner's sqrt(PEHE) was 40% worse on ``heterogeneous_confounded(1200)``), at least 5 rows a leaf.
+_BOOSTED_TREES = {"max_depth": 3, "min_samples_leaf": 5}
+
 #: The one catalogue of named models: (name, kind) -> (scikit-learn class path, settings).
+#: ``"gradient_boosting"`` is scikit-learn's histogram gradient boosting (binned features,
+#: tens of times faster than ``GradientBoosting*`` from a few thousand rows on); the name
+#: is kept so that saved analyses still restore, and an exact ``GradientBoostingRegressor``
+#: may still be passed as an estimator object.
 #: ``"random_state"`` is added for the classes that take one. Methods that want
 #: other settings of a named model pass them as ``settings`` to :func:`resolve_model`.
 _NAMED_MODELS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
@@ -140,9 +149,9 @@ _NAMED_MODELS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                                       {"n_estimators": 200, "min_samples_leaf": 5}),
     ("random_forest", "regressor"): ("sklearn.ensemble.RandomForestRegressor",
                                      {"n_estimators": 200, "min_samples_leaf": 5}),
-    ("gradient_boosting", "classifier"): ("sklearn.ensemble.GradientBoostingClassifier", {}),
-    ("gradient_boosting", "regressor"): ("sklearn.ensemble.GradientBoostingRegressor", {}),
-    ("regularised_boosting", "regressor"): ("sklearn.ensemble.GradientBoostingRegressor",
+    ("gradient_boosting", "classifier"): ("sklearn.ensemble.HistGradientBoostingClassifier", _BOOSTED_TREES),
+    ("gradient_boosting", "regressor"): ("sklearn.ensemble.HistGradientBoostingRegressor", _BOOSTED_TREES),
+    ("regularised_boosting", "regressor"): ("sklearn.ensemble.HistGradientBoostingRegressor",
                                             {"max_depth": 2, "learning_rate": 0.05, "min_samples_leaf": 50}),
     ("linear", "regressor"): ("sklearn.linear_model.LinearRegression", {}),
 }
