@@ -195,3 +195,20 @@ def test_a_cluster_with_other_versions_is_refused(cluster):
     finally:
         client.run(pretend, cc.__version__, workers=[workers[0]])
     assert cc.current_backend().kind == "local"  # the refused connection left the active backend alone
+
+
+def test_results_and_the_report_say_where_they_were_computed(cluster, design):
+    from causal_core.report.html_report import build_html_report
+
+    df, roles = design
+    on_cluster = cc.estimate(df, roles, "ipw", seed=1)
+    assert on_cluster.compute["backend"] == "local" and on_cluster.compute["n_workers"] == 2
+    assert on_cluster.compute["versions"]["numpy"] == np.__version__
+    with cc.backend("serial"):
+        here = cc.estimate(df, roles, "ipw", seed=1)
+    assert here.compute["backend"] == "serial"
+    assert (here.estimate, here.std_error) == (on_cluster.estimate, on_cluster.std_error)
+    table = pd.DataFrame([on_cluster.summary()])
+    html = build_html_report(data_name="sim", df=df, roles=roles, estimand="ATE", table=table,
+                             results={"ipw": on_cluster}, seed=1)
+    assert "computed on a local Dask cluster of 2 workers" in html

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from causal_core.core.data import prepare
+from causal_core.compute.backend import current_backend
 from causal_core.core.errors import CausalInputError
 from causal_core.core.library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
 from causal_core.core.limits import check_limits
 from causal_core.core.options import validate_options
 from causal_core.core.provenance import provenance_fields
 from causal_core.core.registry import get_method
-from causal_core.core.results import RESULT_COLUMNS, EstimateResult, MethodOutput
+from causal_core.core.results import RESULT_COLUMNS, EstimateResult, FrozenMapping, MethodOutput
 from causal_core.core.roles import Roles
 from causal_core.core.seeds import check_seed
 from causal_core.inference import Inference, failed_replicates_warning, resolve_inference
@@ -180,6 +181,7 @@ def estimate(
         **provenance_fields(data, info, options, seed, output.weights),
         library_warnings=library_warnings,
         n_design=data.n,
+        compute=FrozenMapping(current_backend().as_dict()),
     )
 
 

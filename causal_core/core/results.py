@@ -197,6 +197,11 @@ class EstimateResult:
         the method, deduplicated with their source and count ("ConvergenceWarning
         from sklearn.linear_model._logistic: ... (3 times)"); they are also in
         ``warnings``, prefixed "Library warning:", so the app shows them.
+    compute : mapping
+        Where the fan-outs ran (:func:`causal_core.set_backend`): ``backend``
+        ("serial", "local", "cluster"), ``address``, ``n_workers``,
+        ``threads_per_worker`` and the package ``versions``. The numbers do not
+        depend on it; it is provenance.
 
     Results hold no data and no fitted models, so they pickle cheaply; use
     :func:`causal_core.core.provenance.design_for` to rebuild the encoded covariates.
@@ -226,6 +231,7 @@ class EstimateResult:
     weight_diagnostics: WeightDiagnostics | None = None
     library_warnings: tuple[str, ...] = ()
     n_design: int | None = None
+    compute: FrozenMapping = field(default_factory=FrozenMapping)
 
     def _inference(self) -> Inference:
         if self.inference is not None:

@@ -89,6 +89,23 @@ def _method_label(method_id: str) -> str:
         return method_id
 
 
+def _computed_on(results: Mapping[str, EstimateResult]) -> str:
+    """Where the estimates' fan-outs ran, from the results' provenance (each result records its backend)."""
+    kinds = []
+    for result in results.values():
+        compute = dict(getattr(result, "compute", None) or {})
+        kind = compute.get("backend", "serial")
+        if kind == "serial":
+            text = "this computer (serial)"
+        elif kind == "local":
+            text = f"a local Dask cluster of {compute.get('n_workers')} workers"
+        else:
+            text = f"the Dask cluster at {compute.get('address')} ({compute.get('n_workers')} workers)"
+        if text not in kinds:
+            kinds.append(text)
+    return "; ".join(kinds) or "this computer (serial)"
+
+
 def _results_table(table: pd.DataFrame) -> str:
     head = "".join(f"<th>{escape(title)}</th>" for _, title in _RESULT_COLUMNS)
     rows = []
@@ -323,7 +340,8 @@ def build_html_report(
         f"<h1>{escape(str(title))}</h1>",
         f'<p class="meta">Data <b>{escape(str(data_name))}</b>; estimand <b>{escape(str(estimand))}</b>; '
         f"seed {escape(str(seed))}; "
-        f"generated {escape(generated)} with causal_core {escape(engine_version())}.</p>",
+        f"generated {escape(generated)} with causal_core {escape(engine_version())}; "
+        f"computed on {escape(_computed_on(results))}.</p>",
     ]
     parts += [f'<div class="warning">{escape(str(note))}</div>' for note in notes]
 
