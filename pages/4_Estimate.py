@@ -9,6 +9,7 @@ import streamlit as st
 import causal_core as cc
 from causal_core.charts import forest_plot
 from causal_core.core.formatting import format_number
+from causal_core.robustness.agreement import disagreement_note
 from causal_core.core.labels import RESULT_NUMBER_COLUMNS, column_label, formatted_results
 from causal_core.datasets.samples import get_sample
 from causal_core.diagnostics.identification import identify, roles_problem_text
@@ -114,6 +115,9 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
             "error": st.column_config.TextColumn("Error", width="medium"),
         },
     )
+    disagreement = disagreement_note(bundle.results)
+    if disagreement:
+        st.warning(disagreement, icon=":material/compare_arrows:")
     if reference is not None:
         st.caption(f"{reference_label} for this sample: {format_number(reference)} (dashed green line).")
     st.plotly_chart(forest_plot(table, outcome=bundle.roles.outcome, estimand=bundle.estimand,

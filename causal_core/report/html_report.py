@@ -28,6 +28,7 @@ from causal_core.core.labels import RESULT_NUMBER_COLUMNS, column_label
 from causal_core.core.errors import CausalInputError
 from causal_core.core.registry import get_method
 from causal_core.core.results import EstimateResult
+from causal_core.robustness.agreement import disagreement_note
 from causal_core.core.roles import Roles
 from causal_core.report.analysis_file import data_fingerprint, engine_version
 from causal_core.report.method_diagnostics import diagnostic_figures, diagnostics_html
@@ -343,6 +344,8 @@ def build_html_report(
         f"generated {escape(generated)} with causal_core {escape(engine_version())}; "
         f"computed on {escape(_computed_on(results))}.</p>",
     ]
+    disagreement = disagreement_note(results)
+    notes = [*notes, *([disagreement] if disagreement else [])]
     parts += [f'<div class="warning">{escape(str(note))}</div>' for note in notes]
 
     parts.append("<h2>Data</h2>")

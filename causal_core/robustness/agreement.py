@@ -11,7 +11,10 @@ from causal_core.core.errors import CausalInputError
 from causal_core.core.registry import get_method
 from causal_core.core.results import EstimateResult
 
-__all__ = ["AgreementSummary", "agreement_summary", "is_unadjusted"]
+__all__ = ["AgreementSummary", "agreement_summary", "is_unadjusted", "disagreement_note", "DISAGREEMENT_Z"]
+
+#: Two adjusting estimates further apart than this many combined standard errors are called a disagreement.
+DISAGREEMENT_Z = 3.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,40 @@ def agreement_summary(results: Mapping[str, EstimateResult]) -> AgreementSummary
         verdict += f" The unadjusted {' and '.join(excluded)} is left out of this comparison."
     return AgreementSummary(n, same_sign, float((signs > 0).mean()), common, overlap, spread, spread_in_se, table,
                             verdict, agree=bool(same_sign and common), excluded=excluded)
+
+
+def disagreement_note(results: Mapping[str, EstimateResult], threshold: float = DISAGREEMENT_Z) -> str | None:
+    """One sentence when two adjusting methods' estimates differ by more than ``threshold`` combined SEs, else None.
+
+    The distance of a pair is ``|a - b| / sqrt(se_a^2 + se_b^2)``. Estimates on
+    the same rows are positively correlated, so this understates the real
+    distance: a pair flagged here certainly disagrees by more than sampling
+    error, and at least one of the two rests on an assumption the data do not
+    support. The most distant pair is named; the unadjusted baseline is left out.
+    """
+    from causal_core.core.formatting import format_number
+    from causal_core.core.labels import method_label
+
+    rows = [(m, float(r.estimate), float(r.std_error)) for m, r in results.items()
+            if not is_unadjusted(r.method) and np.isfinite(r.estimate) and np.isfinite(r.std_error)
+            and r.std_error > 0]
+    worst, pair = 0.0, None
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            (ma, a, sa), (mb, b, sb) = rows[i], rows[j]
+            z = abs(a - b) / float(np.hypot(sa, sb))
+            if z > worst:
+                worst, pair = z, (rows[i], rows[j])
+    if pair is None or worst <= threshold:
+        return None
+    (ma, a, _), (mb, b, _) = pair
+    flagged = sum(1 for i in range(len(rows)) for j in range(i + 1, len(rows))
+                  if abs(rows[i][1] - rows[j][1]) / float(np.hypot(rows[i][2], rows[j][2])) > threshold)
+    return (f"The methods disagree by more than sampling error: {method_label(ma)} ({format_number(a)}) and "
+            f"{method_label(mb)} ({format_number(b)}) are {worst:.1f} combined standard errors apart"
+            + (f" ({flagged} pairs beyond {threshold:g})" if flagged > 1 else "")
+            + ". At least one of them rests on an assumption these data do not support: compare their "
+              "diagnostics and identification before reporting either.")
 
 
 def is_unadjusted(method: str) -> bool:
