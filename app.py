@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._compute import render_compute_setting
 from pages._runs import show_active_run
 from pages._state import open_analysis
 from pages._ui import apply_global_style
@@ -39,6 +40,7 @@ def main() -> None:
     navigation = st.navigation(pages)
     open_analysis()  # a reloaded page gets its analysis back (id in the URL, state kept on the server)
     show_active_run()  # progress and Cancel of a background estimation run, above every page
+    render_compute_setting()  # where the fan-outs run: this computer, local workers or a cluster
     navigation.run()
 
 

@@ -24,6 +24,7 @@ from streamlit.runtime import Runtime
 import causal_core as cc
 from causal_core.compute.jobs import JobRunner, JobStatus
 from causal_core.core.labels import RESULT_NUMBER_COLUMNS
+from pages._compute import run_backend_address
 from pages._state import (
     Dataset,
     ResultsBundle,
@@ -137,7 +138,8 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
         _finish(run, JobStatus(job_id="", state="done", methods=run.methods, outcomes={}))
         return
     runner = job_runner()
-    job_id = runner.submit(dataset.df, roles, missing, estimand=estimand, seed=int(seed), options=run.options)
+    job_id = runner.submit(dataset.df, roles, missing, estimand=estimand, seed=int(seed), options=run.options,
+                           backend=run_backend_address())
     run = replace(run, job_id=job_id)
     set_active_run(run)
     status = runner.wait(job_id, timeout=INLINE_WAIT_SECONDS if _browser_follows_fragments() else None)

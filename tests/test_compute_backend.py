@@ -212,3 +212,51 @@ def test_results_and_the_report_say_where_they_were_computed(cluster, design):
     html = build_html_report(data_name="sim", df=df, roles=roles, estimand="ATE", table=table,
                              results={"ipw": on_cluster}, seed=1)
     assert "computed on a local Dask cluster of 2 workers" in html
+
+
+def test_a_background_run_sends_its_fan_outs_to_the_cluster(cluster, design):
+    from causal_core.compute.jobs import JobRunner
+
+    df, roles = design
+    runner = JobRunner(max_workers=1, abandon_after=600)
+    try:
+        job_id = runner.submit(df, roles, ["ipw", "regression_adjustment"], estimand="ATE", seed=3, options={},
+                               backend=cluster.address)
+        status = runner.wait(job_id, timeout=180)
+        bad = runner.submit(df, roles, ["ipw"], estimand="ATE", seed=3, options={}, backend="tcp://nowhere")
+        refused = runner.wait(bad, timeout=180)
+    finally:
+        runner.shutdown()
+    assert status.state == "done", status
+    with cc.backend("serial"):
+        want = cc.estimate(df, roles, "ipw", seed=3)
+    got = status.outcomes["ipw"]
+    assert got.compute["backend"] == "cluster" and got.compute["address"] == cluster.address
+    assert (got.estimate, got.std_error) == (want.estimate, want.std_error)
+    assert "Could not use the compute cluster tcp://nowhere" in refused.outcomes["ipw"]
+
+
+def test_the_cluster_report_lists_each_worker(cluster):
+    report = backend_module.cluster_report()
+    assert len(report) == 2 and report["versions_match"].all() and (report["threads"] == 1).all()
+    with cc.backend("serial"):
+        assert backend_module.cluster_report().empty
+
+
+def test_the_compute_setting_in_the_app_reports_a_bad_address_and_keeps_the_backend():
+    from streamlit.testing.v1 import AppTest
+
+    def sidebar():
+        from pages._compute import render_compute_setting
+
+        render_compute_setting()
+
+    with cc.backend("serial"):  # whatever an earlier test of this module left active
+        at = AppTest.from_function(sidebar, default_timeout=60).run()
+        assert "this process (serial)" in at.sidebar.caption[0].value
+        at.sidebar.radio(key="compute_choice").set_value("Cluster address").run()
+        at.sidebar.text_input(key="compute_address").set_value("tcp://127.0.0.1:9").run()
+        at.sidebar.button(key="compute_apply").click().run()
+        assert not at.exception
+        assert any("127.0.0.1:9" in e.value for e in at.error), [e.value for e in at.error]
+        assert cc.current_backend().kind == "serial"

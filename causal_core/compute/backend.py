@@ -41,7 +41,7 @@ from causal_core.compute.main_guard import main_script_hidden
 from causal_core.core.errors import CausalInputError
 
 __all__ = ["BackendInfo", "set_backend", "backend", "current_backend", "map_tasks", "package_versions",
-           "version_differences", "cluster_client", "VERSIONED_PACKAGES"]
+           "version_differences", "cluster_client", "cluster_report", "VERSIONED_PACKAGES"]
 
 #: Packages whose versions decide the numbers; a cluster must run the driver's versions of all of them.
 VERSIONED_PACKAGES = ("causal_core", "numpy", "scipy", "pandas", "scikit-learn", "python")
@@ -236,6 +236,27 @@ def cluster_client() -> Any:
     """The active backend's ``distributed.Client`` (for the app's connection check and the tests), or ``None``."""
     active = _active
     return None if active is None else active.client
+
+
+def cluster_report() -> "pd.DataFrame":
+    """One row per worker of the active cluster: address, threads, memory limit (GiB) and whether its versions match.
+
+    Empty (no rows) on the serial backend. For the app's "test connection".
+    """
+    import pandas as pd
+
+    client = cluster_client()
+    columns = ["worker", "threads", "memory_gib", "versions_match"]
+    if client is None:
+        return pd.DataFrame(columns=columns)
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    versions = client.run(package_versions)
+    here = package_versions()
+    rows = [{"worker": address, "threads": int(info.get("nthreads", 0)),
+             "memory_gib": round(float(info.get("memory_limit") or 0) / 2**30, 2),
+             "versions_match": not version_differences(here, {address: versions.get(address, {})})}
+            for address, info in sorted(workers.items())]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _aligned(value: Any) -> Any:

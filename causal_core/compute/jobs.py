@@ -86,8 +86,12 @@ def run_methods(
     return outcomes
 
 
-def _worker(connection: Connection, df, roles, methods, estimand, seed, options, threads: int) -> None:
-    """Body of a worker process: run the methods and send each event through ``connection``."""
+def _worker(connection: Connection, df, roles, methods, estimand, seed, options, threads: int,
+            backend: str | None = None) -> None:
+    """Body of a worker process: run the methods and send each event through ``connection``.
+
+    With ``backend`` (a Dask scheduler's address) the run's fan-outs go to that cluster.
+    """
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(threads)
     try:
@@ -103,6 +107,17 @@ def _worker(connection: Connection, df, roles, methods, estimand, seed, options,
         except Exception as exc:  # an outcome that does not pickle becomes its message
             connection.send((event, method, f"Unexpected failure (the result could not be sent back: {exc})."))
 
+    if backend is not None:
+        try:
+            from causal_core.compute.backend import set_backend
+
+            set_backend(backend)
+        except Exception as exc:  # every method gets the reason; nothing runs on the wrong machine silently
+            for method in methods:
+                report("done", method, f"Could not use the compute cluster {backend}: {exc}")
+            connection.send(("end", "", None))
+            connection.close()
+            return
     run_methods(df, roles, methods, estimand=estimand, seed=seed, options=options, report=report)
     connection.send(("end", "", None))
     connection.close()
@@ -203,13 +218,17 @@ class JobRunner:
 
     # ------------------------------------------------------------------ public
     def submit(self, df: pd.DataFrame, roles: Roles, methods: list[str] | tuple[str, ...], *, estimand: str,
-               seed: int, options: dict[str, dict[str, Any]] | None = None) -> str:
-        """Queue a run of ``methods``; returns its id (unguessable)."""
+               seed: int, options: dict[str, dict[str, Any]] | None = None, backend: str | None = None) -> str:
+        """Queue a run of ``methods``; returns its id (unguessable).
+
+        ``backend``: the address of a Dask scheduler whose workers take the
+        run's fan-outs (bootstrap replicates...); ``None`` computes in the worker.
+        """
         if not methods:
             raise ValueError("A job needs at least one method; got none.")
         options = {m: dict((options or {}).get(m, {})) for m in methods}
         job = _Job(job_id=secrets.token_urlsafe(16), methods=tuple(methods),
-                   arguments=(df, roles, list(methods), str(estimand), int(seed), options, self.threads))
+                   arguments=(df, roles, list(methods), str(estimand), int(seed), options, self.threads, backend))
         with self._lock:
             if self._closed:
                 raise RuntimeError("This JobRunner has been shut down; create a new one.")
