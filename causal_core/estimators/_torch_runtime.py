@@ -17,7 +17,7 @@ __all__ = ["seeded_torch", "torch_device", "TARGET_STEPS", "auto_batch_size", "a
            "EarlyStopping"]
 
 #: Gradient steps a network may take when its epochs are chosen by data size (early stopping usually ends sooner).
-TARGET_STEPS = 4000
+TARGET_STEPS = 3000
 
 
 def auto_batch_size(n_train: int) -> int:

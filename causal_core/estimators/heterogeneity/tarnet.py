@@ -174,7 +174,7 @@ def fit_tarnet(
         OptionSpec("ipm", "choice", "mmd_linear", "Distance between treated and control representations.",
                    choices=IPMS),
         OptionSpec("epochs", "int", None, "Most passes over the data.", low=1, high=5000,
-                   none_means="chosen by data size (about 4,000 gradient steps, 30 to 200 epochs)"),
+                   none_means="chosen by data size (about 3,000 gradient steps, 30 to 200 epochs)"),
         OptionSpec("early_stopping", "bool", True,
                    "Hold out 20% of the rows and stop 10 epochs after their factual loss last improved."),
         OptionSpec("hidden_units", "int", 32, "Width of every hidden layer.", low=2, high=1024),

@@ -18,6 +18,7 @@ one seeded ``torch.Generator`` so a fit is reproducible.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,7 +28,8 @@ from torch import nn
 
 from causal_core.estimators._torch_runtime import EarlyStopping, auto_batch_size, auto_max_epochs
 
-__all__ = ["TrainSettings", "fit_mixture_density", "fit_response", "ResponseModel", "sieve_parts", "sieve_influence"]
+__all__ = ["TrainSettings", "fit_mixture_density", "fit_response", "unbiased_squared_error", "ResponseModel", "sieve_parts",
+           "sieve_influence"]
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,19 @@ class TrainSettings:
     patience: int = 10
 
     def resolved(self, n_train: int) -> "TrainSettings":
-        """These settings with ``batch_size`` and ``epochs`` fixed for ``n_train`` training rows."""
+        """These settings with ``batch_size`` and ``epochs`` fixed for ``n_train`` training rows.
+
+        ``patience`` grows to cover at least :data:`MIN_PATIENCE_STEPS` gradient
+        steps, so that large batches (few steps an epoch) do not stop at once.
+        """
         batch = self.batch_size or auto_batch_size(n_train)
         epochs = self.epochs or auto_max_epochs(n_train, batch)
-        return TrainSettings(**{**self.__dict__, "batch_size": batch, "epochs": epochs})
+        patience = max(self.patience, math.ceil(MIN_PATIENCE_STEPS / math.ceil(n_train / batch)))
+        return TrainSettings(**{**self.__dict__, "batch_size": batch, "epochs": epochs, "patience": patience})
 
 
+#: Fewest gradient steps early stopping waits for an improvement.
+MIN_PATIENCE_STEPS = 500
 #: First-stage treatments drawn once per validation row for the second stage's validation loss.
 VALIDATION_DRAWS = 32
 
@@ -197,6 +206,26 @@ class ResponseModel(nn.Module):
         return self.head(torch.cat([t[:, None], features], dim=1)).squeeze(1)
 
 
+def unbiased_squared_error(y: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of an unbiased estimate of (y_i - E_T h(T, x_i))^2 from ``D >= 2`` draws ``responses`` (D, n).
+
+    Squaring the mean of D draws, (y - mean_d h_d)^2, overestimates it by
+    Var_T(h) / D, a penalty on how much h varies with the treatment that pulls
+    the average derivative towards zero; with a weak instrument (little of the
+    treatment's variance moved by Z, as Card's binary college proximity) the
+    pull dominates. Averaging the products (y - h_d)(y - h_e) over pairs of
+    distinct draws d != e removes it (Hartford et al. 2017, section 3: two
+    independent samples for an unbiased gradient).
+    """
+    residuals = y[None, :] - responses
+    d = residuals.shape[0]
+    if d < 2:
+        raise ValueError("unbiased_squared_error needs at least 2 draws per row.")
+    total = residuals.sum(dim=0)
+    pairs = total.pow(2) - residuals.pow(2).sum(dim=0)
+    return (pairs / (d * (d - 1))).mean()
+
+
 def fit_response(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -206,7 +235,9 @@ def fit_response(
     generator: torch.Generator,
     split: tuple[torch.Tensor, torch.Tensor],
 ) -> tuple[ResponseModel, int]:
-    """Second stage: minimise (y - mean over sampled t of h(t, x))^2, plus the HSIC balance penalty for CB-IV.
+    """Second stage: minimise (y - E_T h(T, x))^2 over first-stage draws of T, plus the HSIC penalty for CB-IV.
+
+    The squared error is estimated without bias (:func:`unbiased_squared_error`).
 
     Returns the network and the epochs it trained (early stopping watches the
     validation DeepIV loss without the penalty).
@@ -221,8 +252,8 @@ def fit_response(
         draws = _sample_mixture(log_mix[idx], means[idx], scales[idx], settings.n_draws, generator)
         features = model.features(x_in[idx])
         repeated = features.repeat(settings.n_draws, 1)
-        predicted = model(draws.reshape(-1), repeated).reshape(settings.n_draws, -1).mean(dim=0)
-        loss = (y[idx] - predicted).pow(2).mean()
+        responses = model(draws.reshape(-1), repeated).reshape(settings.n_draws, -1)
+        loss = unbiased_squared_error(y[idx], responses)
         if model.balanced:
             loss = loss + settings.balance_weight * _hsic(features, draws[0][:, None])
         return loss
@@ -233,8 +264,8 @@ def fit_response(
     def valid_loss() -> float:
         """The DeepIV loss without the balance penalty, on draws fixed once so that epochs compare."""
         features = model.features(x_in[valid_rows]).repeat(VALIDATION_DRAWS, 1)
-        predicted = model(valid_draws.reshape(-1), features).reshape(VALIDATION_DRAWS, -1).mean(dim=0)
-        return float((y[valid_rows] - predicted).pow(2).mean())
+        responses = model(valid_draws.reshape(-1), features).reshape(VALIDATION_DRAWS, -1)
+        return float(unbiased_squared_error(y[valid_rows], responses))
 
     epochs = _train(model, train_rows, batch_loss, valid_loss if valid_rows.numel() else None, settings, generator)
     return model, epochs
