@@ -14,7 +14,9 @@ from causal_core.inference import influence_se
 from designs_neural_iv import (BINARY_INSTRUMENT_SLOPE, FAST_OPTIONS, ROLES, binary_instrument_frame,
                                nonlinear_iv_frame, true_average_derivative)
 
-TEST_SETTINGS = TrainSettings(hidden_units=16, n_draws=4)  # early stopping, batch and epochs by data size
+#: The network's capacity, without early stopping: on 1,000 rows the held-out 20% and the noisy validation loss
+#: stop it at a curve MSE of about 0.55 (against 0.93 for 2SLS), short of the factor 2 asked here.
+TEST_SETTINGS = TrainSettings(epochs=150, batch_size=500, hidden_units=16, n_draws=4, early_stopping=False)
 
 
 def _two_sls_curve(df: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
