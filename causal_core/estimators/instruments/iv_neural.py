@@ -20,12 +20,31 @@ when ``h`` is linear in ``t``, and its local version otherwise.
 ``diagnostics["response_curve"]`` holds the average response
 ``mean_i h(t, x_i)`` on a grid of treatment values.
 
-Uncertainty: a seeded nonparametric bootstrap. Each of ``n_boot`` replicates
-refits both stages on rows resampled with replacement (with its own network
-initialisation), so the standard error covers sampling and training variability;
-the point estimate and curve come from the fit on all rows. Intervals are
-normal (estimate +/- 1.96 SE; pointwise for the curve). With few replicates
-the SE is itself noisy (relative error about 1/sqrt(2 n_boot)).
+Scale: every variable is standardised for training and the derivative is
+multiplied back by ``sd(y) / sd(t)``, so the estimate is in outcome units per
+unit of the treatment (tested by rescaling both). The second-stage loss is an
+unbiased estimate of ``(y - E_T h(T, x))^2`` over pairs of distinct
+first-stage draws: squaring the mean of the draws would add ``Var_T(h) /
+n_draws``, a penalty on the slope in ``t`` that with a weak binary instrument
+(Card) pulled the average derivative to nearly zero.
+
+Training: each stage stops early on a seeded 20% validation split (best
+epoch's weights kept); batch size and epoch cap follow the data size; CUDA is
+used when present.
+
+Uncertainty, by default (``n_boot=0``): a **sieve sandwich** standard error.
+The response network's last hidden layer is held fixed as a basis, so its
+output weights are a 2SLS-like least-squares fit of ``y`` on the basis averaged
+over first-stage draws; the delta method for the average derivative (a linear
+functional of those weights) plus the averaging over rows gives one influence
+value per row (``Inference.method == "sandwich"``). It treats the hidden
+layers, the first stage and the training noise as known, so it can be
+optimistic -- most where the instrument is weak and the basis identifies the
+slope through its functional form. ``n_boot`` of 20 or more asks for a seeded
+nonparametric bootstrap instead: each replicate refits both stages on rows
+resampled with replacement (its own network initialisation), so the standard
+error covers sampling and training variability; normal intervals (estimate
++/- 1.96 SE; pointwise for the curve).
 
 torch is imported only inside the functions that fit, so importing this module is cheap.
 """
