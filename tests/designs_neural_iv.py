@@ -5,6 +5,9 @@ treatment and the outcome, an instrument ``z`` and an observed covariate ``x``;
 the structural response is ``h(t, x) = 2 sin(t) + t + x`` so the average
 derivative at the observed treatments is ``mean(2 cos(t_i)) + 1``. The contract
 uses the linear version (``h = 1.5 t + x``, average derivative 1.5).
+
+:func:`binary_instrument_frame` is a linear design on Card's scales: a binary
+instrument, a treatment in "years" and a log-wage-like outcome with slope 0.1.
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ import pandas as pd
 import causal_core as cc
 
 ROLES = cc.Roles(treatment="t", outcome="y", confounders=["x"], instruments=["z"])
-FAST_OPTIONS = {"n_boot": 4, "epochs": 150, "hidden_units": 16, "n_draws": 4, "batch_size": 500}
+FAST_OPTIONS = {"n_boot": 0, "epochs": 150, "hidden_units": 16, "n_draws": 4, "batch_size": 500}
 LINEAR_EFFECT = 1.5
+BINARY_INSTRUMENT_SLOPE = 0.1
 
 
 def nonlinear_iv_frame(n: int, seed: int, *, linear: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
@@ -25,6 +29,17 @@ def nonlinear_iv_frame(n: int, seed: int, *, linear: bool = False) -> tuple[pd.D
     t = 1.2 * z + 0.5 * x + 0.8 * u + 0.4 * rng.normal(size=n)
     h = LINEAR_EFFECT * t + x if linear else 2 * np.sin(t) + t + x
     y = h + 1.5 * u + 0.3 * rng.normal(size=n)
+    return pd.DataFrame({"x": x, "z": z, "t": t, "y": y}), h
+
+
+def binary_instrument_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Linear IV with a binary instrument: t about 13 +/- 2.4 (years), y = 0.1 t + 0.2 x + 0.3 u + noise."""
+    rng = np.random.default_rng(seed)
+    x, u, v, e = rng.normal(size=(4, n))
+    z = rng.binomial(1, 0.5, n).astype(float)
+    t = 12.0 + 2.0 * z + 1.0 * x + 1.5 * u + v
+    h = BINARY_INSTRUMENT_SLOPE * t + 0.2 * x
+    y = 1.0 + h + 0.3 * u + 0.2 * e
     return pd.DataFrame({"x": x, "z": z, "t": t, "y": y}), h
 
 

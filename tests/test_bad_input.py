@@ -22,8 +22,8 @@ from test_contract import _design_for
 
 #: Tiny training settings so the torch methods only reach their checks.
 TINY_TORCH = {
-    "deep_iv": {"n_boot": 2, "epochs": 2, "hidden_units": 4, "n_draws": 1, "batch_size": 500},
-    "cb_iv": {"n_boot": 2, "epochs": 2, "hidden_units": 4, "n_draws": 1, "batch_size": 500},
+    "deep_iv": {"n_boot": 0, "epochs": 2, "hidden_units": 4, "n_draws": 2, "batch_size": 500},
+    "cb_iv": {"n_boot": 0, "epochs": 2, "hidden_units": 4, "n_draws": 2, "batch_size": 500},
     "tarnet": {"epochs": 2, "hidden_units": 4},
 }
 LIST_ROLE_NAMES = ("confounders", "instruments", "mechanisms", "proxies")

@@ -107,10 +107,9 @@ def test_every_bootstrap_option_follows_the_one_rule():
     shared = n_boot_option(100)
     assert (shared.low, shared.high, shared.also) == (MIN_BOOTSTRAP_REPLICATES, 5000, ())
     assert n_boot_option(0, allow_zero=True).also == (0,)
-    exceptions = {"deep_iv", "cb_iv"}  # neural refits; see the option's help
     for info in cc.list_methods():
         for spec in info.options:
-            if spec.name == "n_boot" and info.id not in exceptions:
+            if spec.name == "n_boot":
                 assert (spec.low, spec.high) == (MIN_BOOTSTRAP_REPLICATES, 5000), info.id
                 assert spec.also in ((), (0,)), info.id
 

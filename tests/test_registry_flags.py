@@ -20,7 +20,7 @@ from causal_core.robustness.sensitivity.rosenbaum import matched_pair_difference
 from test_contract import BACKDOOR_ROLES, _design_for
 
 #: Settings that only make a neural method finish quickly; its result shape is all the flag test reads.
-_TINY_TRAINING = {"epochs": 2, "hidden_units": 4, "n_draws": 1, "n_boot": 2}
+_TINY_TRAINING = {"epochs": 2, "hidden_units": 4, "n_draws": 2, "n_boot": 0}
 #: Estimators that take ``**options`` and read every default from their OptionSpecs, so their
 #: signature cannot disagree with the specs (the reason is checked below, not assumed).
 _READS_DEFAULTS_FROM_SPECS = {

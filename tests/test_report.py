@@ -510,7 +510,7 @@ def iv_analysis():
     roles = cc.Roles(treatment="treat", outcome="y", instruments=["z"], confounders=["x1"])
     results = {
         "two_stage_least_squares": cc.estimate(df, roles, "two_stage_least_squares", estimand="ATE", seed=1),
-        "cb_iv": cc.estimate(df, roles, "cb_iv", estimand="ATE", seed=1, epochs=5, n_boot=2, hidden_units=8),
+        "cb_iv": cc.estimate(df, roles, "cb_iv", estimand="ATE", seed=1, epochs=5, n_boot=0, hidden_units=8),
     }
     table = pd.DataFrame([{**r.summary(), "error": ""} for r in results.values()])
     return df, roles, results, table

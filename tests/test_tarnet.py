@@ -29,7 +29,8 @@ def test_tarnet_beats_the_constant_effect_and_recovers_the_ate(design, options):
     assert pehe < 0.7 * constant, (options, pehe, constant)
     assert abs(r.estimate - truth["SATE"]) < 4 * r.std_error
     history = r.diagnostics["training"]
-    assert len(history) == FAST["epochs"] and history["factual_mse"].iloc[-1] < history["factual_mse"].iloc[0]
+    assert len(history) <= FAST["epochs"] and history["factual_mse"].iloc[-1] < history["factual_mse"].iloc[0]
+    assert history["best"].sum() == 1 and r.diagnostics["best_epoch"] == history.loc[history["best"], "epoch"].iloc[0]
     assert r.diagnostics["device"] in ("cpu", "cuda")
 
 
@@ -54,6 +55,17 @@ def test_tarnet_is_deterministic_and_leaves_global_torch_state_alone(design):
     b = cc.estimate(df.head(400), ROLES, "tarnet", seed=2, epochs=20, hidden_units=8)
     assert torch.equal(before, after)  # the caller's random stream is untouched
     assert a.estimate == b.estimate and np.array_equal(a.unit_effects, b.unit_effects)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch_and_can_be_switched_off(design):
+    df, _, _ = design
+    stopped = cc.estimate(df.head(600), ROLES, "tarnet", seed=1, epochs=400, hidden_units=8, learning_rate=0.05)
+    history = stopped.diagnostics["training"]
+    best = stopped.diagnostics["best_epoch"]
+    assert len(history) == best + 10 < 400  # stopped 10 epochs after the last improvement
+    assert history["validation_mse"].iloc[best - 1] == history["validation_mse"].min()
+    fixed = cc.estimate(df.head(600), ROLES, "tarnet", seed=1, epochs=7, hidden_units=8, early_stopping=False)
+    assert len(fixed.diagnostics["training"]) == 7 and "validation_mse" not in fixed.diagnostics["training"]
 
 
 def test_importing_the_engine_does_not_import_torch():

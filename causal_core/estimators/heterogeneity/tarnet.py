@@ -12,6 +12,12 @@ the augmented IPW estimate with the network's heads as outcome models and a
 logit propensity (``dr_correction``), with its influence-function standard
 error; the heads are fitted in-sample, so the standard error can be a little
 optimistic. torch is imported only inside the functions that train.
+
+Training: by default a seeded 20% of the rows is held out, the factual loss on
+it is checked after every epoch, training stops 10 epochs after it last
+improved and the best epoch's weights are kept (predictions then cover every
+row). Batch size and the epoch cap follow the number of training rows unless
+given. A CUDA device is used when one is present.
 """
 from __future__ import annotations
 
@@ -26,7 +32,8 @@ from causal_core.core.limits import MethodLimits
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput
 from causal_core.estimators._aipw import aipw_effect
-from causal_core.estimators._torch_runtime import seeded_torch, torch_device
+from causal_core.estimators._torch_runtime import (EarlyStopping, auto_batch_size, auto_max_epochs, seeded_torch,
+                                                  torch_device, validation_split)
 from causal_core.inference import InfluenceFunction
 from causal_core.nuisance.models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 
@@ -34,6 +41,8 @@ __all__ = ["tarnet", "fit_tarnet"]
 
 IPMS = ("mmd_linear", "wasserstein")
 PS_FLOOR = 0.01
+VALIDATION_FRACTION = 0.2
+PATIENCE = 10
 
 
 def _sinkhorn(a: Any, b: Any, *, epsilon: float = 0.1, iterations: int = 30) -> Any:
@@ -61,18 +70,22 @@ def fit_tarnet(
     *,
     seed: int,
     hidden_units: int = 32,
-    epochs: int = 100,
-    batch_size: int = 256,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     learning_rate: float = 5e-3,
     weight_decay: float = 1e-4,
     cfr_penalty: float = 0.0,
     ipm: str = "mmd_linear",
     device: str = "auto",
+    early_stopping: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, str]:
     """Train TARNet (or CFR when ``cfr_penalty`` > 0) and predict both potential outcomes for every row.
 
-    Returns ``(mu0, mu1, history, device)``; ``history`` has one row per epoch
-    with the factual loss and the IPM between the arms' representations.
+    ``epochs`` (the cap under early stopping) and ``batch_size`` of ``None``
+    follow the number of training rows. Returns ``(mu0, mu1, history,
+    device)``; ``history`` has one row per epoch with the factual loss, the IPM
+    between the arms' representations and, under early stopping, the
+    validation factual loss and whether the epoch is the one kept (``best``).
     """
     import torch
     from torch import nn
@@ -89,22 +102,32 @@ def fit_tarnet(
     n, p = Xs.shape
     with seeded_torch(seed):
         generator = torch.Generator().manual_seed(seed)
+        train_rows, valid_rows = (rows.to(dev) for rows in
+                                  validation_split(n, VALIDATION_FRACTION, generator, enabled=early_stopping))
+        batch_size = batch_size or auto_batch_size(train_rows.numel())
+        epochs = epochs or auto_max_epochs(train_rows.numel(), batch_size)
         representation = nn.Sequential(nn.Linear(p, hidden_units), nn.ELU(),
                                        nn.Linear(hidden_units, hidden_units), nn.ELU()).to(dev)
         heads = nn.ModuleList([nn.Sequential(nn.Linear(hidden_units, hidden_units), nn.ELU(),
                                              nn.Linear(hidden_units, 1)) for _ in range(2)]).to(dev)
-        parameters = list(representation.parameters()) + list(heads.parameters())
-        optimiser = torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
+        network = nn.ModuleList([representation, heads])
+        optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        stopper = EarlyStopping(network, PATIENCE) if valid_rows.numel() else None
+
+        def factual(rows: Any) -> tuple[Any, Any]:
+            phi, tb = representation(Xs[rows]), ts[rows]
+            prediction = torch.where(tb == 1, heads[1](phi).squeeze(1), heads[0](phi).squeeze(1))
+            return torch.mean((prediction - ys[rows]) ** 2), phi
+
         history = []
+        n_train = train_rows.numel()
         for epoch in range(epochs):
-            order = torch.randperm(n, generator=generator).to(dev)
+            order = train_rows[torch.randperm(n_train, generator=generator).to(dev)]
             total, total_ipm = 0.0, 0.0
-            for start in range(0, n, batch_size):
+            for start in range(0, n_train, batch_size):
                 rows = order[start:start + batch_size]
-                phi, tb = representation(Xs[rows]), ts[rows]
-                prediction = torch.where(tb == 1, heads[1](phi).squeeze(1), heads[0](phi).squeeze(1))
-                loss = torch.mean((prediction - ys[rows]) ** 2)
-                treated = tb == 1
+                loss, phi = factual(rows)
+                treated = ts[rows] == 1
                 distance = torch.zeros((), device=dev)
                 if cfr_penalty > 0 and 1 < int(treated.sum()) < rows.numel() - 1:
                     a, b = phi[treated], phi[~treated]
@@ -115,12 +138,23 @@ def fit_tarnet(
                 optimiser.step()
                 total += float(loss) * rows.numel()
                 total_ipm += float(distance) * rows.numel()
-            history.append({"epoch": epoch + 1, "factual_mse": total / n, "ipm": total_ipm / n})
+            row = {"epoch": epoch + 1, "factual_mse": total / n_train, "ipm": total_ipm / n_train}
+            if stopper is not None:
+                with torch.no_grad():
+                    row["validation_mse"] = float(factual(valid_rows)[0])
+                stop = stopper.step(row["validation_mse"])
+            history.append(row)
+            if stopper is not None and stop:
+                break
+        if stopper is not None:
+            stopper.restore()
+        frame = pd.DataFrame(history)
+        frame["best"] = frame["epoch"] == (stopper.best_epoch if stopper is not None else len(history))
         with torch.no_grad():
             phi = representation(Xs)
             mu0 = heads[0](phi).squeeze(1).cpu().numpy().astype(float) * y_sd + y_mean
             mu1 = heads[1](phi).squeeze(1).cpu().numpy().astype(float) * y_sd + y_mean
-    return mu0, mu1, pd.DataFrame(history), str(dev)
+    return mu0, mu1, frame, str(dev)
 
 
 @register(
@@ -139,10 +173,14 @@ def fit_tarnet(
                    low=0.0, high=100.0),
         OptionSpec("ipm", "choice", "mmd_linear", "Distance between treated and control representations.",
                    choices=IPMS),
-        OptionSpec("epochs", "int", 100, "Passes over the data.", low=1, high=5000),
+        OptionSpec("epochs", "int", None, "Most passes over the data.", low=1, high=5000,
+                   none_means="chosen by data size (about 3,000 gradient steps, 30 to 200 epochs)"),
+        OptionSpec("early_stopping", "bool", True,
+                   "Hold out 20% of the rows and stop 10 epochs after their factual loss last improved."),
         OptionSpec("hidden_units", "int", 32, "Width of every hidden layer.", low=2, high=1024),
         OptionSpec("learning_rate", "float", 5e-3, "Adam learning rate.", low=1e-5, high=1.0),
-        OptionSpec("batch_size", "int", 256, "Rows per gradient step.", low=8, high=100_000),
+        OptionSpec("batch_size", "int", None, "Rows per gradient step.", low=8, high=100_000,
+                   none_means="chosen by data size (a twentieth of the training rows, 64 to 512)"),
         OptionSpec("dr_correction", "bool", True,
                    "Average effect by augmented IPW with the network's heads (else the plug-in mean)."),
         OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X) in the DR correction; default the logit.",
@@ -161,10 +199,11 @@ def tarnet(
     seed: int,
     cfr_penalty: float = 0.0,
     ipm: str = "mmd_linear",
-    epochs: int = 100,
+    epochs: int | None = None,
+    early_stopping: bool = True,
     hidden_units: int = 32,
     learning_rate: float = 5e-3,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     dr_correction: bool = True,
     propensity_model: Any = None,
     device: str = "auto",
@@ -181,7 +220,9 @@ def tarnet(
         IPM weight alpha (0 gives TARNet).
     ipm : {"mmd_linear", "wasserstein"}
     epochs, hidden_units, learning_rate, batch_size
-        Training settings.
+        Training settings; ``epochs`` and ``batch_size`` of None follow the data size.
+    early_stopping : bool
+        Stop on a 20% validation split and keep the best epoch's weights.
     dr_correction : bool
         True: augmented IPW with the heads as outcome models; False: mean of
         the unit effects over the target rows (same standard error, then only approximate).
@@ -191,14 +232,15 @@ def tarnet(
     Returns
     -------
     MethodOutput
-        ``unit_effects``; diagnostics ``plug_in_estimate``, ``training`` (loss per epoch), ``device``.
+        ``unit_effects``; diagnostics ``plug_in_estimate``, ``training`` (loss per epoch), ``best_epoch``
+        (the epoch whose weights are kept), ``device``.
     """
     ps_model = resolve_model(propensity_model, option="propensity_model", method="tarnet", kind="classifier", seed=seed)
     X = data.X if data.X.shape[1] else np.zeros((data.n, 1))
     mu0, mu1, history, used_device = fit_tarnet(
-        X, data.t, data.y, seed=seed, hidden_units=int(hidden_units), epochs=int(epochs),
-        batch_size=int(batch_size), learning_rate=float(learning_rate), cfr_penalty=float(cfr_penalty),
-        ipm=ipm, device=device)
+        X, data.t, data.y, seed=seed, hidden_units=int(hidden_units), epochs=None if epochs is None else int(epochs),
+        batch_size=None if batch_size is None else int(batch_size), learning_rate=float(learning_rate),
+        cfr_penalty=float(cfr_penalty), ipm=ipm, device=device, early_stopping=bool(early_stopping))
     if not (np.all(np.isfinite(mu0)) and np.all(np.isfinite(mu1))):
         raise CausalInputError("Method 'tarnet' diverged (non-finite predictions); lower 'learning_rate'.")
     effects = mu1 - mu0
@@ -223,7 +265,8 @@ def tarnet(
             "plug_in_estimate": plug_in,
             "dr_estimate": dr_estimate,
             "training": history,
-            "final_factual_mse": float(history["factual_mse"].iloc[-1]),
+            "final_factual_mse": float(history.loc[history["best"], "factual_mse"].iloc[0]),
+            "best_epoch": int(history.loc[history["best"], "epoch"].iloc[0]),
             "device": used_device,
             "propensity": ps,
         },
