@@ -13,8 +13,9 @@ from causal_core.core.results import EstimateResult
 
 __all__ = ["AgreementSummary", "agreement_summary", "is_unadjusted", "disagreement_note", "DISAGREEMENT_Z"]
 
-#: Two adjusting estimates further apart than this many combined standard errors are called a disagreement.
-DISAGREEMENT_Z = 3.0
+#: Two adjusting estimates further apart than this many combined standard errors (a 5% two-sided test were they
+#: independent; estimates on the same rows are positively correlated, so the real test is stricter) disagree.
+DISAGREEMENT_Z = 2.0
 
 
 @dataclass(frozen=True)
