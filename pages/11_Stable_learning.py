@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from causal_core.core.formatting import format_number
+from causal_core.core.labels import labelled_table
 from causal_core.charts.stable_learning import coefficients_figure, environment_errors_figure
 from causal_core.studies.stable_learning import compare_across_environments, load_stable_sample
 from pages._state import get_dataset, get_seed, page_value, set_page_value
@@ -26,10 +28,10 @@ def _show(table: pd.DataFrame, ordinary, stable, task: str) -> None:
     error_name = "misclassification rate" if task == "classification" else "RMSE"
     spread = table[["ordinary", "stable"]].std()
     left, right = st.columns(2)
-    left.metric("Error spread, ordinary (SD)", f"{spread['ordinary']:.3f}")
-    right.metric("Error spread, stable (SD)", f"{spread['stable']:.3f}")
+    left.metric("Error spread, ordinary (SD)", format_number(spread["ordinary"]))
+    right.metric("Error spread, stable (SD)", format_number(spread["stable"]))
     st.plotly_chart(environment_errors_figure(table, error_name=error_name), key="sl_errors_chart")
-    st.dataframe(table.style.format({"ordinary": "{:.3f}", "stable": "{:.3f}"}), hide_index=True, key="sl_table")
+    st.dataframe(labelled_table(table), hide_index=True, key="sl_table")
     st.plotly_chart(coefficients_figure(ordinary.coefficients, stable.coefficients), key="sl_coef_chart")
     summary = stable.weights_summary
     st.caption(

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from causal_core.core.formatting import format_number
+from causal_core.core.labels import labelled_table
 from causal_core.charts.decision_boundary import decision_boundary_figure
 from causal_core.datasets.table_reader import read_table
 from causal_core.report.tables import frame_csv
@@ -66,10 +68,10 @@ def _split(df: pd.DataFrame, seed: int, used: set[str]) -> tuple[pd.DataFrame, p
 
 def _show(result, features: list[str], cause: str, test: pd.DataFrame) -> None:
     st.subheader("Held-out performance")
-    st.dataframe(result.metrics.style.format({"accuracy": "{:.3f}", "f1_macro": "{:.3f}"}), hide_index=True)
+    st.dataframe(labelled_table(result.metrics), hide_index=True)
     ess = result.diagnostics["effective_sample_size"]
     st.caption("Effective sample size of the front-door weights: "
-               + ", ".join(f"{cause} = {level}: {value:.0f}" for level, value in ess.items())
+               + ", ".join(f"{cause} = {level}: {format_number(value)}" for level, value in ess.items())
                + f" (of {result.diagnostics['n_used']} rows).")
     for message in result.diagnostics.get("warnings", ()):
         st.warning(message)

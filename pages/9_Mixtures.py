@@ -5,6 +5,8 @@ import pandas as pd
 import streamlit as st
 
 import causal_core as cc
+from causal_core.core.formatting import format_number
+from causal_core.core.labels import labelled_table
 from causal_core.charts import interventional_plot, mix_iid_plot, proxy_profile_plot, source_weights_plot
 from causal_core.datasets.column_choices import binary_columns, count_columns
 from causal_core.datasets.samples import get_sample, load_sample
@@ -70,10 +72,8 @@ def _repeated_measurements_section() -> None:
         return
     left, right = st.columns([1, 2])
     with left:
-        st.dataframe(result.summary_frame(), hide_index=True, width="stretch",
-                     column_config={"weight": st.column_config.NumberColumn(format="%.3f"),
-                                    "bias": st.column_config.NumberColumn(format="%.3f")})
-        st.metric("Hankel condition number", f"{result.condition_number:,.1f}")
+        st.dataframe(labelled_table(result.summary_frame()), hide_index=True, width="stretch")
+        st.metric("Hankel condition number", format_number(result.condition_number))
         st.caption(result.identifiability)
         for warning in result.warnings:
             st.warning(warning, icon=":material/warning:")
@@ -144,11 +144,12 @@ def _latent_confounder_section() -> None:
 def _show_latent_result(result: cc.EstimateResult, df: pd.DataFrame, roles: cc.Roles) -> None:
     d = result.diagnostics
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("ATE (adjusted for U)", f"{result.estimate:.3f}", help="Bootstrap percentile 95% interval.")
-    m2.metric("Bootstrap SE", f"{result.std_error:.3f}")
-    m3.metric("Naive difference", f"{d['naive_difference']:.3f}")
-    m4.metric("Log-likelihood", f"{d['log_likelihood']:,.1f}", help=f"k={d['k']}, solver {d['solver']}")
-    st.markdown(f"95% interval **{result.ci_low:.3f} to {result.ci_high:.3f}** (k={d['k']}, solver {d['solver']}).")
+    m1.metric("ATE (adjusted for U)", format_number(result.estimate), help="Bootstrap percentile 95% interval.")
+    m2.metric("Bootstrap SE", format_number(result.std_error))
+    m3.metric("Naive difference", format_number(d["naive_difference"]))
+    m4.metric("Log-likelihood", format_number(d["log_likelihood"]), help=f"k={d['k']}, solver {d['solver']}")
+    st.markdown(f"95% interval **{format_number(result.ci_low)} to {format_number(result.ci_high)}** "
+                f"(k={d['k']}, solver {d['solver']}).")
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
     st.caption(f"Identifiability: {d['identifiability']}  Moment solver: {d['moment_condition']}")
@@ -160,13 +161,13 @@ def _show_latent_result(result: cc.EstimateResult, df: pd.DataFrame, roles: cc.R
         st.plotly_chart(interventional_plot(d["interventional"], naive=naive), key="mix_latent_do")
     st.plotly_chart(proxy_profile_plot(d["proxy_distributions"]), key="mix_latent_proxies")
     with st.expander("Tables: sources, outcome within sources, solver comparison"):
-        st.dataframe(d["source_weights"], hide_index=True, width="stretch")
-        st.dataframe(d["outcome_distributions"], hide_index=True, width="stretch")
-        st.dataframe(d["interventional"], hide_index=True, width="stretch")
+        st.dataframe(labelled_table(d["source_weights"]), hide_index=True, width="stretch")
+        st.dataframe(labelled_table(d["outcome_distributions"]), hide_index=True, width="stretch")
+        st.dataframe(labelled_table(d["interventional"]), hide_index=True, width="stretch")
         if "solver_comparison" in d:
-            st.dataframe(d["solver_comparison"], hide_index=True, width="stretch")
+            st.dataframe(labelled_table(d["solver_comparison"]), hide_index=True, width="stretch")
         if "k_selection" in d:
-            st.dataframe(d["k_selection"], hide_index=True, width="stretch")
+            st.dataframe(labelled_table(d["k_selection"]), hide_index=True, width="stretch")
 
 
 st.title("Mixtures of hidden sources")

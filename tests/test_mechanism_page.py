@@ -26,9 +26,9 @@ def test_bundled_sample_trains_and_shows_both_classifiers():
     at.selectbox(key="ml_method").set_value("bootstrap").run()
     at.button(key="ml_run").click().run()
     assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
-    metrics = at.dataframe[0].value
-    assert list(metrics["model"]) == ["Ordinary (confounded data)", "Mechanism-learned"]
-    ordinary, learned = metrics["accuracy"]
+    metrics = at.dataframe[0].value  # labelled columns, numbers as the one formatter writes them
+    assert list(metrics["Model"]) == ["Ordinary (confounded data)", "Mechanism-learned"]
+    ordinary, learned = (float(v) for v in metrics["Accuracy"])
     assert learned > ordinary + 0.05, (learned, ordinary)  # the sample's test half is non-confounded
     assert len(at.get("plotly_chart")) == 1
     assert at.get("download_button")

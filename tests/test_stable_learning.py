@@ -104,9 +104,10 @@ def test_page_trains_both_models_on_the_sample():
     at.selectbox(key="sl_train_env").set_value("b=+2").run()
     at.button(key="sl_run").click().run()
     assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
-    table = at.dataframe[0].value
-    assert list(table.columns) == ["environment", "n", "ordinary", "stable", "training"]
-    assert table["stable"].std() < table["ordinary"].std()
+    table = at.dataframe[0].value  # labelled columns, numbers as the one formatter writes them
+    assert list(table.columns) == ["Environment", "N", "Ordinary", "Stable", "Training"]
+    errors = table[["Ordinary", "Stable"]].apply(lambda column: column.str.replace(",", "").astype(float))
+    assert errors["Stable"].std() < errors["Ordinary"].std()
     assert len(at.get("plotly_chart")) == 2
 
 
