@@ -175,17 +175,17 @@ def _stored_checks(bundle: ResultsBundle) -> tuple[dict[str, Any], dict[str, lis
     return sensitivity, refutations, lab
 
 
-def _robustness_settings(bundle: ResultsBundle) -> RobustnessSettings:
-    _, refutations, lab = _stored_checks(bundle)
-    ran = [f"refutation tests of {cc.get_method(m).label}" for m in refutations]
-    if lab is not None:
-        ran.append("the method lab")
-    return RobustnessSettings(refutations=tuple(refutation_settings(m, r) for m, r in refutations.items()),
-                              method_lab=method_lab_settings(lab) if lab is not None else None, ran=tuple(ran))
+@dataclass(frozen=True)
+class ReportRobustness:
+    """The robustness part of one run: the settings at once, the summary when first asked for."""
+
+    settings: RobustnessSettings | None
+    summary: "_Once"  # -> Robustness or None
 
 
-def _robustness(dataset: Dataset, bundle: ResultsBundle) -> _Once:
-    """The report's robustness part, computed on first use and kept until the run or the stored checks change."""
+def _robustness(dataset: Dataset, bundle: ResultsBundle) -> ReportRobustness:
+    """The report's robustness part, kept until the run or the stored checks change; its summary (agreement and
+    sensitivity, seconds of work) is computed on first use."""
     sensitivity, refutations, lab = _stored_checks(bundle)
     signature = (id(bundle), tuple((m, id(v)) for m, v in sorted(sensitivity.items())),
                  tuple((m, id(v)) for m, v in sorted(refutations.items())), id(lab))
@@ -193,15 +193,20 @@ def _robustness(dataset: Dataset, bundle: ResultsBundle) -> _Once:
     if kept is not None and kept[0] is bundle:
         return kept[1]
     df = dataset.df
+    ran = [f"refutation tests of {cc.get_method(m).label}" for m in refutations]
+    if lab is not None:
+        ran.append("the method lab")
+    settings = RobustnessSettings(refutations=tuple(refutation_settings(m, r) for m, r in refutations.items()),
+                                  method_lab=method_lab_settings(lab) if lab is not None else None, ran=tuple(ran))
 
     def make() -> Robustness:
         section, reports = report_robustness(df, bundle.roles, bundle.results, method_options=bundle.options,
                                              sensitivity=sensitivity, refutations=refutations, lab=lab)
         return Robustness(section=section, figures=robustness_figures(section), sensitivity=reports)
 
-    once = _Once(make)
-    cache_result("_report_robustness", signature, (bundle, once), keep=1)
-    return once
+    part = ReportRobustness(settings=settings, summary=_Once(make))
+    cache_result("_report_robustness", signature, (bundle, part), keep=1)
+    return part
 
 
 def _robustness_or_none(once: _Once) -> Robustness | None:
@@ -414,9 +419,9 @@ def _downloads_charts(charts: FigureCache, robustness: _Once, stem: str, n_rows:
             except Exception as exc:
                 show_error(exc, "Summarising the robustness checks")
             else:
-                if not part.figures:
+                if part is None or not part.figures:
                     st.info("The robustness checks of these results have no charts.")
-                for figure in part.figures:
+                for figure in (part.figures if part is not None else []):
                     st.markdown(f"**{figure.title}**")
                     _chart_downloads(figure, stem, problem)
 
@@ -445,12 +450,12 @@ def _page() -> None:
     stem = _slug(PurePath(dataset.sample_id or dataset.name).stem)
     n_rows = len(dataset.df)
     charts = _charts(dataset, bundle)
-    settings = None
     try:
-        settings = _robustness_settings(bundle)
+        part = _robustness(dataset, bundle)
     except Exception as exc:  # the rest of the report is still worth having
         show_error(exc, "Reading the robustness checks")
-    robustness = _robustness(dataset, bundle)
+        part = ReportRobustness(settings=None, summary=_Once(lambda: None))
+    settings, robustness = part.settings, part.summary
     spec = _spec(dataset, bundle, settings)
 
     st.subheader("Full report")
