@@ -20,7 +20,7 @@ from causal_core.report.static_export import (chromium_pid, close_chromium, figu
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-METHODS = ("difference_in_means", "ipw", "t_learner")
+METHODS = ("difference_in_means", "ipw", "regression_adjustment")
 SAMPLE = "simulated_linear"
 
 
@@ -152,8 +152,10 @@ def _gone(pid: int, seconds: float = 10.0) -> bool:
     return False
 
 
-@pytest.fixture()
-def fresh_chromium():
+@pytest.fixture(scope="module")
+def export_browser():
+    """The export browser of these tests, closed after them (the tests below may share it: each start costs
+    seconds)."""
     close_chromium()
     yield
     close_chromium()
@@ -163,7 +165,8 @@ CHART = go.Figure(go.Scatter(x=[1, 2, 3], y=[2, 0, 1]), layout={"width": 300, "h
 
 
 @needs_chromium
-def test_exports_after_the_first_reuse_the_same_chromium(fresh_chromium):
+def test_exports_after_the_first_reuse_the_same_chromium(export_browser):
+    close_chromium()
     assert chromium_pid() is None
     first = figure_to_png(CHART)
     pid = chromium_pid()
@@ -172,12 +175,11 @@ def test_exports_after_the_first_reuse_the_same_chromium(fresh_chromium):
     again = figure_to_png(CHART, scale=1)
     assert svg.lstrip().startswith(b"<svg") and again[:8] == PNG_MAGIC
     assert chromium_pid() == pid  # one browser for every export
-    close_chromium()
-    assert chromium_pid() is None and _gone(pid)
+    assert not _gone(pid, seconds=0.2)  # and it is kept running for the next one
 
 
 @needs_chromium
-def test_an_export_after_the_browser_was_killed_starts_a_new_one(fresh_chromium):
+def test_an_export_after_the_browser_was_killed_starts_a_new_one(export_browser):
     figure_to_png(CHART)
     pid = chromium_pid()
     os.kill(pid, signal.SIGKILL)
@@ -186,3 +188,11 @@ def test_an_export_after_the_browser_was_killed_starts_a_new_one(fresh_chromium)
     assert png[:8] == PNG_MAGIC
     new_pid = chromium_pid()
     assert new_pid is not None and new_pid != pid
+
+
+@needs_chromium
+def test_closing_the_export_browser_ends_its_process(export_browser):
+    figure_to_png(CHART)
+    pid = chromium_pid()
+    close_chromium()
+    assert chromium_pid() is None and _gone(pid)
