@@ -33,7 +33,7 @@ inputs the value was computed from):
 ``"_diag_prepared"``      Diagnostics: the prepared design of one method of a results bundle
 ``"_diag_balance"``       Diagnostics: (balance tables, errors) of a results bundle
 ``"_explore_scan"``       Explore: the reversal scan of (data version, treatment, outcome, treated level)
-``"_report_robustness"``  Report: the robustness section of the run and the robustness results
+``"_report_robustness"``  Report: the robustness settings of the run and its summary (computed on first use)
 ``"_report_figures"``     Report: the charts of a results bundle (a ``FigureCache``: each drawn when first asked for)
 ``"_report_step_seconds"`` Report: seconds per row each slow step took last (kind -> seconds), for the expected times
 ``"_diag_figures"``       Diagnostics: the charts of a results bundle, by (method, chart, covariate)

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -31,8 +32,6 @@ def analysis():
     results = {m: cc.estimate(df, roles, m, estimand="ATE", seed=3) for m in METHODS}
     rows = [r.summary() | {"error": "", "label": cc.get_method(m).label, "family": cc.get_method(m).family}
             for m, r in results.items()]
-    import pandas as pd
-
     return df, roles, pd.DataFrame(rows), results
 
 
