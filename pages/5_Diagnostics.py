@@ -1,7 +1,12 @@
-"""Diagnostics page: balance, overlap, weights, covariate distributions and each method's own diagnostics."""
+"""Diagnostics page: balance, overlap, weights, covariate distributions and each method's own diagnostics.
+
+Everything slow is kept per results bundle (the prepared design, the balance
+tables and every chart, in the caches of ``pages/_state.py``), so changing a
+dropdown draws one new chart at most.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -30,6 +35,14 @@ def _prepared(bundle: ResultsBundle, df: pd.DataFrame, method: str) -> PreparedD
         prepared = cache_result("_diag_prepared", key,
                                 attempt(design_for, bundle.results[method], df, what="Preparing the data"), keep=20)
     return prepared
+
+
+def _figure(bundle: ResultsBundle, key: tuple, make: Callable[[], Any]) -> Any:
+    """The chart ``key`` of this results bundle: drawn by ``make()`` the first time, then kept."""
+    kept = cached("_diag_figures", (id(bundle), *key))
+    if kept is not None and kept[0] is bundle:
+        return kept[1]
+    return cache_result("_diag_figures", (id(bundle), *key), (bundle, make()), keep=40)[1]
 
 
 def _balance_tables(bundle: ResultsBundle, df: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -69,7 +82,8 @@ def _generic_diagnostics(result: cc.EstimateResult, bundle: ResultsBundle) -> No
     curve = diagnostics.get("response_curve")
     if isinstance(curve, pd.DataFrame):
         st.markdown("**Response curve**")
-        st.plotly_chart(response_curve_plot(curve, treatment=bundle.roles.treatment, outcome=bundle.roles.outcome),
+        st.plotly_chart(_figure(bundle, (result.method, "response_curve"), lambda: response_curve_plot(
+            curve, treatment=bundle.roles.treatment, outcome=bundle.roles.outcome)),
                         width="stretch", key="diag_response_curve")
     summary = {"Estimate": result.estimate, "Standard error": result.std_error, "95% CI low": result.ci_low,
                "95% CI high": result.ci_high, "Rows used (enter the estimate)": result.n_used}
@@ -141,7 +155,8 @@ else:
     if tables:
         st.caption("Absolute standardised mean difference of each confounder between treated and control, before "
                    "(open circles) and after each method's weights. Below 0.1 (dashed line) is conventionally balanced.")
-        st.plotly_chart(love_plot(tables), width="stretch", key="diag_love_plot")
+        st.plotly_chart(_figure(bundle, ("love_plot",), lambda: love_plot(tables)), width="stretch",
+                        key="diag_love_plot")
         chosen_table = _remembered_select("Balance table for", list(tables), key="diag_balance_method")
         _balance_detail(tables[chosen_table])
     elif not balance_errors:
@@ -155,21 +170,24 @@ labels = {m: cc.get_method(m).label for m in bundle.results}
 method = _remembered_select("Method", list(bundle.results), format_func=labels.get, key="diag_method")
 result = bundle.results[method]
 data = _prepared(bundle, df, method)
-tab_overlap, tab_weights, tab_covariate, tab_details = st.tabs(
-    ["Propensity overlap", "Weights", "Covariate distributions", "Method diagnostics"])
-with tab_overlap:
+
+
+def _overlap_tab() -> None:
     propensity = result.diagnostics.get("propensity")
     if propensity is not None and data is not None and np.asarray(propensity).shape == (len(result.row_index),):
         st.caption("Distribution of the estimated probability of treatment. Where one group has scores the other "
                    "lacks (near 0 or 1), effects rest on extrapolation.")
-        st.plotly_chart(overlap_plot(np.asarray(propensity), data.treated,
-                                     treated_label=f"Treated ({bundle.roles.treatment} = {data.treated_level})",
-                                     control_label=f"Control ({bundle.roles.treatment} = {data.control_level})"),
-                        width="stretch", key="diag_overlap")
+        figure = _figure(bundle, (method, "overlap"), lambda: overlap_plot(
+            np.asarray(propensity), data.treated,
+            treated_label=f"Treated ({bundle.roles.treatment} = {data.treated_level})",
+            control_label=f"Control ({bundle.roles.treatment} = {data.control_level})"))
+        st.plotly_chart(figure, width="stretch", key="diag_overlap")
     else:
         st.info(f"{labels[method]} does not report propensity scores; methods that fit a propensity model "
                 "(such as inverse probability weighting) do.")
-with tab_weights:
+
+
+def _weights_tab() -> None:
     diagnostics = result.weight_diagnostics
     if diagnostics is not None and result.treated is not None:
         by_arm = "; ".join(f"{arm} {diagnostics.ess_after[arm]:,.1f} of {diagnostics.ess_before[arm]:,.0f} rows"
@@ -177,25 +195,37 @@ with tab_weights:
         st.caption(f"Effective sample size (Kish, (Σw)²/Σw²): {by_arm}; largest weight "
                    f"{diagnostics.max_weight_share:.1%} of the total, {diagnostics.n_zero:,} zero weights. "
                    "A few very large weights mean the estimate rests on few rows.")
-        st.plotly_chart(weight_plot(result.weights, result.treated), width="stretch", key="diag_weights")
+        st.plotly_chart(_figure(bundle, (method, "weights"), lambda: weight_plot(result.weights, result.treated)),
+                        width="stretch", key="diag_weights")
     else:
         st.info(f"{labels[method]} does not produce one weight per row.")
-with tab_covariate:
+
+
+def _covariate_tab() -> None:
     if data is None or data.X.shape[1] == 0:
         st.info("No confounders to show.")
-    else:
-        names = list(data.covariate_names)
-        covariate = _remembered_select("Covariate", names, key="diag_covariate")
-        weights = result.weights if result.weight_diagnostics is not None else None
-        st.caption("Share of treated and control rows at each value, before and after the method's weights; "
-                   "after good weighting the two groups' distributions look alike.")
-        try:
-            st.plotly_chart(covariate_distribution_plot(data.X[:, names.index(covariate)], data.treated, weights=weights,
-                                                        name=covariate), width="stretch", key="diag_covariate_plot")
-        except Exception as exc:
-            show_error(exc, "The covariate plot")
-with tab_details:
+        return
+    names = list(data.covariate_names)
+    covariate = _remembered_select("Covariate", names, key="diag_covariate")
+    weights = result.weights if result.weight_diagnostics is not None else None
+    st.caption("Share of treated and control rows at each value, before and after the method's weights; "
+               "after good weighting the two groups' distributions look alike.")
+    try:
+        figure = _figure(bundle, (method, "covariate", covariate), lambda: covariate_distribution_plot(
+            data.X[:, names.index(covariate)], data.treated, weights=weights, name=covariate))
+        st.plotly_chart(figure, width="stretch", key="diag_covariate_plot")
+    except Exception as exc:
+        show_error(exc, "The covariate plot")
+
+
+def _details_tab() -> None:
     try:
         _generic_diagnostics(result, bundle)
     except Exception as exc:
         show_error(exc, "Showing the diagnostics")
+
+
+tabs = st.tabs(["Propensity overlap", "Weights", "Covariate distributions", "Method diagnostics"])
+for tab, draw in zip(tabs, (_overlap_tab, _weights_tab, _covariate_tab, _details_tab)):
+    with tab:  # every tab is drawn (their charts are kept), so a choice made in one survives leaving the page
+        draw()

@@ -5,10 +5,20 @@ the robustness checks run on it on the Robustness page (kept in
 the ``"robustness"`` cache of ``pages/_state.py`` by ``pages/10_Robustness.py``). Large files
 (the HTML report, each chart as PNG, SVG or HTML) are generated only when
 their button is clicked.
+
+Nothing slow runs when the page opens: each chart is drawn when its expander
+is opened (or a download needs it) and kept for the results bundle
+(:class:`causal_core.report.figures.FigureCache`); the agreement and
+sensitivity summary is computed once, when the robustness charts or a
+download first need it. Before a slow step the page says how long it should
+take, from what the same step took per row earlier in the session.
 """
 from __future__ import annotations
 
+import math
 import re
+import threading
+import time
 from pathlib import PurePath
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,7 +29,6 @@ import causal_core as cc
 from causal_core.report import (
     AnalysisSpec,
     NamedFigure,
-    analysis_figures,
     build_bundle,
     build_html_report,
     dump_analysis,
@@ -35,6 +44,7 @@ from causal_core.report import (
     static_export_problem,
 )
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS
+from causal_core.report.figures import FigureCache, FigurePlan, analysis_figure_plans
 from causal_core.report.export_tables import analysis_tables
 from causal_core.report.reference_effect import reference_effect
 from causal_core.report.workbook import analysis_workbook
@@ -65,16 +75,82 @@ def _data_source(dataset: Dataset) -> tuple[str, bool]:
     return f"{_slug(PurePath(name).stem)}.csv", True
 
 
+#: Seconds per 1,000 rows (rows x methods for the robustness summary) of each slow step before the session has timed it (LaLonde PSID, 2,675 rows,
+#: 8 methods, on the 2-core development machine; bench/results/pages_speed.md). Later estimates use the
+#: session's own timings.
+PRIOR_SECONDS_PER_1000_ROWS = {"overlap": 2.2, "balance": 0.3, "weights": 0.1, "diagnostics": 0.1, "diagram": 0.1,
+                               "forest": 0.1, "chart": 0.1, "robustness": 0.35}
+#: Steps whose cost grows with the number of methods too (their units are rows x methods).
+PER_METHOD_STEPS = ("robustness",)
+
+
+def _expected_seconds(kind: str, units: int) -> float:
+    """How long the step ``kind`` should take on ``units`` (rows, or rows x methods for the per-method steps):
+    the session's last timing per unit, else the prior."""
+    per_unit = cached("_report_step_seconds", kind)
+    if per_unit is None:
+        per_unit = PRIOR_SECONDS_PER_1000_ROWS.get(kind, 0.1) / 1000.0
+    return per_unit * max(int(units), 1)
+
+
+def _record_seconds(kind: str, seconds: float, units: int) -> None:
+    cache_result("_report_step_seconds", kind, float(seconds) / max(int(units), 1))
+
+
+def _robustness_units(bundle: ResultsBundle, n_rows: int) -> int:
+    return n_rows * max(len(bundle.results), 1)
+
+
+def _about(seconds: float) -> str:
+    return "under a second" if seconds < 1 else f"about {math.ceil(seconds)} s"
+
+
+class _Once:
+    """A value computed the first time it is asked for, then kept; safe across threads (deferred downloads
+    run on their own thread). A failure is kept too, and raised again on every ask."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._outcome: tuple[bool, Any] | None = None
+        self.seconds: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._outcome is None:
+                start = time.perf_counter()
+                try:
+                    self._outcome = (True, self._make())
+                except Exception as exc:  # noqa: BLE001 - kept and raised to every caller
+                    self._outcome = (False, exc)
+                self.seconds = time.perf_counter() - start
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+
+@dataclass(frozen=True)
+class RobustnessSettings:
+    """What the report says of the checks the Robustness page ran, and the settings the script needs to rerun
+    them (cheap: nothing is computed)."""
+
+    refutations: tuple[RefutationSettings, ...]
+    method_lab: MethodLabSettings | None
+    ran: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Robustness:
-    """What the report shows of the robustness checks, and the settings the script needs to rerun them."""
+    """The report's robustness part: the agreement and sensitivity section, its charts and sensitivity reports."""
 
     section: RobustnessSection
     figures: list[NamedFigure]
     sensitivity: dict[str, Any]
-    refutations: tuple[RefutationSettings, ...]
-    method_lab: MethodLabSettings | None
-    ran: tuple[str, ...]
 
 
 def _stored_checks(bundle: ResultsBundle) -> tuple[dict[str, Any], dict[str, list], Any]:
@@ -99,31 +175,49 @@ def _stored_checks(bundle: ResultsBundle) -> tuple[dict[str, Any], dict[str, lis
     return sensitivity, refutations, lab
 
 
-def _robustness(dataset: Dataset, bundle: ResultsBundle) -> Robustness:
-    """The report's robustness part, rebuilt only when the run or the stored checks change."""
+@dataclass(frozen=True)
+class ReportRobustness:
+    """The robustness part of one run: the settings at once, the summary when first asked for."""
+
+    settings: RobustnessSettings | None
+    summary: "_Once"  # -> Robustness or None
+
+
+def _robustness(dataset: Dataset, bundle: ResultsBundle) -> ReportRobustness:
+    """The report's robustness part, kept until the run or the stored checks change; its summary (agreement and
+    sensitivity, seconds of work) is computed on first use."""
     sensitivity, refutations, lab = _stored_checks(bundle)
-    signature = (id(bundle), tuple((m, id(v)) for m, v in sorted(refutations.items())), id(lab))
+    signature = (id(bundle), tuple((m, id(v)) for m, v in sorted(sensitivity.items())),
+                 tuple((m, id(v)) for m, v in sorted(refutations.items())), id(lab))
     kept = cached("_report_robustness", signature)
-    if kept is not None:
-        return kept
-    with st.spinner("Summarising agreement and sensitivity..."):
-        section, reports = report_robustness(dataset.df, bundle.roles, bundle.results, method_options=bundle.options,
-                                       sensitivity=sensitivity, refutations=refutations, lab=lab)
+    if kept is not None and kept[0] is bundle:
+        return kept[1]
+    df = dataset.df
     ran = [f"refutation tests of {cc.get_method(m).label}" for m in refutations]
     if lab is not None:
         ran.append("the method lab")
-    robustness = Robustness(
-        section=section,
-        figures=robustness_figures(section),
-        sensitivity=reports,
-        refutations=tuple(refutation_settings(m, r) for m, r in refutations.items()),
-        method_lab=method_lab_settings(lab) if lab is not None else None,
-        ran=tuple(ran),
-    )
-    return cache_result("_report_robustness", signature, robustness, keep=1)
+    settings = RobustnessSettings(refutations=tuple(refutation_settings(m, r) for m, r in refutations.items()),
+                                  method_lab=method_lab_settings(lab) if lab is not None else None, ran=tuple(ran))
+
+    def make() -> Robustness:
+        section, reports = report_robustness(df, bundle.roles, bundle.results, method_options=bundle.options,
+                                             sensitivity=sensitivity, refutations=refutations, lab=lab)
+        return Robustness(section=section, figures=robustness_figures(section), sensitivity=reports)
+
+    part = ReportRobustness(settings=settings, summary=_Once(make))
+    cache_result("_report_robustness", signature, (bundle, part), keep=1)
+    return part
 
 
-def _spec(dataset: Dataset, bundle: ResultsBundle, robustness: Robustness | None) -> AnalysisSpec:
+def _robustness_or_none(once: _Once) -> Robustness | None:
+    """The robustness part for a download: a failure leaves it out of the file (the page shows the error)."""
+    try:
+        return once.get()
+    except Exception:  # noqa: BLE001 - the rest of the download is still worth having
+        return None
+
+
+def _spec(dataset: Dataset, bundle: ResultsBundle, robustness: RobustnessSettings | None) -> AnalysisSpec:
     methods = [m for m in bundle.table["method"]]
     return AnalysisSpec.from_data(
         dataset.df,
@@ -139,30 +233,37 @@ def _spec(dataset: Dataset, bundle: ResultsBundle, robustness: Robustness | None
     )
 
 
-def _figures(dataset: Dataset, bundle: ResultsBundle) -> list[NamedFigure]:
-    """The run's charts, built once per results bundle and kept in the session."""
+def _charts(dataset: Dataset, bundle: ResultsBundle) -> FigureCache:
+    """The run's charts, named at once and each drawn when first asked for; kept per results bundle."""
     kept = cached("_report_figures", id(bundle))
     if kept is not None and kept[0] is bundle:
         return kept[1]
-    with st.spinner("Preparing the charts..."):
-        sample = dataset.sample_id if dataset.source == "sample" else None
-        figures = analysis_figures(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand,
-                                   reference=reference_effect(sample, bundle.estimand))
-    cache_result("_report_figures", id(bundle), (bundle, figures), keep=1)
-    return figures
+    sample = dataset.sample_id if dataset.source == "sample" else None
+    charts = FigureCache(analysis_figure_plans(dataset.df, bundle.roles, bundle.table, bundle.results,
+                                               estimand=bundle.estimand,
+                                               reference=reference_effect(sample, bundle.estimand)))
+    cache_result("_report_figures", id(bundle), (bundle, charts), keep=1)
+    return charts
 
 
-def _report_builder(dataset: Dataset, bundle: ResultsBundle, figures: list[NamedFigure],
-                    robustness: Robustness | None) -> Callable[[], str]:
-    diagram = next((f.figure for f in figures if f.slug == "causal_diagram"), None)
-    others = [f for f in figures if f.slug != "causal_diagram"]
+def _expected_build(charts: FigureCache, robustness: _Once, n_rows: int, robustness_units: int) -> float:
+    """Seconds still needed to draw every chart and summarise the robustness checks."""
+    seconds = sum(_expected_seconds(plan.kind, n_rows) for plan in charts.plans if not charts.is_drawn(plan.slug))
+    return seconds + (0.0 if robustness.done else _expected_seconds("robustness", robustness_units))
 
+
+def _report_builder(dataset: Dataset, bundle: ResultsBundle, charts: FigureCache,
+                    robustness: _Once) -> Callable[[], str]:
     def build() -> str:
+        figures = charts.all_figures()
+        diagram = next((f.figure for f in figures if f.slug == "causal_diagram"), None)
+        others = [f for f in figures if f.slug != "causal_diagram"]
+        part = _robustness_or_none(robustness)
         return build_html_report(
             data_name=dataset.name, df=dataset.df, roles=bundle.roles, estimand=bundle.estimand,
             table=bundle.table, results=bundle.results, figures=others, diagram=diagram,
             seed=bundle.seed, method_options=bundle.options,
-            robustness=robustness.section if robustness is not None else None,
+            robustness=part.section if part is not None else None,
         )
 
     return build
@@ -173,14 +274,15 @@ def _deferred(render: Callable[..., Any], figure: Any) -> Callable[[], Any]:
     return lambda: render(figure)
 
 
-def _tables(dataset: Dataset, bundle: ResultsBundle, robustness: Robustness | None) -> dict[str, Any]:
+def _tables(dataset: Dataset, bundle: ResultsBundle, robustness: _Once) -> dict[str, Any]:
     """Results, balance, diagnostics, subgroup and sensitivity tables of the run (built when a download asks)."""
+    part = _robustness_or_none(robustness)
     return analysis_tables(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand,
-                           sensitivity=robustness.sensitivity if robustness is not None else None)
+                           sensitivity=part.sensitivity if part is not None else None)
 
 
 def _downloads_results(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str,
-                       robustness: Robustness | None) -> None:
+                       robustness: _Once) -> None:
     st.subheader("Results table")
     ran = bundle.table
     st.caption(f"{len(ran)} method(s), estimand {bundle.estimand}, seed {bundle.seed}; full-precision numbers. "
@@ -198,28 +300,29 @@ def _downloads_results(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSp
 
 
 def _bundle_builder(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str,
-                    figures: list[NamedFigure], robustness: Robustness | None) -> Callable[[], bytes]:
-    build_report = _report_builder(dataset, bundle, figures, robustness)
-    charts = figures + (robustness.figures if robustness is not None else [])
+                    charts: FigureCache, robustness: _Once) -> Callable[[], bytes]:
+    build_report = _report_builder(dataset, bundle, charts, robustness)
 
     def build() -> bytes:
-        return build_bundle(spec=spec, tables=_tables(dataset, bundle, robustness), figures=charts,
+        part = _robustness_or_none(robustness)
+        figures = charts.all_figures() + (part.figures if part is not None else [])
+        return build_bundle(spec=spec, tables=_tables(dataset, bundle, robustness), figures=figures,
                             report_html=build_report(), data_source=_data_source(dataset)[0], stem=stem)
 
     return build
 
 
 def _download_bundle(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec, stem: str,
-                     figures: list[NamedFigure], robustness: Robustness | None) -> None:
-    charts = "every chart as SVG and PNG" if static_export_problem() is None else \
+                     charts: FigureCache, robustness: _Once) -> None:
+    charts_text = "every chart as SVG and PNG" if static_export_problem() is None else \
         "no SVG/PNG charts (see the note under Charts)"
-    st.download_button("Download everything (zip)", data=_bundle_builder(dataset, bundle, spec, stem, figures,
+    st.download_button("Download everything (zip)", data=_bundle_builder(dataset, bundle, spec, stem, charts,
                                                                          robustness),
                        file_name=f"{stem}_bundle.zip", mime="application/zip", key="report_bundle",
                        on_click="ignore", icon=":material/folder_zip:")
     data = "" if not _data_source(dataset)[1] else " The data itself is not inside; the script reads it from " \
         f"`{_data_source(dataset)[0]}` (download it under Reproduce the analysis)."
-    st.caption(f"One zip with the HTML report, {charts}, every table as CSV and Excel, the analysis file, the "
+    st.caption(f"One zip with the HTML report, {charts_text}, every table as CSV and Excel, the analysis file, the "
                f"data fingerprint and the reproduction script. Rendering the charts takes a little while.{data}")
 
 
@@ -250,28 +353,77 @@ def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> Non
                            key="report_data_csv", on_click="ignore", icon=":material/dataset:")
 
 
-def _downloads_charts(figures: list[NamedFigure], stem: str) -> None:
+def _chart_downloads(figure: NamedFigure, stem: str, problem: str | None) -> None:
+    st.plotly_chart(figure.figure, width="stretch", key=f"report_chart_{figure.slug}")
+    columns = st.columns(3)
+    name = f"{stem}_{figure.slug}"
+    with columns[0]:
+        st.download_button("PNG", data=_deferred(figure_to_png, figure.figure), file_name=f"{name}.png",
+                           mime="image/png", key=f"report_png_{figure.slug}", on_click="ignore",
+                           disabled=problem is not None, icon=":material/image:")
+    with columns[1]:
+        st.download_button("SVG", data=_deferred(figure_to_svg, figure.figure), file_name=f"{name}.svg",
+                           mime="image/svg+xml", key=f"report_svg_{figure.slug}", on_click="ignore",
+                           disabled=problem is not None, icon=":material/draw:")
+    with columns[2]:
+        st.download_button("Interactive HTML", data=_deferred(figure_to_html, figure.figure),
+                           file_name=f"{name}.html", mime="text/html", key=f"report_chart_html_{figure.slug}",
+                           on_click="ignore", icon=":material/language:")
+
+
+def _draw(charts: FigureCache, plan: FigurePlan, n_rows: int) -> list[NamedFigure]:
+    """The plan's charts, drawn now (with the expected time shown) when they were not drawn before."""
+    if charts.is_drawn(plan.slug):
+        return charts.figures(plan.slug)
+    with st.spinner(f"Drawing the chart ({_about(_expected_seconds(plan.kind, n_rows))})..."):
+        figures = charts.figures(plan.slug)
+    _record_seconds(plan.kind, charts.seconds[plan.slug], n_rows)
+    return figures
+
+
+def _downloads_charts(charts: FigureCache, robustness: _Once, stem: str, n_rows: int,
+                      robustness_units: int) -> None:
     st.subheader("Charts")
+    st.caption("Open a chart to draw it and get its PNG, SVG and interactive HTML files.")
     problem = static_export_problem()
     if problem:
         st.info(f"{problem} Interactive HTML downloads still work.")
-    for figure in figures:
-        with st.expander(figure.title, expanded=False):
-            st.plotly_chart(figure.figure, width="stretch", key=f"report_chart_{figure.slug}")
-            columns = st.columns(3)
-            name = f"{stem}_{figure.slug}"
-            with columns[0]:
-                st.download_button("PNG", data=_deferred(figure_to_png, figure.figure), file_name=f"{name}.png",
-                                   mime="image/png", key=f"report_png_{figure.slug}", on_click="ignore",
-                                   disabled=problem is not None, icon=":material/image:")
-            with columns[1]:
-                st.download_button("SVG", data=_deferred(figure_to_svg, figure.figure), file_name=f"{name}.svg",
-                                   mime="image/svg+xml", key=f"report_svg_{figure.slug}", on_click="ignore",
-                                   disabled=problem is not None, icon=":material/draw:")
-            with columns[2]:
-                st.download_button("Interactive HTML", data=_deferred(figure_to_html, figure.figure),
-                                   file_name=f"{name}.html", mime="text/html", key=f"report_chart_html_{figure.slug}",
-                                   on_click="ignore", icon=":material/language:")
+    for plan in charts.plans:
+        expander = st.expander(plan.title, key=f"report_open_{plan.slug}", on_change="rerun")
+        if not expander.open:
+            continue
+        with expander:
+            try:
+                figures = _draw(charts, plan, n_rows)
+            except Exception as exc:
+                show_error(exc, f"Drawing '{plan.title}'")
+                continue
+            if not figures:
+                st.info("This chart does not apply to these results.")
+            for figure in figures:
+                if len(figures) > 1 or figure.title != plan.title:
+                    st.markdown(f"**{figure.title}**")
+                _chart_downloads(figure, stem, problem)
+    expander = st.expander("Robustness charts: agreement and sensitivity to unmeasured confounding",
+                           key="report_open_robustness", on_change="rerun")
+    if expander.open:
+        with expander:
+            try:
+                if robustness.done:
+                    part = robustness.get()
+                else:
+                    with st.spinner("Summarising agreement and sensitivity "
+                                    f"({_about(_expected_seconds('robustness', robustness_units))})..."):
+                        part = robustness.get()
+                    _record_seconds("robustness", robustness.seconds or 0.0, robustness_units)
+            except Exception as exc:
+                show_error(exc, "Summarising the robustness checks")
+            else:
+                if part is None or not part.figures:
+                    st.info("The robustness checks of these results have no charts.")
+                for figure in (part.figures if part is not None else []):
+                    st.markdown(f"**{figure.title}**")
+                    _chart_downloads(figure, stem, problem)
 
 
 def _page() -> None:
@@ -296,33 +448,40 @@ def _page() -> None:
         st.info("The last run has no methods in it; run at least one estimator on the **Estimate** page.")
         return
     stem = _slug(PurePath(dataset.sample_id or dataset.name).stem)
-    figures = _figures(dataset, bundle)
-    robustness = None
+    n_rows = len(dataset.df)
+    charts = _charts(dataset, bundle)
     try:
-        robustness = _robustness(dataset, bundle)
+        part = _robustness(dataset, bundle)
     except Exception as exc:  # the rest of the report is still worth having
-        show_error(exc, "Summarising the robustness checks")
-    spec = _spec(dataset, bundle, robustness)
+        show_error(exc, "Reading the robustness checks")
+        part = ReportRobustness(settings=None, summary=_Once(lambda: None))
+    settings, robustness = part.settings, part.summary
+    spec = _spec(dataset, bundle, settings)
 
     st.subheader("Full report")
     st.caption("One HTML file with the data summary, roles, diagram, results, charts, each method's own "
                "diagnostics, the robustness checks, warnings and method descriptions; plotly.js is inside, "
                "so it opens offline in any browser.")
-    if robustness is not None:
-        if robustness.ran:
-            extra = (f"It also has {' and '.join(robustness.ran)} from the **Robustness** page; the analysis "
+    if settings is not None:
+        if settings.ran:
+            extra = (f"It also has {' and '.join(settings.ran)} from the **Robustness** page; the analysis "
                      "file and the script rerun them with the same settings and seed.")
         else:
             extra = "Run refutation tests or the method lab on the **Robustness** page to add them too."
         st.caption("Robustness: the report always has the agreement across estimators and the sensitivity of "
                    f"each estimate to unmeasured confounding. {extra}")
-    st.download_button("Download the HTML report", data=_report_builder(dataset, bundle, figures, robustness),
+    remaining = _expected_build(charts, robustness, n_rows, _robustness_units(bundle, n_rows))
+    st.download_button("Download the HTML report", data=_report_builder(dataset, bundle, charts, robustness),
                        file_name=f"{stem}_report.html", mime="text/html", key="report_html",
-                       on_click="ignore", type="primary", icon=":material/download:")
-    _download_bundle(dataset, bundle, spec, stem, figures, robustness)
+                       on_click="ignore", type="primary", icon=":material/download:",
+                       help=f"Building the report takes {_about(remaining)} the first time; then it is kept.")
+    if remaining >= 1:
+        st.caption(f"Building the report (charts and robustness summary) takes {_about(remaining)} the first "
+                   "time; after that the downloads reuse what was built.")
+    _download_bundle(dataset, bundle, spec, stem, charts, robustness)
     _downloads_results(dataset, bundle, spec, stem, robustness)
     _downloads_reproduce(dataset, spec, stem)
-    _downloads_charts(figures + (robustness.figures if robustness is not None else []), stem)
+    _downloads_charts(charts, robustness, stem, n_rows, _robustness_units(bundle, n_rows))
 
 
 try:

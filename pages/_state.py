@@ -33,8 +33,10 @@ inputs the value was computed from):
 ``"_diag_prepared"``      Diagnostics: the prepared design of one method of a results bundle
 ``"_diag_balance"``       Diagnostics: (balance tables, errors) of a results bundle
 ``"_explore_scan"``       Explore: the reversal scan of (data version, treatment, outcome, treated level)
-``"_report_robustness"``  Report: the robustness section of the run and the robustness results
-``"_report_figures"``     Report: the figures of a results bundle
+``"_report_robustness"``  Report: the robustness settings of the run and its summary (computed on first use)
+``"_report_figures"``     Report: the charts of a results bundle (a ``FigureCache``: each drawn when first asked for)
+``"_report_step_seconds"`` Report: seconds per row each slow step took last (kind -> seconds), for the expected times
+``"_diag_figures"``       Diagnostics: the charts of a results bundle, by (method, chart, covariate)
 ``"_data_described"``     Data: the column description of a table
 ``"_data_sheet_names"``   Data: the sheet names of an uploaded workbook, by file id
 ========================  ====================================================
@@ -339,6 +341,8 @@ def results_are_current() -> bool:
 
 CACHES = ("result_cache", "robustness", "het_cache", "_diag_prepared", "_diag_balance", "_explore_scan",
           "_report_robustness", "_report_figures", "_data_described", "_data_sheet_names")
+# issue 15 item 6: per-results-bundle chart caches and the measured step times behind the expected-time notes
+CACHES += ("_report_step_seconds", "_diag_figures")
 PAGE_VALUES = ("het_settings", "het_last", "mix_iid_result", "mix_iid_error", "mix_latent_result", "_data_message",
                "_data_upload_signature", "_data_restore_signature", "_explore_scan_requested", "_sl_data_key",
                "_ml_data_key", "_sl_result", "_ml_result", "_run_note", "_diag_choices", "_mix_loaded_note")

@@ -681,6 +681,9 @@ def test_report_page_without_results_says_what_to_do(data):
 def test_report_page_offers_every_download(data, table):
     app = _report_app(data, table)
     assert not app.exception and not app.error
+    for slug in ("causal_diagram", "forest_plot", "love_plot"):  # charts are drawn when their expander opens
+        app.session_state[f"report_open_{slug}"] = True
+    app.run()
     keys = {button.key for button in app.get("download_button")}
     assert set(REPORT_KEYS) <= keys
     for slug in ("causal_diagram", "forest_plot", "love_plot"):
@@ -704,10 +707,13 @@ def test_report_page_includes_the_robustness_pages_results(data, table):
         (1, ROLES, "ATE", 5, "refute", "difference_in_means"): stale,  # another seed: another run
     })
     assert not app.exception and not app.error, [e.value for e in app.error]
+    app.session_state["report_open_robustness"] = True  # the robustness charts are drawn when asked for
+    app.run()
     keys = {button.key for button in app.get("download_button")}
     assert {"report_png_robustness_refutation_difference_in_means", "report_png_robustness_method_lab"} <= keys
     assert any("refutation tests of Difference in means and the method lab" in c.value for c in app.caption)
-    (robustness,) = app.session_state["_report_robustness"].values()  # the one kept entry
+    ((_, kept),) = app.session_state["_report_robustness"].values()  # the one kept entry
+    robustness = kept.settings
     assert robustness.refutations == (RefutationSettings("difference_in_means", ("placebo_treatment",), 2),)
     assert robustness.method_lab == method_lab_settings(lab)
 
@@ -716,7 +722,9 @@ def test_report_page_always_has_agreement_and_sensitivity(data, table):
     app = _report_app(data, table)
     assert not app.exception and not app.error
     assert any("Run refutation tests or the method lab" in c.value for c in app.caption)
-    (robustness,) = app.session_state["_report_robustness"].values()  # the one kept entry
-    assert "Agreement across estimators" in robustness.section.html
-    assert all(f"Sensitivity: {cc.get_method(m).label}" in robustness.section.html for m in METHODS)
-    assert robustness.refutations == () and robustness.method_lab is None
+    ((_, kept),) = app.session_state["_report_robustness"].values()  # the one kept entry
+    assert not kept.summary.done  # computed only when a download or the robustness charts ask for it
+    section = kept.summary.get().section
+    assert "Agreement across estimators" in section.html
+    assert all(f"Sensitivity: {cc.get_method(m).label}" in section.html for m in METHODS)
+    assert kept.settings.refutations == () and kept.settings.method_lab is None
