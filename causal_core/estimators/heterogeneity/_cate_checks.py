@@ -68,11 +68,11 @@ def calibration_test(scores: np.ndarray, cate: np.ndarray) -> pd.DataFrame:
     at or below 0 (for the differential row: of no detectable heterogeneity).
     """
     mean = float(np.mean(cate))
-    design = np.column_stack([np.full(cate.shape[0], mean), cate - mean])
-    table = _hc2_table(scores, design, ["mean prediction", "differential prediction"], one_sided=True)
     if np.ptp(cate) == 0:  # a constant CATE has no differential part to test
-        table.loc[1, ["estimate", "std_error", "ci_low", "ci_high", "p_value"]] = np.nan
-    return table
+        table = _hc2_table(scores, np.full((cate.shape[0], 1), mean), ["mean prediction"], one_sided=True)
+        return pd.concat([table, pd.DataFrame({"term": ["differential prediction"]})], ignore_index=True)
+    design = np.column_stack([np.full(cate.shape[0], mean), cate - mean])
+    return _hc2_table(scores, design, ["mean prediction", "differential prediction"], one_sided=True)
 
 
 def calibration_groups(scores: np.ndarray, cate: np.ndarray, n_groups: int) -> pd.DataFrame:
