@@ -36,10 +36,11 @@ from causal_core.estimators._aipw import aipw_effect
 from causal_core.estimators.heterogeneity._cate_checks import (best_linear_projection, calibration_groups,
                                                                calibration_test, dr_scores)
 from causal_core.estimators.heterogeneity._cross_fit import stratified_folds
+from causal_core.estimators.heterogeneity._dml_nuisance import OUTCOME_MODELS, nuisance_models
 from causal_core.inference import InfluenceFunction
-from causal_core.nuisance.models import MODEL_CHOICES, default_propensity_model, overlap_warnings, resolve_model
+from causal_core.nuisance.models import MODEL_CHOICES, overlap_warnings
 
-__all__ = ["causal_forest", "nuisance_models", "SUBFOREST_SIZE"]
+__all__ = ["causal_forest", "SUBFOREST_SIZE"]
 
 #: Trees per sub-forest of the bootstrap of little bags; ``n_estimators`` must be a multiple of it.
 SUBFOREST_SIZE = 4
@@ -47,7 +48,6 @@ SUBFOREST_SIZE = 4
 PS_FLOOR = 0.01
 #: Quantile groups of the predicted CATE in the calibration table.
 CALIBRATION_GROUPS = 4
-OUTCOME_MODELS = ("gradient_boosting", "random_forest", "linear")
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,6 @@ class MultipleOf:
         if int(value) % self.factor == 0:
             return None
         return f"a multiple of {self.factor} ({self.why})"
-
-
-def nuisance_models(method: str, outcome_model: Any, propensity_model: Any, *, seed: int) -> tuple[Any, Any]:
-    """The outcome regressor of E[Y|X] and the propensity classifier, from the named-model catalogue or cloned."""
-    model_y = resolve_model(outcome_model, option="outcome_model", method=method, kind="regressor", seed=seed,
-                            choices=OUTCOME_MODELS, default="gradient_boosting")
-    model_t = resolve_model(propensity_model, option="propensity_model", method=method, kind="classifier", seed=seed)
-    return model_y, (default_propensity_model() if model_t is None else model_t)
 
 
 def _importance_frame(names: tuple[str, ...], importance: np.ndarray) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from causal_core.core.options import AtMostRows, AtMostSmallerArm
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput
 from causal_core.estimators.heterogeneity._cross_fit import cross_fitted_propensity, stratified_folds
-from causal_core.estimators.heterogeneity.causal_forest import OUTCOME_MODELS, nuisance_models
+from causal_core.estimators.heterogeneity._dml_nuisance import OUTCOME_MODELS, nuisance_models
 from causal_core.inference import InfluenceFunction
 from causal_core.nuisance.models import MODEL_CHOICES, fit_outcome, overlap_warnings
 
