@@ -41,7 +41,7 @@ GROUP_EFFECT_LABEL = "Group average effect (mean DR score)"
 CHECK_TABLES = (
     ("cate_coefficients", "Coefficients of the CATE",
      "The effect as a function of the covariates, tau(x) = intercept + sum of coefficient x covariate, with "
-     "sandwich standard errors."),
+     "sandwich standard errors (with the 'constant' final model, one term: the effect)."),
     ("variable_importance", "Variable importance",
      "How much of the forest's split improvement each covariate gives (shares summing to 1): the covariates "
      "the effect varies with."),
@@ -136,7 +136,8 @@ def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, sett
     settings["covariate"] = covariate
     low, high = result.diagnostics.get("cate_ci_low"), result.diagnostics.get("cate_ci_high")
     if low is not None and high is not None:  # a method with per-row CATE intervals (the causal forest)
-        st.plotly_chart(cate_intervals_plot(effects, low, high, average=result.estimate), width="stretch",
+        st.plotly_chart(cate_intervals_plot(effects, low, high, average=result.estimate,
+                                            average_label=result.estimand), width="stretch",
                         key="het_cate_intervals")
         st.plotly_chart(effect_by_feature_plot(data.X[:, names.index(covariate)], effects, low, high, name=covariate),
                         width="stretch", key="het_by_covariate")

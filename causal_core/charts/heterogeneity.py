@@ -164,11 +164,11 @@ def _finite_rows(*arrays: np.ndarray) -> np.ndarray:
 
 
 def cate_intervals_plot(unit_effects: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, *,
-                        average: float | None = None) -> go.Figure:
+                        average: float | None = None, average_label: str = "Average") -> go.Figure:
     """Each row's estimated CATE with its 95% interval, rows ranked by the CATE (the band shows the intervals).
 
     More than :data:`MAX_INTERVAL_POINTS` rows are thinned to evenly spaced ranks;
-    ``average`` (e.g. the ATE) is drawn as a dashed line, 0 as a thin one.
+    ``average`` (e.g. the ATE, named by ``average_label``) is drawn as a dashed line, 0 as a thin one.
     """
     if unit_effects is None or ci_low is None or ci_high is None or len(unit_effects) == 0:
         return empty_figure("This method gives no per-row CATE intervals.")
@@ -191,7 +191,7 @@ def cate_intervals_plot(unit_effects: np.ndarray, ci_low: np.ndarray, ci_high: n
     figure.add_hline(y=0, line=dict(color="#999999", width=1))
     if average is not None and np.isfinite(average):
         figure.add_hline(y=float(average), line=dict(color=NEUTRAL_COLOUR, width=1.5, dash="dash"),
-                         annotation_text=plotly_text(f"Average: {format_number(float(average))}"))
+                         annotation_text=plotly_text(f"{average_label}: {format_number(float(average))}"))
     share_above = float(np.mean(low > 0))
     share_below = float(np.mean(high < 0))
     figure.update_xaxes(title="Rows ranked by estimated CATE (share of rows)", tickformat=".0%")
