@@ -236,3 +236,25 @@ def test_heterogeneity_page_shows_the_dml_coefficients():
     (coefficients,) = [frame.value for frame in at.dataframe]
     assert list(coefficients.columns) == ["Term", "Estimate", "Std. error", "95% CI low", "95% CI high", "p-value"]
     assert list(coefficients["Term"])[0] == "intercept"
+
+
+def test_forest_ate_and_cate_are_econml_own_numbers(heterogeneous):
+    """The method's ATE is EconML's doubly robust ``ate_`` and its unit effects ``effect(X)`` of the same fit."""
+    from econml.dml import CausalForestDML
+
+    from causal_core.estimators.heterogeneity._cross_fit import stratified_folds
+    from causal_core.nuisance.models import default_propensity_model, named_model
+
+    df, _, _ = heterogeneous
+    small = df.iloc[:800]
+    r = cc.estimate(small, HET_ROLES, "causal_forest", seed=4, **_cheap("causal_forest", n_estimators=100))
+    assert np.all((r.diagnostics["propensity"] > 0.01) & (r.diagnostics["propensity"] < 0.99))  # nothing bounded
+    assert not any("out-of-bag" in w for w in r.warnings)  # every row has an out-of-bag CATE
+    X, t, y = small[["x1", "x2", "x3"]].to_numpy(), small["treat"].to_numpy(), small["y"].to_numpy()
+    forest = CausalForestDML(model_y=named_model("linear", kind="regressor", seed=4), model_t=default_propensity_model(),
+                             discrete_treatment=True, cv=stratified_folds(t.astype(float), 2, seed=4), n_estimators=100,
+                             min_samples_leaf=5, honest=True, random_state=4, n_jobs=1)
+    forest.fit(y, t, X=X)
+    assert r.estimate == pytest.approx(float(np.ravel(forest.ate_)[0]), rel=1e-9)
+    assert r.std_error == pytest.approx(float(np.ravel(forest.ate_stderr_)[0]), rel=1e-9)
+    np.testing.assert_allclose(r.unit_effects, np.ravel(forest.effect(X)), rtol=1e-12)

@@ -19,6 +19,7 @@ of the CATE on the covariates and a calibration test
 """
 from __future__ import annotations
 
+import warnings as warnings_module
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +137,9 @@ def _fit(data: PreparedData, estimand: str, seed: int, model_y: Any, model_t: An
                              n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, honest=True,
                              inference=True, subforest_size=SUBFOREST_SIZE, random_state=seed, n_jobs=1)
     try:
-        forest.fit(y, t.astype(int), X=X, cache_values=True)
+        with warnings_module.catch_warnings():  # said below in the project's words, with what stands in
+            warnings_module.filterwarnings("ignore", message="Could not generate out-of-bag predictions")
+            forest.fit(y, t.astype(int), X=X, cache_values=True)
     except ValueError as exc:  # EconML's own refusals (e.g. a fold too small for a leaf) said as ours
         raise CausalInputError(
             f"The causal forest could not be fitted on this data ({exc}); use fewer folds, a smaller "
@@ -148,8 +151,9 @@ def _fit(data: PreparedData, estimand: str, seed: int, model_y: Any, model_t: An
     warnings: list[str] = []
     if np.any(np.isnan(oob)):
         missing = int(np.isnan(oob).sum())
-        warnings.append(f"{missing} rows had no out-of-bag forest prediction; their in-sample CATE stands in for "
-                        "it in the average effect and the checks (grow more trees).")
+        rows = "1 row has" if missing == 1 else f"{missing} rows have"
+        warnings.append(f"{rows} no out-of-bag forest prediction; the in-sample CATE stands in for it in the "
+                        "average effect and the checks (grow more trees).")
         oob = np.where(np.isnan(oob), cate, oob)
     ps = t - t_res
     warnings += overlap_warnings(ps, t)
