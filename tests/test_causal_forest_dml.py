@@ -258,3 +258,12 @@ def test_forest_ate_and_cate_are_econml_own_numbers(heterogeneous):
     assert r.estimate == pytest.approx(float(np.ravel(forest.ate_)[0]), rel=1e-9)
     assert r.std_error == pytest.approx(float(np.ravel(forest.ate_stderr_)[0]), rel=1e-9)
     np.testing.assert_allclose(r.unit_effects, np.ravel(forest.effect(X)), rtol=1e-12)
+
+
+def test_rows_without_out_of_bag_prediction_are_warned_once(heterogeneous):
+    """With 8 trees (2 sub-forests, each on half the rows) about a quarter of rows are in every tree's sample."""
+    df, _, _ = heterogeneous
+    r = cc.estimate(df.iloc[:600], HET_ROLES, "causal_forest", seed=0, **_cheap("causal_forest", n_estimators=8))
+    ours = [w for w in r.warnings if "no out-of-bag forest prediction" in w]
+    assert len(ours) == 1 and not any("Could not generate out-of-bag" in w for w in r.warnings), r.warnings
+    assert np.isfinite(r.estimate) and np.all(np.isfinite(r.diagnostics["dr_score"]))
