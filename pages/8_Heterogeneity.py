@@ -17,9 +17,10 @@ import streamlit as st
 import causal_core as cc
 from causal_core.core.formatting import format_interval, format_number
 from causal_core.core.labels import labelled_table
-from causal_core.charts.heterogeneity import (bic_curve_plot, effect_by_covariate_plot, qini_plot,
-                                              subgroup_effects_plot, subgroup_projection_plot,
-                                              unit_effects_histogram)
+from causal_core.charts.heterogeneity import (bic_curve_plot, cate_intervals_plot, effect_by_covariate_plot,
+                                              effect_by_feature_plot, qini_plot, subgroup_effects_plot,
+                                              subgroup_projection_plot, unit_effects_histogram,
+                                              variable_importance_plot)
 from causal_core.core.provenance import design_for
 from causal_core.diagnostics.uplift import qini_coefficient, qini_curve
 from pages._state import cache_result, cached, get_estimand, get_seed, page_value, set_page_value
@@ -30,6 +31,30 @@ from pages._widgets import option_widget
 METHODS = {info.id: info.label for info in cc.list_methods() if info.explores_heterogeneity}
 ESTIMANDS = ("ATE", "ATT", "ATC")
 DEFAULTS: dict[str, Any] = {"method": "gmm_subgroups", "estimand": None, "options": {}, "covariate": None}
+#: Column names of the CATE check tables (diagnostics of ``causal_forest`` and ``dml``) as shown; the
+#: standard ones (estimate, std_error, ci_low, ci_high, p_value) keep the labels of ``labelled_table``.
+CHECK_COLUMNS = {"covariate": "Covariate", "importance": "Importance", "term": "Term",
+                 "group": "Quantile group of the predicted CATE (1 = lowest)", "n_rows": "Rows",
+                 "mean_predicted": "Mean predicted CATE"}
+GROUP_EFFECT_LABEL = "Group average effect (mean DR score)"
+#: (diagnostics key, heading, caption) of the CATE check tables, in the order shown.
+CHECK_TABLES = (
+    ("cate_coefficients", "Coefficients of the CATE",
+     "The effect as a function of the covariates, tau(x) = intercept + sum of coefficient x covariate, with "
+     "sandwich standard errors (with the 'constant' final model, one term: the effect)."),
+    ("variable_importance", "Variable importance",
+     "How much of the forest's split improvement each covariate gives (shares summing to 1): the covariates "
+     "the effect varies with."),
+    ("best_linear_projection", "Best linear projection of the CATE",
+     "Doubly robust scores regressed on the covariates (HC2 errors): the best linear summary of how the effect "
+     "varies with each covariate, valid even where the forest is not."),
+    ("calibration_test", "Calibration test",
+     "Doubly robust scores regressed on the mean and the differential forest prediction: 1 is perfect calibration; "
+     "a differential coefficient clearly above 0 (one-sided p-value) says the heterogeneity is real."),
+    ("calibration_groups", "Group average effects by quantile of the predicted CATE",
+     "Within each quarter of the rows ranked by predicted CATE, the doubly robust group effect beside the mean "
+     "prediction: calibrated predictions line up with the group effects."),
+)
 
 
 def _settings() -> dict[str, Any]:
@@ -80,6 +105,25 @@ def _show_subgroups(result: cc.EstimateResult, outcome: str) -> None:
     st.dataframe(labelled_table(table), hide_index=True, width="stretch", key="het_subgroup_table")
 
 
+def _check_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A CATE check table to show: its own columns named (the group table's estimate as a group effect), then labelled."""
+    columns = dict(CHECK_COLUMNS, estimate=GROUP_EFFECT_LABEL) if name == "calibration_groups" else CHECK_COLUMNS
+    return labelled_table(frame.rename(columns=columns))
+
+
+def _show_cate_checks(result: cc.EstimateResult) -> None:
+    """The tables (and importance chart) of a CATE method's checks, where its diagnostics carry them."""
+    for name, heading, caption in CHECK_TABLES:
+        frame = result.diagnostics.get(name)
+        if not isinstance(frame, pd.DataFrame):
+            continue
+        st.markdown(f"**{heading}**")
+        if name == "variable_importance":
+            st.plotly_chart(variable_importance_plot(frame), width="stretch", key="het_importance")
+        st.dataframe(_check_table(name, frame), hide_index=True, width="stretch", key=f"het_{name}")
+        st.caption(caption)
+
+
 def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, settings: dict[str, Any]) -> None:
     data = design_for(result, dataset.df)  # the rows and encoded covariates the result's unit effects belong to
     effects = result.unit_effects
@@ -90,13 +134,22 @@ def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, sett
     covariate = st.selectbox("Covariate", names, index=names.index(current), key="het_covariate",
                              help="Plot the estimated unit effects against this covariate.")
     settings["covariate"] = covariate
-    st.plotly_chart(effect_by_covariate_plot(data.X[:, names.index(covariate)], effects, name=covariate),
-                    width="stretch", key="het_by_covariate")
+    low, high = result.diagnostics.get("cate_ci_low"), result.diagnostics.get("cate_ci_high")
+    if low is not None and high is not None:  # a method with per-row CATE intervals (the causal forest)
+        st.plotly_chart(cate_intervals_plot(effects, low, high, average=result.estimate,
+                                            average_label=result.estimand), width="stretch",
+                        key="het_cate_intervals")
+        st.plotly_chart(effect_by_feature_plot(data.X[:, names.index(covariate)], effects, low, high, name=covariate),
+                        width="stretch", key="het_by_covariate")
+    else:
+        st.plotly_chart(effect_by_covariate_plot(data.X[:, names.index(covariate)], effects, name=covariate),
+                        width="stretch", key="het_by_covariate")
     curve = qini_curve(effects, data.y, data.t)
     st.plotly_chart(qini_plot(curve), width="stretch", key="het_qini")
     st.caption(f"Qini coefficient (area above random targeting): {format_number(qini_coefficient(curve))}. The Qini curve "
                "compares raw treated and control outcomes among the top-ranked rows, so it is only causal when "
                "treatment was randomised; with confounding read it as a rough check of the ranking.")
+    _show_cate_checks(result)
 
 
 st.title("Heterogeneity")

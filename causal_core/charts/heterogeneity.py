@@ -1,4 +1,5 @@
-"""Charts of effect heterogeneity: mixture BIC, latent subgroups, unit effects and Qini curves."""
+"""Charts of effect heterogeneity: mixture BIC, latent subgroups, unit effects (with intervals), variable importance
+and Qini curves."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,13 @@ __all__ = [
     "unit_effects_histogram",
     "effect_by_covariate_plot",
     "qini_plot",
+    "cate_intervals_plot",
+    "effect_by_feature_plot",
+    "variable_importance_plot",
 ]
+
+#: Most rows a per-row interval chart draws (evenly spaced ranks beyond it), so the figure stays light.
+MAX_INTERVAL_POINTS = 2000
 
 
 def bic_curve_plot(bic: pd.DataFrame, *, chosen: int | None = None) -> go.Figure:
@@ -150,3 +157,87 @@ def qini_plot(curve: pd.DataFrame) -> go.Figure:
     figure.update_xaxes(title="Share of rows targeted (highest predicted effect first)", tickformat=".0%")
     figure.update_yaxes(title="Incremental outcome (Qini)")
     return base_layout(figure, title="Qini curve", height=380)
+
+
+def _finite_rows(*arrays: np.ndarray) -> np.ndarray:
+    return np.all([np.isfinite(a) for a in arrays], axis=0)
+
+
+def cate_intervals_plot(unit_effects: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, *,
+                        average: float | None = None, average_label: str = "Average") -> go.Figure:
+    """Each row's estimated CATE with its 95% interval, rows ranked by the CATE (the band shows the intervals).
+
+    More than :data:`MAX_INTERVAL_POINTS` rows are thinned to evenly spaced ranks;
+    ``average`` (e.g. the ATE, named by ``average_label``) is drawn as a dashed line, 0 as a thin one.
+    """
+    if unit_effects is None or ci_low is None or ci_high is None or len(unit_effects) == 0:
+        return empty_figure("This method gives no per-row CATE intervals.")
+    effect, low, high = (np.asarray(a, dtype=float) for a in (unit_effects, ci_low, ci_high))
+    keep = _finite_rows(effect, low, high)
+    effect, low, high = effect[keep], low[keep], high[keep]
+    if effect.size == 0:
+        return empty_figure("No finite CATE intervals to plot.")
+    order = np.argsort(effect, kind="stable")
+    if order.size > MAX_INTERVAL_POINTS:
+        order = order[np.linspace(0, order.size - 1, MAX_INTERVAL_POINTS).round().astype(int)]
+    rank = np.linspace(0, 1, order.size) if order.size > 1 else np.array([0.5])
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=rank, y=high[order], mode="lines", line=dict(width=0), showlegend=False,
+                                hoverinfo="skip"))
+    figure.add_trace(go.Scatter(x=rank, y=low[order], mode="lines", line=dict(width=0), fill="tonexty",
+                                fillcolor="rgba(120, 120, 120, 0.25)", name="95% interval of the row's CATE"))
+    figure.add_trace(go.Scatter(x=rank, y=effect[order], mode="lines", line=dict(color=TREATED_COLOUR, width=2.5),
+                                name="Estimated CATE"))
+    figure.add_hline(y=0, line=dict(color="#999999", width=1))
+    if average is not None and np.isfinite(average):
+        figure.add_hline(y=float(average), line=dict(color=NEUTRAL_COLOUR, width=1.5, dash="dash"),
+                         annotation_text=plotly_text(f"{average_label}: {format_number(float(average))}"))
+    share_above = float(np.mean(low > 0))
+    share_below = float(np.mean(high < 0))
+    figure.update_xaxes(title="Rows ranked by estimated CATE (share of rows)", tickformat=".0%")
+    figure.update_yaxes(title="Estimated unit effect (95% CI)")
+    return base_layout(figure, title=plotly_text(f"CATE with 95% intervals ({share_above:.0%} of rows above 0, "
+                                                 f"{share_below:.0%} below)"), height=380)
+
+
+def effect_by_feature_plot(covariate: np.ndarray, unit_effects: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray,
+                           *, name: str = "covariate", n_bins: int = 10) -> go.Figure:
+    """Unit effects against one covariate: the rows, the mean CATE by decile and the mean 95% interval bounds there."""
+    if unit_effects is None or ci_low is None or ci_high is None or len(unit_effects) == 0:
+        return empty_figure("This method gives no per-row CATE intervals.")
+    x, effect, low, high = (np.asarray(a, dtype=float) for a in (covariate, unit_effects, ci_low, ci_high))
+    keep = _finite_rows(x, effect, low, high)
+    x, effect, low, high = x[keep], effect[keep], low[keep], high[keep]
+    if effect.size == 0:
+        return empty_figure("No finite CATE intervals to plot.")
+    frame = pd.DataFrame({"x": x, "effect": effect, "low": low, "high": high})
+    if np.unique(x).size > n_bins:
+        means = frame.groupby(pd.qcut(x, n_bins, duplicates="drop"), observed=True).mean()
+    else:
+        means = frame.groupby("x", as_index=False).mean()
+    figure = go.Figure(go.Scattergl(x=x, y=effect, mode="markers", name="Rows",
+                                    marker=dict(size=4, opacity=0.3, color=CONTROL_COLOUR)))
+    figure.add_trace(go.Scatter(x=means["x"], y=means["high"], mode="lines", line=dict(width=0), showlegend=False,
+                                hoverinfo="skip"))
+    figure.add_trace(go.Scatter(x=means["x"], y=means["low"], mode="lines", line=dict(width=0), fill="tonexty",
+                                fillcolor="rgba(120, 120, 120, 0.25)", name="Mean 95% interval bounds by bin"))
+    figure.add_trace(go.Scatter(x=means["x"], y=means["effect"], mode="lines+markers", name="Mean CATE by bin",
+                                line=dict(color=TREATED_COLOUR, width=2.5)))
+    figure.add_hline(y=0, line=dict(color="#999999", width=1))
+    figure.update_xaxes(title=plotly_text(name))
+    figure.update_yaxes(title="Estimated unit effect (95% CI)")
+    return base_layout(figure, title=plotly_text(f"Effect against {name}"), height=380)
+
+
+def variable_importance_plot(importance: pd.DataFrame, *, top: int = 20) -> go.Figure:
+    """Horizontal bars of the ``importance`` column by ``covariate`` (largest first, at most ``top``)."""
+    if importance is None or len(importance) == 0:
+        return empty_figure("No variable importance to plot.")
+    shown = importance.sort_values("importance", ascending=False, kind="stable").head(top)
+    figure = go.Figure(go.Bar(x=shown["importance"], y=[plotly_text(str(c)) for c in shown["covariate"]],
+                              orientation="h", marker=dict(color=CONTROL_COLOUR),
+                              hovertext=[plotly_text(f"{c}: {format_number(float(v))}") for c, v in
+                                         zip(shown["covariate"], shown["importance"])], hoverinfo="text"))
+    figure.update_xaxes(title="Importance (share of the forest's split improvement)")
+    figure.update_yaxes(autorange="reversed")
+    return base_layout(figure, title="Which covariates drive the effect's variation", height=max(240, 90 + 28 * len(shown)))
