@@ -66,15 +66,15 @@ def _wait_for_health(url: str, server: subprocess.Popen, log: Path, timeout: flo
 
 
 @contextlib.contextmanager
-def running_app(log: Path, **env_extra: str):
-    """``streamlit run app.py`` on a free port of 127.0.0.1, yielding (process, url); stopped by its own pid.
+def running_app(log: Path, script: str = "app.py", **env_extra: str):
+    """``streamlit run app.py`` (or ``script``) on a free port of 127.0.0.1, yielding (process, url); stopped by its pid.
 
     Every browser test starts the app through this, with its log file and any extra environment.
     """
     port = _free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT), **env_extra)
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, "-m", "streamlit", "run", script,
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]
