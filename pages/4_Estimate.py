@@ -9,9 +9,9 @@ import streamlit as st
 import causal_core as cc
 from causal_core.charts import forest_plot
 from causal_core.core.formatting import format_number
+from causal_core.report.reference_effect import reference_effect
 from causal_core.robustness.agreement import disagreement_note
 from causal_core.core.labels import RESULT_NUMBER_COLUMNS, column_label, formatted_results
-from causal_core.datasets.samples import get_sample
 from causal_core.diagnostics.identification import identify, roles_problem_text
 from pages._runs import TABLE_COLUMNS, last_run_note, start_run
 from pages._state import (
@@ -84,16 +84,9 @@ def _method_picker(estimand: str, identification) -> tuple[list[str], dict]:
 
 
 def _reference(dataset, estimand: str) -> tuple[float | None, str]:
-    if dataset.source != "sample" or dataset.sample_id is None:
-        return None, ""
-    info = get_sample(dataset.sample_id)
-    if info.effect is None:
-        return None, ""
-    if info.true_effects.get(estimand) is not None:
-        return float(info.true_effects[estimand]), f"True {estimand}"
-    if info.estimand == estimand:
-        return float(info.effect), "Benchmark" if info.effect_kind == "benchmark" else f"True {estimand}"
-    return None, ""
+    """The sample's known effect, from the same engine function the report's forest plot uses."""
+    found = reference_effect(dataset.sample_id if dataset.source == "sample" else None, estimand)
+    return (None, "") if found is None else (found.value, found.label)
 
 
 def _show_results(bundle: ResultsBundle, reference: float | None, reference_label: str) -> None:
