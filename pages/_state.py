@@ -347,9 +347,9 @@ PAGE_VALUES = ("het_settings", "het_last", "mix_iid_result", "mix_iid_error", "m
                "_data_upload_signature", "_data_restore_signature", "_explore_scan_requested", "_sl_data_key",
                "_ml_data_key", "_sl_result", "_ml_result", "_run_note", "_diag_choices", "_mix_loaded_note")
 #: Widget-key prefixes of the choices made for one table: a new table forgets them (with the ticked methods).
-TABLE_CHOICE_PREFIXES = ("est_use_", "est_opt_", "diag_")
+TABLE_CHOICE_PREFIXES = ("est_use_", "est_opt_", "diag_", "het_")
 #: Page values holding choices made for one table, forgotten with it.
-TABLE_CHOICE_VALUES = ("_diag_choices",)
+TABLE_CHOICE_VALUES = ("_diag_choices", "het_settings")
 _MISSING = object()
 
 

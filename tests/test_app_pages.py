@@ -431,3 +431,21 @@ def test_a_run_where_every_method_fails_keeps_the_earlier_results():
     assert at.session_state["results"] is before
     assert any("No method gave an estimate" in w.value and "earlier results are kept" in w.value
                for w in at.warning), [w.value for w in at.warning]
+
+
+def test_heterogeneity_choices_are_forgotten_with_the_table():
+    at = _app()
+    _load_sample(at, "lalonde_psid")
+    at.switch_page("pages/8_Heterogeneity.py").run()
+    _assert_clean(at, "heterogeneity")
+    default = at.selectbox(key="het_estimand").value
+    other = next(e for e in at.selectbox(key="het_estimand").options if e != default)
+    at.selectbox(key="het_estimand").set_value(other).run()
+    at.switch_page("pages/1_Data.py").run()
+    at.switch_page("pages/8_Heterogeneity.py").run()
+    assert at.selectbox(key="het_estimand").value == other  # kept while the table is the same
+    at.switch_page("pages/1_Data.py").run()
+    _load_sample(at, "lalonde_psid")  # loading a table again is a new table: its choices start afresh
+    at.switch_page("pages/8_Heterogeneity.py").run()
+    _assert_clean(at, "heterogeneity after a new table")
+    assert at.selectbox(key="het_estimand").value == default
