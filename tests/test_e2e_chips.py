@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_browser import BROWSER_ARGS, CHROMIUM, WAIT_MS, running_app
+from test_e2e_browser import BROWSER_ARGS, CHROMIUM, WAIT_MS, running_app
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is needed (the README's test command installs it)")
