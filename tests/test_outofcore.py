@@ -75,8 +75,8 @@ def test_streamed_estimates_equal_the_in_memory_estimator(table, method, options
     got = streamed_estimate(open_table(folder / name), ROLES, method, estimand=estimand, rows_per_partition=rows,
                             **options)
     want = cc.estimate(df, ROLES, method, estimand=estimand, **options)
-    np.testing.assert_allclose([got.estimate, got.std_error, got.ci_low, got.ci_high],
-                               [want.estimate, want.std_error, want.ci_low, want.ci_high], rtol=RTOL)
+    np.testing.assert_allclose([got.estimate, got.std_error, got.ci_low, got.ci_high, got.p_value],
+                               [want.estimate, want.std_error, want.ci_low, want.ci_high, want.p_value], rtol=RTOL)
     assert got.n_used == want.summary()["n_used"] == len(df) - 4
     assert got.covariate_names == want.covariate_names
     assert got.n_partitions == -(-len(df) // rows)

@@ -40,7 +40,7 @@ import numpy as np
 from causal_core.compute.main_guard import main_script_hidden
 from causal_core.core.errors import CausalInputError
 
-__all__ = ["BackendInfo", "set_backend", "backend", "current_backend", "map_tasks", "package_versions",
+__all__ = ["BackendInfo", "describe_compute", "set_backend", "backend", "current_backend", "map_tasks", "package_versions",
            "version_differences", "cluster_client", "cluster_report", "VERSIONED_PACKAGES"]
 
 #: Packages whose versions decide the numbers; a cluster must run the driver's versions of all of them.
@@ -63,14 +63,24 @@ class BackendInfo:
     dashboard: str | None = None
 
     def describe(self) -> str:
-        if self.kind == "serial":
-            return "this process (serial)"
-        where = "a local Dask cluster" if self.kind == "local" else f"the Dask cluster at {self.address}"
-        return f"{where}, {self.n_workers} worker{'s' if self.n_workers != 1 else ''}"
+        """Where the fan-outs run, in words (the sidebar and the HTML report use this one sentence)."""
+        return describe_compute(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         return {"backend": self.kind, "address": self.address, "n_workers": self.n_workers,
                 "threads_per_worker": self.threads_per_worker, "versions": dict(self.versions)}
+
+
+def describe_compute(compute: Mapping[str, Any]) -> str:
+    """A result's ``compute`` provenance (or :meth:`BackendInfo.as_dict`) in words."""
+    kind = compute.get("backend", "serial")
+    if kind == "serial":
+        return "this process (serial)"
+    n = compute.get("n_workers")
+    workers = f"{n} worker{'s' if n != 1 else ''}"
+    if kind == "local":
+        return f"a local Dask cluster of {workers}"
+    return f"the Dask cluster at {compute.get('address')} ({workers})"
 
 
 @dataclass

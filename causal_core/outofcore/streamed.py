@@ -242,12 +242,9 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     else:
         estimate, se, n_used, n_parts, detail, warnings = _regression(stream, enc, estimand,
                                                                       bool(options.get("interactions", False)))
-    inference = analytic_inference(estimate, se, detail=detail)
-    from scipy.stats import norm
-
-    p_value = float(2 * norm.sf(abs(estimate / se))) if se > 0 else float("nan")
-    return StreamedEstimate(method, estimand, estimate, se, inference.ci_low, inference.ci_high, p_value, n_used,
-                            source.n_rows, n_parts, rows_per_partition, detail, enc.names, warnings)
+    inference = analytic_inference(estimate, se, detail=detail)  # the in-memory methods' interval and p-value
+    return StreamedEstimate(method, estimand, estimate, se, inference.ci_low, inference.ci_high, inference.p_value,
+                            n_used, source.n_rows, n_parts, rows_per_partition, detail, enc.names, warnings)
 
 
 def estimate_large(source: TableSource, roles: Roles, method: str, *, estimand: str = "ATE", seed: int = 0,

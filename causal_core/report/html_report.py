@@ -27,6 +27,7 @@ from causal_core.core.labels import RESULT_NUMBER_COLUMNS, column_label
 
 from causal_core.core.errors import CausalInputError
 from causal_core.core.registry import get_method
+from causal_core.compute.backend import describe_compute
 from causal_core.core.results import EstimateResult
 from causal_core.robustness.agreement import disagreement_note
 from causal_core.core.roles import Roles
@@ -92,19 +93,8 @@ def _method_label(method_id: str) -> str:
 
 def _computed_on(results: Mapping[str, EstimateResult]) -> str:
     """Where the estimates' fan-outs ran, from the results' provenance (each result records its backend)."""
-    kinds = []
-    for result in results.values():
-        compute = dict(getattr(result, "compute", None) or {})
-        kind = compute.get("backend", "serial")
-        if kind == "serial":
-            text = "this computer (serial)"
-        elif kind == "local":
-            text = f"a local Dask cluster of {compute.get('n_workers')} workers"
-        else:
-            text = f"the Dask cluster at {compute.get('address')} ({compute.get('n_workers')} workers)"
-        if text not in kinds:
-            kinds.append(text)
-    return "; ".join(kinds) or "this computer (serial)"
+    places = list(dict.fromkeys(describe_compute(dict(getattr(r, "compute", None) or {})) for r in results.values()))
+    return "; ".join(places) or describe_compute({})
 
 
 def _results_table(table: pd.DataFrame) -> str:
