@@ -125,3 +125,15 @@ def _mechanism_unmoved_by_treatment() -> pd.DataFrame:
 def test_refusals(frame, roles, options, match):
     with pytest.raises(cc.CausalInputError, match=match):
         cc.estimate(frame(), roles, METHOD, **options)
+
+
+def test_propensity_refusal_inside_the_plug_in_names_the_covariate():
+    """A bootstrap resample can separate the arms; the refusal then names the column, not 'x0'."""
+    from sklearn.linear_model import LinearRegression
+
+    from causal_core.estimators.frontdoor.front_door import front_door_regression
+
+    t = np.tile([0.0, 1.0], 50)
+    X = np.column_stack([t * 3.0 + np.linspace(0, 1, 100)])  # separates the arms
+    with pytest.raises(cc.CausalInputError, match="Covariate 'age' perfectly separates"):
+        front_door_regression(np.ones(100), t, np.ones((100, 1)), X, LinearRegression(), ("age",))

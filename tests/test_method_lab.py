@@ -69,3 +69,13 @@ def test_method_lab_rejects_bad_options(design, kwargs, match):
     methods = args.pop("methods")
     with pytest.raises(cc.CausalInputError, match=match):
         cc.method_lab(design, ROLES, methods, **args)
+
+
+def test_a_seed_at_the_top_of_the_range_runs_every_replication(design):
+    """Replicate r is seeded with seed + r wrapped below 2**32, so the largest seed is not refused mid-run."""
+    from causal_core.core.seeds import MAX_SEED, offset_seed
+
+    assert offset_seed(5, 3) == 8 and offset_seed(MAX_SEED, 1) == 0
+    lab = cc.method_lab(design, ROLES, ["regression_adjustment"], n_replications=3, seed=MAX_SEED)
+    row = lab.table.set_index("method").loc["regression_adjustment"]
+    assert row["n_ok"] == 3 and row["n_failed"] == 0, lab.errors

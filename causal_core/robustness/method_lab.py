@@ -31,7 +31,7 @@ from causal_core.core.data import prepare
 from causal_core.core.errors import CausalInputError, plain
 from causal_core.core.registry import get_method
 from causal_core.core.roles import Roles
-from causal_core.core.seeds import check_seed
+from causal_core.core.seeds import check_seed, offset_seed
 from causal_core.nuisance.models import fit_propensity
 
 __all__ = ["MethodLabResult", "method_lab", "simulate_outcome", "SCENARIOS"]
@@ -206,7 +206,7 @@ def method_lab(
         rows = []
         for method in methods:
             try:
-                res = _estimate(sim, lab_roles, method, estimand=estimand, seed=seed + r, **options.get(method, {}))
+                res = _estimate(sim, lab_roles, method, estimand=estimand, seed=offset_seed(seed, r), **options.get(method, {}))
                 rows.append((method, res.estimate, res.std_error, res.ci_low, res.ci_high, res.seconds, ""))
             except CausalInputError as exc:
                 rows.append((method, np.nan, np.nan, np.nan, np.nan, np.nan, str(exc)))

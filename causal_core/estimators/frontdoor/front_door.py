@@ -82,12 +82,16 @@ def front_door_linear(y: np.ndarray, t: np.ndarray, M: np.ndarray, X: np.ndarray
 
 
 def front_door_regression(
-    y: np.ndarray, t: np.ndarray, features_m: np.ndarray, X: np.ndarray, model: Any
+    y: np.ndarray, t: np.ndarray, features_m: np.ndarray, X: np.ndarray, model: Any,
+    names: tuple[str, ...] = (),
 ) -> float:
-    """Plug-in front-door estimate with ``mu`` fitted by ``model`` on (mechanism features, T, X)."""
+    """Plug-in front-door estimate with ``mu`` fitted by ``model`` on (mechanism features, T, X).
+
+    ``names`` are the columns of ``X``, so that a propensity refusal (perfect separation) names the column.
+    """
     from sklearn.base import clone
     if X.shape[1]:
-        e = np.clip(fit_propensity(X, t), 1e-3, 1 - 1e-3)
+        e = np.clip(fit_propensity(X, t, names), 1e-3, 1 - 1e-3)
     else:
         e = np.full(t.shape[0], t.mean())
     fitted = clone(model).fit(np.column_stack([features_m, t, X]), y)
@@ -177,6 +181,7 @@ def _resolve_type(mechanism_type: str, M: np.ndarray) -> str:
 def _estimator(data: PreparedData, kind: str, model: Any):
     """A function of row indices returning the front-door estimate on those rows."""
     y, t, M, X = data.y, data.t, data.M, data.X
+    names = tuple(data.covariate_names)
     if kind == "linear":
         return lambda idx: front_door_linear(y[idx], t[idx], M[idx], X[idx])
     if kind == "discrete":
@@ -185,8 +190,8 @@ def _estimator(data: PreparedData, kind: str, model: Any):
         if X.shape[1] == 0:
             return lambda idx: front_door_discrete(y[idx], t[idx], levels[idx])
         cells = _CellMeans(n_levels)
-        return lambda idx: front_door_regression(y[idx], t[idx], levels[idx, None].astype(float), X[idx], cells)
-    return lambda idx: front_door_regression(y[idx], t[idx], M[idx], X[idx], model)
+        return lambda idx: front_door_regression(y[idx], t[idx], levels[idx, None].astype(float), X[idx], cells, names)
+    return lambda idx: front_door_regression(y[idx], t[idx], M[idx], X[idx], model, names)
 
 
 def _check_discrete_positivity(data: PreparedData) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from causal_core.core.seeds import offset_seed
+
 __all__ = [
     "GaussianMixtureFit",
     "fit_weighted_gmm",
@@ -149,7 +151,7 @@ def fit_weighted_gmm(
     n_components : int
         Number of mixture components.
     seed : int
-        Seed of the k-means starts; start ``i`` uses ``seed + i``.
+        Seed of the k-means starts; start ``i`` uses ``seed + i`` (wrapped below 2**32).
     n_init : int
         Number of starts; the one with the highest weighted log-likelihood is kept.
     reg_covar : float
@@ -176,7 +178,7 @@ def fit_weighted_gmm(
     best = None
     with threadpool_limits(limits=1):  # tiny matrices: threading only adds contention
         for start in range(n_init):
-            candidate = _em_once(X, w, n_components, seed + start, reg_covar, max_iter, tol)
+            candidate = _em_once(X, w, n_components, offset_seed(seed, start), reg_covar, max_iter, tol)
             if best is None or candidate[3] > best[3]:
                 best = candidate
     mixing, means, covariances, loglik, n_iter, converged = best
