@@ -4,7 +4,9 @@ Design A (``causal_core.datasets.simulate.heterogeneous_confounded``, the design
 ``bench/heterogeneity.py``): unit effect 1 + x1, confounded treatment. Design B
 (below): a nonlinear effect with an interaction, ``tau = 1 + 2 expit(3 x1) 1[x2 > -0.5]``,
 the same confounding. Every method runs at its defaults (the causal forest:
-200 honest trees on 5-fold cross-fitted boosting / logit nuisances).
+200 honest trees on 5-fold cross-fitted linear / logit nuisances); the forest is also run with
+EconML's ``outcome_model="auto"`` and with boosting. Design C is the heterogeneity-speed design of
+``bench/heterogeneity_speed.py`` (10 covariates, effect 1.5 + x1 - 0.5 x3^2, a nonlinear outcome).
 
 For each design and method: mean sqrt(PEHE) (sqrt mean (tau_hat - tau)^2), the
 constant predictor's, the mean ATE bias against the sample ATE, the 95%
@@ -31,7 +33,12 @@ import causal_core as cc  # noqa: E402
 from causal_core.datasets.simulate import heterogeneous_confounded  # noqa: E402
 
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3"])
-METHODS = ("causal_forest", "dml", "dr_learner")
+#: (row label, method, options); every other option at its default.
+METHODS = (("causal_forest", "causal_forest", {}),
+           ("causal_forest (outcome_model='auto')", "causal_forest", {"outcome_model": "auto"}),
+           ("causal_forest (outcome_model='gradient_boosting')", "causal_forest",
+            {"outcome_model": "gradient_boosting"}),
+           ("dml", "dml", {}), ("dr_learner", "dr_learner", {}))
 #: The reference of the issue's goal: EconML's CausalForestDML at the library's own defaults (its 'auto'
 #: nuisance models, 2-fold cross-fitting, 100 trees), run directly on the arrays, one job.
 LIBRARY_DEFAULTS = "econml CausalForestDML (library defaults)"
@@ -53,14 +60,26 @@ def design_b(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame({"x1": x1, "x2": x2, "x3": x3, "treat": t, "y": y}), tau
 
 
-DESIGNS = {"A: tau = 1 + x1": design_a, "B: tau = 1 + 2 expit(3 x1) 1[x2 > -0.5]": design_b}
+def design_c(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from heterogeneity_speed import design
+
+    return design(n, seed)
+
+
+DESIGNS = {"A: tau = 1 + x1": design_a, "B: tau = 1 + 2 expit(3 x1) 1[x2 > -0.5]": design_b,
+           "C: 10 covariates, tau = 1.5 + x1 - 0.5 x3^2": design_c}
+
+
+def _roles(df: pd.DataFrame) -> cc.Roles:
+    return cc.Roles(treatment="treat", outcome="y", confounders=[c for c in df.columns if c.startswith("x")])
 
 
 def library_defaults(df: pd.DataFrame, seed: int) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
     """EconML's CausalForestDML at its defaults: (CATE, ATE, its SE, CATE interval low, high)."""
     from econml.dml import CausalForestDML
 
-    X = df[list(ROLES.confounders)].to_numpy()
+    X = df[list(_roles(df).confounders)].to_numpy()
     forest = CausalForestDML(discrete_treatment=True, random_state=seed, n_jobs=1)
     forest.fit(df["y"].to_numpy(), df["treat"].to_numpy(), X=X)
     low, high = (np.ravel(b) for b in forest.effect_interval(X, alpha=0.05))
@@ -68,12 +87,13 @@ def library_defaults(df: pd.DataFrame, seed: int) -> tuple[np.ndarray, float, fl
             low, high)
 
 
-def _one(method: str, df: pd.DataFrame, seed: int) -> tuple[np.ndarray, float, float, float, np.ndarray, np.ndarray]:
+def _one(method: str, options: dict, df: pd.DataFrame, seed: int
+         ) -> tuple[np.ndarray, float, float, float, np.ndarray, np.ndarray]:
     """(CATE, estimate, ci_low, ci_high, CATE interval low, high or None) of one method on one draw."""
     if method == LIBRARY_DEFAULTS:
         cate, ate, se, low, high = library_defaults(df, seed)
         return cate, ate, ate - 1.959964 * se, ate + 1.959964 * se, low, high
-    r = cc.estimate(df, ROLES, method, seed=seed)
+    r = cc.estimate(df, _roles(df), method, seed=seed, **options)
     return (r.unit_effects, r.estimate, r.ci_low, r.ci_high, r.diagnostics.get("cate_ci_low"),
             r.diagnostics.get("cate_ci_high"))
 
@@ -83,12 +103,12 @@ def run(reps: int, n: int) -> pd.DataFrame:
     for design, simulate in DESIGNS.items():
         for rep in range(reps):
             df, tau = simulate(n, 1000 + rep)
-            for method in (*METHODS, LIBRARY_DEFAULTS):
+            for label, method, options in (*METHODS, (LIBRARY_DEFAULTS, LIBRARY_DEFAULTS, {})):
                 start = time.perf_counter()
-                cate, estimate, ci_low, ci_high, low, high = _one(method, df, rep)
+                cate, estimate, ci_low, ci_high, low, high = _one(method, options, df, rep)
                 seconds = time.perf_counter() - start
                 rows.append({
-                    "design": design, "method": method, "rep": rep,
+                    "design": design, "method": label, "rep": rep,
                     "pehe": float(np.sqrt(np.mean((cate - tau) ** 2))),
                     "constant_pehe": float(np.std(tau)), "bias": estimate - float(tau.mean()),
                     "covered": ci_low <= tau.mean() <= ci_high,

@@ -163,6 +163,7 @@ def test_cate_checks_are_exact_on_known_scores():
     ("causal_forest", "n_folds", 1, "'n_folds' option of method 'causal_forest' must be an integer from 2"),
     ("dml", "final_model", "quadratic", "'final_model' option of method 'dml' must be one of 'linear', 'constant'"),
     ("dml", "outcome_model", "lasso", "'outcome_model' option of method 'dml' must be one of"),
+    ("dml", "outcome_model", "auto", "'outcome_model' option of method 'dml' must be one of"),
     ("dml", "n_folds", 50, "'n_folds' option of method 'dml' must be an integer from 2 to 20"),
 ])
 def test_bad_options_are_refused_naming_the_option(method, option, value, message):
@@ -267,3 +268,13 @@ def test_rows_without_out_of_bag_prediction_are_warned_once(heterogeneous):
     ours = [w for w in r.warnings if "no out-of-bag forest prediction" in w]
     assert len(ours) == 1 and not any("Could not generate out-of-bag" in w for w in r.warnings), r.warnings
     assert np.isfinite(r.estimate) and np.all(np.isfinite(r.diagnostics["dr_score"]))
+
+
+def test_forest_outcome_model_is_linear_by_default_and_takes_econmls_auto():
+    """The forest's E[Y|X] is linear unless asked (see the option's help); 'auto' is EconML's own selection."""
+    spec = {o.name: o for o in cc.get_method("causal_forest").options}["outcome_model"]
+    assert spec.default == "linear" and "auto" in spec.choices
+    df, _ = linear_confounded(n=300, seed=0)
+    options = {**_cheap("causal_forest"), "outcome_model": "auto"}
+    result = cc.estimate(df, BACKDOOR_ROLES, "causal_forest", seed=1, **options)
+    assert np.isfinite(result.estimate) and np.isfinite(result.std_error) and result.unit_effects.shape == (len(df),)

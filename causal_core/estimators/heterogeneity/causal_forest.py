@@ -37,7 +37,7 @@ from causal_core.estimators._aipw import aipw_effect
 from causal_core.estimators.heterogeneity._cate_checks import (best_linear_projection, calibration_groups,
                                                                calibration_test, dr_scores)
 from causal_core.estimators.heterogeneity._cross_fit import stratified_folds
-from causal_core.estimators.heterogeneity._dml_nuisance import OUTCOME_MODELS, nuisance_models
+from causal_core.estimators.heterogeneity._dml_nuisance import FOREST_OUTCOME_MODELS, nuisance_models
 from causal_core.inference import InfluenceFunction
 from causal_core.nuisance.models import MODEL_CHOICES, overlap_warnings
 
@@ -82,8 +82,12 @@ def _importance_frame(names: tuple[str, ...], importance: np.ndarray) -> pd.Data
                    rules=(MultipleOf(SUBFOREST_SIZE, "the intervals come from sub-forests of 4 trees"),)),
         OptionSpec("min_samples_leaf", "int", 5, "Fewest rows in a leaf of each honest half-sample; larger leaves "
                    "smooth the CATE.", low=1, high=1000, rules=(AtMostRows(divisor=10),)),
-        OptionSpec("outcome_model", "model", "gradient_boosting", "Regressor of the outcome on the covariates, "
-                   "E[Y|X], cross-fitted.", choices=OUTCOME_MODELS),
+        OptionSpec("outcome_model", "model", "linear", "Regressor of the outcome on the covariates, E[Y|X], "
+                   "cross-fitted. Linear by default: with a correct propensity model the forest's residual "
+                   "moment stays unbiased under a misspecified outcome model, and a flexible one only adds "
+                   "noise (it was 8-20% worse in bench/results/heterogeneity_forest.md); 'auto' is EconML's "
+                   "choice of the best linear or forest model by cross-validation (slower).",
+                   choices=FOREST_OUTCOME_MODELS),
         OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X), cross-fitted; default the logit.",
                    choices=MODEL_CHOICES, learner="classifier"),
         OptionSpec("n_folds", "int", 5, "Cross-fitting folds of the nuisance models (seeded, stratified by arm).",
@@ -97,7 +101,7 @@ def _importance_frame(names: tuple[str, ...], importance: np.ndarray) -> pd.Data
     cheap_test_options=(("n_estimators", 24), ("outcome_model", "linear"), ("n_folds", 2)),
 )
 def causal_forest(data: PreparedData, *, estimand: str, seed: int, n_estimators: int = 200, min_samples_leaf: int = 5,
-                  outcome_model: Any = "gradient_boosting", propensity_model: Any = None,
+                  outcome_model: Any = "linear", propensity_model: Any = None,
                   n_folds: int = 5) -> MethodOutput:
     """Causal-forest unit effects with 95% intervals and the AIPW average effect from the forest.
 
@@ -110,7 +114,8 @@ def causal_forest(data: PreparedData, *, estimand: str, seed: int, n_estimators:
     n_estimators : int
         Trees (a multiple of 4).
     min_samples_leaf : int
-    outcome_model : {"gradient_boosting", "random_forest", "linear"} or scikit-learn regressor
+    outcome_model : {"linear", "gradient_boosting", "random_forest", "auto"} or scikit-learn regressor
+        ``"auto"``: EconML's own selection among linear and forest models by cross-validation.
     propensity_model : None, str or scikit-learn classifier
     n_folds : int
 
