@@ -119,7 +119,7 @@ def _arm_table(cells: pd.DataFrame, n_keys: int) -> pd.DataFrame:
     stats = ["count", "total", "squares"]
     treated = cells[cells["arm"] == 1].set_index(keys)[stats]
     control = cells[cells["arm"] == 0].set_index(keys)[stats]
-    joined = treated.join(control, how="outer", lsuffix="_t", rsuffix="_c")
+    joined = treated.join(control, how="outer", suffixes=("_t", "_c"))
     return joined.fillna(0.0).astype(float).reset_index(drop=True)
 
 
