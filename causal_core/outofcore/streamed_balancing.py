@@ -184,13 +184,13 @@ class _DualSums:
 def _arm_rows(X, t, y, arm_value, target, scale, transform):
     mask = t == arm_value
     D = (X[mask] - target) / scale
-    return D, D @ transform, y[mask], mask
+    return D, D @ transform, y[mask]
 
 
 def _dual_pass(stream, arm_value, target, scale, transform, log_q, lam) -> _DualSums:
     sums = _DualSums(transform.shape[1], target.size)
     for X, t, y in stream():
-        D, Z, y_arm, _ = _arm_rows(X, t, y, arm_value, target, scale, transform)
+        D, Z, y_arm = _arm_rows(X, t, y, arm_value, target, scale, transform)
         sums.add(log_q + Z @ lam, Z, D, y_arm)
     return sums
 
@@ -328,9 +328,9 @@ def streamed_entropy_balancing(stream, enc, estimand: str, *, return_weights: bo
         raise CausalInputError("Entropy balancing needs at least one confounder; none is assigned.")
     treated, control, n, n_parts = _moments(stream, k)
     for arm_name, arm in (("treated", treated), ("control", control)):
-        if arm.n < 2:
-            raise CausalInputError(f"Treatment column '{enc.treatment}' has {arm.n} complete {arm_name} rows; "
-                                   "each arm needs at least 2.")
+        if arm.n < k + 2:  # the in-memory limit: an arm needs more rows than balance terms
+            raise CausalInputError(f"Treatment column '{enc.treatment}' has {arm.n} complete {arm_name} rows for "
+                                   f"{k} balance terms; entropy balancing needs at least {k + 2} in each arm.")
     scale = _pooled_scale(treated, control)
     target = {"ATT": treated.acc[1], "ATC": control.acc[1],
               "ATE": _merge_scatter_stats(treated.acc, control.acc)[1]}[estimand]

@@ -57,7 +57,7 @@ def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _arms(con, source: TableSource, complete: str, treatment: str, treated_level: Any) -> tuple[Any, Any]:
+def _arms(con, complete: str, treatment: str, treated_level: Any) -> tuple[Any, Any]:
     values = [r[0] for r in con.execute(f"SELECT DISTINCT {_quote(treatment)} FROM ({complete})").fetchall()]
     _, treated, control = binary_treatment(pd.Series(values, name=treatment), treated_level)
     return _python(treated), _python(control)
@@ -121,7 +121,7 @@ def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str =
     complete = complete_rows_sql(source, used)
     con = _connect()
     try:
-        treated, _ = _arms(con, source, complete, roles.treatment, roles.treated_level)
+        treated, _ = _arms(con, complete, roles.treatment, roles.treated_level)
         covariates = _covariates(con, source, complete, roles.confounders)
         if not covariates:
             raise CausalInputError("No confounder is left after dropping constant columns; balance cannot be computed.")
@@ -191,7 +191,7 @@ def streamed_subgroup_table(source: TableSource, treatment: str, outcome: str, b
         n_complete, y_binary = con.execute(f"SELECT count(*), bool_and({y} IN (0, 1)) FROM ({complete})").fetchone()
         if n_complete == 0:
             raise CausalInputError("No rows are left after dropping rows with missing values.")
-        treated, control = _arms(con, source, complete, treatment, treated_level)
+        treated, control = _arms(con, complete, treatment, treated_level)
         n_levels = con.execute(f"SELECT count(DISTINCT {b}) FROM ({complete})").fetchone()[0]
         if n_levels < 2:
             raise CausalInputError(f"Subgroup column '{by}' has only {n_levels} distinct value(s); it needs 2 or more.")
