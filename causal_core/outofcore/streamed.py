@@ -220,6 +220,20 @@ def _regression(stream, enc: _Encoding, estimand: str, interactions: bool) -> tu
 
 #: Methods with a streamed form and the options it supports.
 STREAMED_METHODS: dict[str, tuple[str, ...]] = {"difference_in_means": (), "regression_adjustment": ("interactions",)}
+#: Kernels in their own modules (imported when used: they import this one): method -> (module, function).
+#: Partition kernels take ``(stream, enc, estimand, **options)``; source kernels the whole request.
+_PARTITION_KERNELS = {"entropy_balancing": ("causal_core.outofcore.streamed_balancing", "kernel")}
+_SOURCE_KERNELS = {"two_stage_least_squares": ("causal_core.outofcore.streamed_iv", "streamed_2sls"),
+                   "exact_matching": ("causal_core.outofcore.cells", "streamed_exact_matching")}
+STREAMED_METHODS.update({"entropy_balancing": ("moments", "interactions", "solver", "max_iter", "tol"),
+                         "two_stage_least_squares": ("cov_type",), "exact_matching": ("n_bins",)})
+
+
+def _kernel(table: dict, method: str) -> Callable:
+    import importlib
+
+    module, name = table[method]
+    return getattr(importlib.import_module(module), name)
 
 
 def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estimand: str = "ATE",
@@ -231,6 +245,9 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     unknown = sorted(set(options) - set(STREAMED_METHODS[method]))
     if unknown:
         raise CausalInputError(f"Option '{unknown[0]}' is not available for the streamed {method}.")
+    if method in _SOURCE_KERNELS:
+        return _kernel(_SOURCE_KERNELS, method)(source, roles, estimand=estimand,
+                                                rows_per_partition=rows_per_partition, **options)
     if estimand not in ("ATE", "ATT", "ATC"):
         raise CausalInputError(f"Estimand {estimand!r} is not one of ATE, ATT, ATC.")
     if isinstance(rows_per_partition, bool) or not isinstance(rows_per_partition, int) or rows_per_partition < 100:
@@ -239,6 +256,9 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     stream = _passes(source, enc, rows_per_partition)
     if method == "difference_in_means":
         estimate, se, n_used, n_parts, detail, warnings = _difference_in_means(stream, enc, estimand)
+    elif method in _PARTITION_KERNELS:
+        estimate, se, n_used, n_parts, detail, warnings = _kernel(_PARTITION_KERNELS, method)(stream, enc, estimand,
+                                                                                            **options)
     else:
         estimate, se, n_used, n_parts, detail, warnings = _regression(stream, enc, estimand,
                                                                       bool(options.get("interactions", False)))
