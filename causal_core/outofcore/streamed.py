@@ -220,11 +220,20 @@ def _regression(stream, enc: _Encoding, estimand: str, interactions: bool) -> tu
 
 #: Methods with a streamed form and the options it supports.
 STREAMED_METHODS: dict[str, tuple[str, ...]] = {"difference_in_means": (), "regression_adjustment": ("interactions",)}
+STREAMED_METHODS["ipw"] = ("trim", "clip")  # streamed_weighting: Newton logit, Hajek, stacked sandwich
+STREAMED_METHODS["doubly_robust"] = ()  # streamed_weighting: Newton logit + arm-wise OLS, no cross-fitting
 
 
 def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estimand: str = "ATE",
-                      rows_per_partition: int = DEFAULT_PARTITION_ROWS, **options: Any) -> StreamedEstimate:
-    """Estimate ``method`` over the table on disk, one partition in memory at a time."""
+                      rows_per_partition: int = DEFAULT_PARTITION_ROWS,
+                      progress: Callable[[int, int, int], None] | None = None, **options: Any) -> StreamedEstimate:
+    """Estimate ``method`` over the table on disk, one partition in memory at a time.
+
+    ``ipw`` and ``doubly_robust`` map each pass over the partitions to the
+    workers of an active Dask backend (one task per partition, combined in
+    partition order: the numbers equal the serial run's bit for bit);
+    ``progress(pass_number, done, total)`` follows their passes.
+    """
     if method not in STREAMED_METHODS:
         raise CausalInputError(f"Method '{method}' has no streamed form; use estimate_large, which runs it on a "
                                f"seeded sample. Streamed methods: {', '.join(STREAMED_METHODS)}.")
@@ -237,7 +246,15 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
         raise CausalInputError(f"Option 'rows_per_partition' must be an integer of at least 100; got {rows_per_partition!r}.")
     enc = _encoding(source, roles)
     stream = _passes(source, enc, rows_per_partition)
-    if method == "difference_in_means":
+    if method in ("ipw", "doubly_robust"):
+        from causal_core.outofcore.mapped import Pass
+        from causal_core.outofcore.streamed_weighting import streamed_aipw, streamed_ipw
+
+        passes = Pass(source, tuple(dict.fromkeys([enc.treatment, enc.outcome, *enc.confounders])), enc.arrays,
+                      rows_per_partition, progress)
+        estimate, se, n_used, n_parts, detail, warnings = (
+            streamed_ipw(passes, enc, estimand, **options) if method == "ipw" else streamed_aipw(passes, enc, estimand))
+    elif method == "difference_in_means":
         estimate, se, n_used, n_parts, detail, warnings = _difference_in_means(stream, enc, estimand)
     else:
         estimate, se, n_used, n_parts, detail, warnings = _regression(stream, enc, estimand,
