@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/scale.py --rows 1000000 5000000 [--out bench/results/scale.md]
+    .venv/bin/python bench/scale.py --rows 1000000 5000000 --methods ipw doubly_robust --no-fan-out --out /tmp/x.md
 
 For each size a Parquet file of ``rows`` × 10 covariates (+ treatment, outcome)
 is written in chunks (never whole in memory). Each measurement runs in a fresh
@@ -25,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 COVARIATES = [f"x{j}" for j in range(10)]
-METHODS = ["difference_in_means", "regression_adjustment"]
+METHODS = ["difference_in_means", "regression_adjustment", "ipw", "doubly_robust"]
 
 CHILD = r"""
 import json, sys, time
@@ -115,6 +116,8 @@ def main() -> None:
                         help="skip the in-memory path above this many rows")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--replications", type=int, default=100)
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--no-fan-out", action="store_true", help="skip the method-lab fan-out table")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.md"))
     args = parser.parse_args()
     lines = ["# Scale: in-memory vs streamed (DuckDB partitions), and the fan-out overhead", "",
@@ -126,7 +129,7 @@ def main() -> None:
         for rows in args.rows:
             path = Path(tmp) / f"data_{rows}.parquet"
             write_parquet(path, rows)
-            for method in METHODS:
+            for method in args.methods:
                 streamed = measure(path, method, "streamed", args.timeout)
                 memory = measure(path, method, "memory", args.timeout) if rows <= args.memory_limit_rows \
                     else {"error": "not run"}
@@ -145,6 +148,9 @@ def main() -> None:
                              f"{cell(streamed, 'peak_mib', '.0f')} | {streamed.get('partitions', '—')} | {diff} |")
                 print(lines[-1], flush=True)
             path.unlink()
+    if args.no_fan_out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        return
     fan = fan_out_overhead(args.replications)
     lines += ["", f"## Fan-out: method lab, {args.replications} replications × 2 methods, n = 500", "",
               "| serial s | LocalCluster(2) start s | LocalCluster(2) s | identical to serial |", "|---|---|---|---|",

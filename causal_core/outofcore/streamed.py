@@ -15,6 +15,9 @@ check 1e-10):
   ``sum d d' e^2/(1-h)`` (third pass); with ``interactions`` the target means'
   sampling variance is added as in memory.
 
+``ipw`` and ``doubly_robust`` are in :mod:`causal_core.outofcore.streamed_weighting`
+(the exact Newton logit over the partitions; each pass mapped to cluster workers).
+
 Rows with a missing value in a used column are dropped, as in memory. The
 other methods have no such form; :func:`estimate_large` runs them on a seeded
 DuckDB sample and says so in the result.
