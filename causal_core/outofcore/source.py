@@ -217,7 +217,13 @@ def partition_plan(source: TableSource, rows: int = DEFAULT_PARTITION_ROWS) -> t
 
 
 def read_partition(source: TableSource, columns: Sequence[str], part: Partition) -> pd.DataFrame:
-    """The chosen columns of one partition, read from the file without reading the rest of the table."""
+    """The chosen columns of one partition, read from the file without reading the rest of the table.
+
+    A Parquet partition is read row group by row group (pyarrow decodes whole
+    column chunks), so its memory is set by the larger of the partition and
+    the file's row groups (pyarrow writes at most 1Mi rows a group), never by
+    the number of rows in the table.
+    """
     columns = list(columns)
     if source.kind == "parquet":
         import pyarrow as pa
