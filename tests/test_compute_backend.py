@@ -224,7 +224,7 @@ def test_a_worker_killed_mid_irls_changes_nothing_and_the_cluster_recovers(clust
     client = backend_module.cluster_client()
     _wait_for_workers(client, 2)
     with cc.backend("serial"):
-        want = streamed_estimate(source, roles, "ipw", rows_per_partition=250)
+        want = streamed_estimate(source, roles, "ipw", rows_per_partition=500)
     pids = client.run(os.getpid)
     killed = []
 
@@ -235,10 +235,10 @@ def test_a_worker_killed_mid_irls_changes_nothing_and_the_cluster_recovers(clust
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 
-    got = streamed_estimate(source, roles, "ipw", rows_per_partition=250, progress=kill_in_a_newton_pass)
+    got = streamed_estimate(source, roles, "ipw", rows_per_partition=500, progress=kill_in_a_newton_pass)
     assert killed and (got.estimate, got.std_error) == (want.estimate, want.std_error)
     _wait_for_workers(client, 2)
-    again = streamed_estimate(source, roles, "ipw", rows_per_partition=250)
+    again = streamed_estimate(source, roles, "ipw", rows_per_partition=500)
     assert (again.estimate, again.std_error) == (want.estimate, want.std_error)
 
 
