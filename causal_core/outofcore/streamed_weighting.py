@@ -171,7 +171,8 @@ def streamed_ipw(passes: Pass, enc: Any, estimand: str, *, trim: float = 0.0, cl
     _, low, high, n_trimmed, kept1, kept0, n_clipped, n_infinite = (int(v) for v in counts)
     if kept1 < 2 or kept0 < 2:
         raise CausalInputError(
-            f"The 'trim' option of method 'ipw' ({trim}) leaves fewer than 2 treated or control rows; use a smaller value.")
+            f"The 'trim' option of method 'ipw' ({trim}) leaves fewer than 2 treated or control rows; "
+            "use a smaller value.")
     if n_infinite:
         raise CausalInputError("Some estimated propensities are exactly 0 or 1, so their weights are infinite; "
                                "set the 'trim' or 'clip' option of method 'ipw' above 0.")
