@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/scale.py --rows 1000000 5000000 [--out bench/results/scale.md]
+    .venv/bin/python bench/scale.py --rows 1000000 5000000 --methods ipw doubly_robust --no-fan-out --out /tmp/x.md
 
 For each size a Parquet file of ``rows`` × 10 covariates (+ treatment, outcome)
 is written in chunks (never whole in memory). Each measurement runs in a fresh
@@ -25,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 COVARIATES = [f"x{j}" for j in range(10)]
-METHODS = ["difference_in_means", "regression_adjustment", "entropy_balancing"]
+METHODS = ["difference_in_means", "regression_adjustment", "ipw", "doubly_robust", "entropy_balancing"]
 
 CHILD = r"""
 import json, sys, time

@@ -19,6 +19,7 @@ import causal_core as cc
 from causal_core.compute import backend as backend_module
 from causal_core.datasets.simulate import linear_confounded
 from causal_core.inference.bootstrap import bootstrap_inference
+from causal_core.outofcore import open_table, streamed_estimate
 
 CONFOUNDERS = ["x1", "x2", "x3", "x4", "region"]
 BOOTSTRAPPED = {"outcome_model": "gradient_boosting", "n_boot": 20}
@@ -177,6 +178,68 @@ def test_a_worker_killed_mid_fan_out_changes_nothing_and_the_cluster_recovers(cl
         assert time.monotonic() < deadline, "the nanny did not bring the killed worker back within 90 s"
         time.sleep(0.2)
     assert backend_module.map_tasks(slow, items[:4]) == want[:4]
+
+
+@pytest.fixture(scope="module")
+def parquet_table(tmp_path_factory):
+    df, _ = linear_confounded(n=3000, seed=12)
+    path = tmp_path_factory.mktemp("streamed") / "table.parquet"
+    df.to_parquet(path, row_group_size=700)  # row groups that do not line up with the partitions
+    return df, open_table(path)
+
+
+def _wait_for_workers(client, n: int, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while len(client.scheduler_info(n_workers=-1)["workers"]) < n:
+        assert time.monotonic() < deadline, f"the cluster did not get back to {n} workers within {seconds:.0f} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("method, estimand, options", [("ipw", "ATT", {"trim": 0.02}), ("doubly_robust", "ATE", {})])
+def test_streamed_passes_on_the_workers_equal_the_serial_run(cluster, design, parquet_table, method, estimand,
+                                                             options):
+    from distributed import get_task_stream
+
+    _, roles = design
+    _, source = parquet_table
+    client = backend_module.cluster_client()
+    _wait_for_workers(client, 2)
+    passes = []
+    with get_task_stream(client) as stream:
+        got = streamed_estimate(source, roles, method, estimand=estimand, rows_per_partition=500,
+                                progress=lambda number, done, total: passes.append((number, done, total)), **options)
+    with cc.backend("serial"):
+        want = streamed_estimate(source, roles, method, estimand=estimand, rows_per_partition=500, **options)
+    assert (got.estimate, got.std_error, got.ci_low, got.ci_high, got.n_used) == \
+        (want.estimate, want.std_error, want.ci_low, want.ci_high, want.n_used)
+    n_passes = max(number for number, _, _ in passes)
+    assert n_passes > 4 and {total for _, _, total in passes} == {6}
+    chunk_tasks = [t for t in stream.data if "run_chunk" in str(t["key"])]
+    assert len(chunk_tasks) == 6 * n_passes  # one task per partition and pass, each read by its worker
+
+
+def test_a_worker_killed_mid_irls_changes_nothing_and_the_cluster_recovers(cluster, design, parquet_table):
+    _, roles = design
+    _, source = parquet_table
+    client = backend_module.cluster_client()
+    _wait_for_workers(client, 2)
+    with cc.backend("serial"):
+        want = streamed_estimate(source, roles, "ipw", rows_per_partition=500)
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_in_a_newton_pass(number: int, done: int, total: int) -> None:
+        # pass 1 is the covariate moments, pass 2 the logit at zero, pass 3 the first Newton step
+        if number == 3 and not killed:
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    got = streamed_estimate(source, roles, "ipw", rows_per_partition=500, progress=kill_in_a_newton_pass)
+    assert killed and (got.estimate, got.std_error) == (want.estimate, want.std_error)
+    _wait_for_workers(client, 2)
+    again = streamed_estimate(source, roles, "ipw", rows_per_partition=500)
+    assert (again.estimate, again.std_error) == (want.estimate, want.std_error)
 
 
 def test_a_cluster_with_other_versions_is_refused(cluster):

@@ -100,7 +100,9 @@ def _t_learner_se_by_hand(df: pd.DataFrame, n_folds: int, seed: int) -> tuple[fl
         arm1, arm0 = train[t[train] == 1], train[t[train] == 0]
         mu1[test] = LinearRegression().fit(X[arm1], y[arm1]).predict(X[test])
         mu0[test] = LinearRegression().fit(X[arm0], y[arm0]).predict(X[test])
-        logit = make_pipeline(StandardScaler(), LogisticRegression(C=1e6, max_iter=5000)).fit(X[train], t[train])
+        # the default propensity model is the exact unpenalised MLE: scikit-learn's Newton solver run to 1e-12
+        logit = make_pipeline(StandardScaler(), LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12,
+                                                                   max_iter=1000)).fit(X[train], t[train])
         ps[test] = logit.predict_proba(X[test])[:, 1]
     ps = np.clip(ps, 0.01, 0.99)
     phi = mu1 - mu0 + t * (y - mu1) / ps - (1 - t) * (y - mu0) / (1 - ps)

@@ -85,11 +85,12 @@ def test_streamed_estimates_equal_the_in_memory_estimator(table, method, options
 def test_a_method_without_a_streamed_form_runs_on_a_seeded_sample_and_says_so(table):
     df, folder = table
     source = open_table(folder / "one.parquet")
-    result = estimate_large(source, ROLES, "ipw", seed=3, sample_rows=1500)
+    result = estimate_large(source, ROLES, "propensity_score_matching", seed=3, sample_rows=1500)
     assert result.warnings[0].startswith("Estimated on a seeded sample of 1,500 of 4,000 rows")
-    again = estimate_large(source, ROLES, "ipw", seed=3, sample_rows=1500)
+    again = estimate_large(source, ROLES, "propensity_score_matching", seed=3, sample_rows=1500)
     assert (again.estimate, again.std_error) == (result.estimate, result.std_error)
-    direct = cc.estimate(sample(source, 1500, 3, columns=["treat", "y", *CONFOUNDERS]), ROLES, "ipw", seed=3)
+    direct = cc.estimate(sample(source, 1500, 3, columns=["treat", "y", *CONFOUNDERS]), ROLES,
+                         "propensity_score_matching", seed=3)
     assert (direct.estimate, direct.std_error) == (result.estimate, result.std_error)
     streamed = estimate_large(source, ROLES, "difference_in_means")
     assert streamed.n_used == len(df) - 4 and not streamed.warnings[0].startswith("Estimated on a seeded sample")
@@ -109,9 +110,41 @@ def test_paths_outside_the_data_folder_are_refused(table, tmp_path):
     (cc.Roles(treatment="treat", outcome="nope", confounders=["x1"]), "difference_in_means", {}, "Column 'nope'"),
     (cc.Roles(treatment="treat", outcome="region", confounders=["x1"]), "difference_in_means", {}, "must be numeric"),
     (ROLES, "regression_adjustment", {"outcome_model": "random_forest"}, "Option 'outcome_model'"),
-    (ROLES, "ipw", {}, "no streamed form"),
+    (ROLES, "propensity_score_matching", {}, "no streamed form"),
+    (ROLES, "ipw", {"propensity_model": "random_forest"}, "Option 'propensity_model'"),
+    (ROLES, "ipw", {"trim": 0.7}, "Option 'trim' of the streamed ipw must be a number from 0 to 0.49"),
+    (ROLES, "doubly_robust", {"cross_fit": True}, "Option 'cross_fit'"),
 ])
 def test_bad_streamed_requests_name_the_problem(table, roles, method, options, fragment):
     _, folder = table
     with pytest.raises(cc.CausalInputError, match=fragment):
         streamed_estimate(open_table(folder / "one.parquet"), roles, method, **options)
+
+
+@pytest.mark.parametrize("method, options, estimand", [
+    ("ipw", {}, "ATE"), ("ipw", {}, "ATT"), ("ipw", {}, "ATC"), ("ipw", {"trim": 0.05}, "ATT"),
+    ("ipw", {"clip": 0.1}, "ATE"), ("doubly_robust", {}, "ATE"), ("doubly_robust", {}, "ATT"),
+    ("doubly_robust", {}, "ATC"),
+])
+def test_streamed_ipw_and_aipw_equal_the_in_memory_estimator(table, method, options, estimand):
+    df, folder = table  # "parts" is two files: partitions of 1,500 rows cross the file boundary
+    got = streamed_estimate(open_table(folder / "parts"), ROLES, method, estimand=estimand, rows_per_partition=1500,
+                            **options)
+    want = cc.estimate(df, ROLES, method, estimand=estimand, **options)
+    np.testing.assert_allclose([got.estimate, got.std_error, got.ci_low, got.ci_high, got.p_value],
+                               [want.estimate, want.std_error, want.ci_low, want.ci_high, want.p_value], rtol=RTOL)
+    assert got.n_used == want.n_used and got.n_partitions == 3 and got.se_method == want.inference.detail
+    assert set(got.warnings) <= set(want.warnings)  # the in-memory one adds the note on dropped rows
+    if "trim" in options:
+        assert any(w.startswith("Trimming dropped") for w in got.warnings) and got.n_used < len(df) - 4
+
+
+def test_a_streamed_logit_that_does_not_converge_is_refused(tmp_path):
+    # the confounders' sum separates the arms (no single one does): the likelihood has no maximum
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=400), rng.normal(size=400)
+    df = pd.DataFrame({"a": a, "b": b, "treat": (a + b > 0).astype(int), "y": rng.normal(size=400)})
+    df.to_parquet(tmp_path / "separated.parquet")
+    roles = cc.Roles(treatment="treat", outcome="y", confounders=["a", "b"])
+    with pytest.raises(cc.CausalInputError, match="did not converge in 50 Newton steps"):
+        streamed_estimate(open_table(tmp_path / "separated.parquet"), roles, "ipw", rows_per_partition=100)

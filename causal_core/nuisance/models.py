@@ -18,6 +18,8 @@ __all__ = [
     "fit_propensity",
     "fit_outcome",
     "check_separation",
+    "check_separation_ranges",
+    "overlap_message",
     "overlap_warnings",
     "MODEL_CHOICES",
     "named_model",
@@ -28,11 +30,13 @@ PS_EXTREME = 0.01
 
 
 def default_propensity_model() -> Any:
-    """Unpenalised logistic regression on standardised covariates (the textbook logit)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1e6, max_iter=5000))
+    """Unpenalised logistic regression on standardised covariates, fitted exactly by Newton/IRLS (the textbook logit).
+
+    The same kernel fits the streamed propensity model over partitions
+    (:mod:`causal_core.nuisance.newton_logit`), so both paths agree to rounding.
+    """
+    from causal_core.nuisance.newton_logit import NewtonLogit
+    return NewtonLogit()
 
 
 def default_outcome_model() -> Any:
@@ -48,11 +52,19 @@ def check_separation(X: np.ndarray, t: np.ndarray, names: tuple[str, ...] | list
     unit, so no adjustment is possible; the message names the column.
     """
     treated = t == 1
+    if X.shape[1] == 0 or treated.all() or not treated.any():
+        return
+    check_separation_ranges(X[treated].min(axis=0), X[treated].max(axis=0), X[~treated].min(axis=0),
+                            X[~treated].max(axis=0), names)
+
+
+def check_separation_ranges(treated_min: np.ndarray, treated_max: np.ndarray, control_min: np.ndarray,
+                            control_max: np.ndarray, names: tuple[str, ...] | list[str]) -> None:
+    """:func:`check_separation` from each arm's covariate ranges (what a streamed pass collects)."""
     for j, name in enumerate(names):
-        column = X[:, j]
-        if np.ptp(column) == 0:
-            continue
-        if column[treated].min() > column[~treated].max() or column[treated].max() < column[~treated].min():
+        if max(treated_max[j], control_max[j]) == min(treated_min[j], control_min[j]):
+            continue  # constant column
+        if treated_min[j] > control_max[j] or treated_max[j] < control_min[j]:
             raise CausalInputError(
                 f"Covariate '{name}' perfectly separates treated from control rows (perfect separation); "
                 "the groups do not overlap, so drop it or restrict the sample."
@@ -119,8 +131,12 @@ def fit_outcome(
 
 def overlap_warnings(ps: np.ndarray, t: np.ndarray, *, threshold: float = PS_EXTREME) -> list[str]:
     """Warnings for propensities near 0 or 1 (weak overlap)."""
+    return overlap_message(int(np.sum(ps < threshold)), int(np.sum(ps > 1 - threshold)), threshold=threshold)
+
+
+def overlap_message(low: int, high: int, *, threshold: float = PS_EXTREME) -> list[str]:
+    """:func:`overlap_warnings` from the counts of propensities below ``threshold`` and above ``1 - threshold``."""
     out: list[str] = []
-    low, high = int(np.sum(ps < threshold)), int(np.sum(ps > 1 - threshold))
     if low or high:
         out.append(
             f"Weak overlap: {low} units have propensity below {threshold} and {high} above {1 - threshold}; "

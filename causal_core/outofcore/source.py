@@ -9,7 +9,10 @@ DuckDB runs over the file in bounded memory:
 * :func:`sample` — a seeded sample (``USING SAMPLE reservoir(n ROWS) REPEATABLE(seed)``), the same rows for
   the same seed, for the methods that have no streamed form;
 * :func:`partitions` — the table in fixed, ordered partitions of ``rows`` rows each, for the streamed
-  estimators (DuckDB keeps the file's row order).
+  estimators; :func:`partition_plan` lists them as row ranges that :func:`read_partition` reads on its own
+  (a cluster worker reads its partition from the file itself). Parquet partitions are read by pyarrow from
+  the row groups that hold the range (files of a folder in sorted path order, as DuckDB reads them), CSV
+  partitions by DuckDB in file order.
 
 Paths typed by a user are resolved under a configured data folder
 (:func:`resolve_under`); anything outside it is refused.
@@ -26,7 +29,7 @@ import pandas as pd
 from causal_core.core.errors import CausalInputError
 
 __all__ = ["TableSource", "open_table", "resolve_under", "profile", "preview", "sample", "partitions",
-           "distinct_values", "DEFAULT_PARTITION_ROWS"]
+           "distinct_values", "Partition", "partition_plan", "read_partition", "DEFAULT_PARTITION_ROWS"]
 
 #: Rows per partition of a streamed pass: 250k rows × 12 float64 columns is about 24 MB per partition.
 DEFAULT_PARTITION_ROWS = 250_000
@@ -174,10 +177,88 @@ def sample(source: TableSource, n: int, seed: int, columns: Sequence[str] | None
         con.close()
 
 
+@dataclass(frozen=True)
+class Partition:
+    """Rows ``start`` to ``stop`` (excluded) of a table; for Parquet, where they lie: (file, row group, skip, take)."""
+
+    index: int
+    start: int
+    stop: int
+    pieces: tuple[tuple[str, int, int, int], ...] = ()
+
+
+def _parquet_files(source: TableSource) -> list[str]:
+    if not os.path.isdir(source.path):
+        return [source.path]
+    return sorted(str(p) for p in Path(source.path).rglob("*.parquet"))
+
+
+def partition_plan(source: TableSource, rows: int = DEFAULT_PARTITION_ROWS) -> tuple[Partition, ...]:
+    """The fixed partitions of ``rows`` rows (the last may be shorter), in file order; the same on every backend."""
+    rows = int(rows)
+    bounds = [(i, start, min(start + rows, source.n_rows)) for i, start in enumerate(range(0, source.n_rows, rows))]
+    if source.kind != "parquet":
+        return tuple(Partition(i, a, b) for i, a, b in bounds)
+    import pyarrow.parquet as pq
+
+    groups, offset = [], 0  # (file, row group, first row, last row + 1) in table order
+    for path in _parquet_files(source):
+        metadata = pq.ParquetFile(path).metadata
+        for g in range(metadata.num_row_groups):
+            n = metadata.row_group(g).num_rows
+            groups.append((path, g, offset, offset + n))
+            offset += n
+    plan = []
+    for i, a, b in bounds:
+        pieces = tuple((path, g, max(a, lo) - lo, min(b, hi) - max(a, lo))
+                       for path, g, lo, hi in groups if lo < b and hi > a)
+        plan.append(Partition(i, a, b, pieces))
+    return tuple(plan)
+
+
+def read_partition(source: TableSource, columns: Sequence[str], part: Partition) -> pd.DataFrame:
+    """The chosen columns of one partition, read from the file without reading the rest of the table.
+
+    A Parquet partition is read row group by row group (pyarrow decodes whole
+    column chunks), so its memory is set by the larger of the partition and
+    the file's row groups (pyarrow writes at most 1Mi rows a group), never by
+    the number of rows in the table.
+    """
+    columns = list(columns)
+    if source.kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        tables, files = [], {}
+        for path, group, skip, take in part.pieces:
+            handle = files.get(path) or files.setdefault(path, pq.ParquetFile(path))
+            tables.append(handle.read_row_group(group, columns=columns).slice(skip, take))
+        if not tables:
+            return pd.DataFrame(columns=columns)
+        return pa.concat_tables(tables, promote_options="default").to_pandas().reset_index(drop=True)
+    con = _connect()
+    try:
+        con.execute("SET threads = 1")  # one thread: DuckDB then reads the CSV in file order
+        select = ", ".join(_quote(c) for c in columns)
+        return con.execute(f"SELECT {select} FROM {source.relation} LIMIT {part.stop - part.start} "
+                           f"OFFSET {part.start}").df()
+    finally:
+        con.close()
+
+
 def partitions(source: TableSource, columns: Sequence[str], rows: int = DEFAULT_PARTITION_ROWS
                ) -> Iterator[pd.DataFrame]:
-    """The chosen columns in consecutive partitions of ``rows`` rows (the last may be shorter), in file order."""
+    """The chosen columns in consecutive partitions of ``rows`` rows (the last may be shorter), in file order.
+
+    The partitions are those of :func:`partition_plan`; Parquet ones are read by
+    :func:`read_partition` (as a cluster worker reads them), a CSV is streamed
+    through one DuckDB scan and cut at the same row numbers.
+    """
     _check_columns(source, columns)
+    if source.kind == "parquet":
+        for part in partition_plan(source, rows):
+            yield read_partition(source, columns, part)
+        return
     con = _connect()
     try:
         # one thread and a small buffer pool: the scan then streams in file order and its memory stays flat in n

@@ -15,6 +15,9 @@ check 1e-10):
   ``sum d d' e^2/(1-h)`` (third pass); with ``interactions`` the target means'
   sampling variance is added as in memory.
 
+``ipw`` and ``doubly_robust`` are in :mod:`causal_core.outofcore.streamed_weighting`
+(the exact Newton logit over the partitions; each pass mapped to cluster workers).
+
 Rows with a missing value in a used column are dropped, as in memory. The
 other methods have no such form; :func:`estimate_large` runs them on a seeded
 DuckDB sample and says so in the result.
@@ -32,6 +35,7 @@ from causal_core.core.data import binary_treatment
 from causal_core.core.errors import CausalInputError
 from causal_core.core.roles import Roles
 from causal_core.inference import analytic_inference
+from causal_core.outofcore.mapped import Pass
 from causal_core.outofcore.source import DEFAULT_PARTITION_ROWS, TableSource, distinct_values, partitions, sample
 
 __all__ = ["StreamedEstimate", "streamed_estimate", "estimate_large", "STREAMED_METHODS", "DEFAULT_SAMPLE_ROWS"]
@@ -140,69 +144,88 @@ def _combine_moments(a: tuple[int, float, float], n: int, mean: float, m2: float
     return total, ma + delta * n / total, m2a + m2 + delta * delta * na * n / total
 
 
-def _difference_in_means(stream, enc: _Encoding, estimand: str) -> tuple[float, float, int, int, str, tuple]:
-    arms = {1.0: (0, 0.0, 0.0), 0.0: (0, 0.0, 0.0)}
-    n_parts = 0
-    for X, t, y in stream():
-        n_parts += 1
-        for arm in arms:
-            values = y[t == arm]
-            if values.size:
-                mean = float(np.mean(values))
-                arms[arm] = _combine_moments(arms[arm], values.size, mean, float(np.sum((values - mean) ** 2)))
-    (n1, m1, q1), (n0, m0, q0) = arms[1.0], arms[0.0]
+def _arm_moments_kernel(X: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple:
+    out = []
+    for arm in (1.0, 0.0):
+        values = y[t == arm]
+        mean = float(np.mean(values)) if values.size else 0.0
+        out.append((values.size, mean, float(np.sum((values - mean) ** 2)) if values.size else 0.0))
+    return tuple(out)
+
+
+def _difference_in_means(passes, enc: _Encoding, estimand: str) -> tuple[float, float, int, int, str, tuple]:
+    arms = [(0, 0.0, 0.0), (0, 0.0, 0.0)]
+    parts = passes.run(_arm_moments_kernel)
+    for part in parts:  # in partition order
+        arms = [_combine_moments(arms[a], *part[a]) for a in (0, 1)]
+    (n1, m1, q1), (n0, m0, q0) = arms
     if min(n1, n0) < 2:
         raise CausalInputError(f"Treatment column '{enc.treatment}' needs at least 2 complete rows in each arm.")
     se = float(np.sqrt(q1 / (n1 - 1) / n1 + q0 / (n0 - 1) / n0))
     warnings = ("Confounders are ignored by this method; the contrast is causal only if treatment was randomised.",)
-    return m1 - m0, se, n1 + n0, n_parts, "Neyman (Welch) variance", warnings
+    return m1 - m0, se, n1 + n0, len(parts), "Neyman (Welch) variance", warnings
 
 
 def _target(t: np.ndarray, estimand: str) -> np.ndarray:
     return t == 1 if estimand == "ATT" else (t == 0 if estimand == "ATC" else np.ones(t.size, dtype=bool))
 
 
-def _regression(stream, enc: _Encoding, estimand: str, interactions: bool) -> tuple:
+def _design(X: np.ndarray, t: np.ndarray, centre: np.ndarray, interactions: bool) -> np.ndarray:
+    k = X.shape[1]
+    centred = X - centre if k else X
+    blocks = [np.ones_like(t), t, centred] + ([centred * t[:, None]] if interactions and k else [])
+    return np.column_stack(blocks)
+
+
+def _target_sums_kernel(X, t, y, estimand) -> tuple:
+    target = _target(t, estimand)
+    return X[target].sum(axis=0), int(target.sum())
+
+
+def _normal_equations_kernel(X, t, y, centre, estimand, interactions) -> tuple:
+    D = _design(X, t, centre, interactions)
+    rows = X[_target(t, estimand)] - centre
+    return D.T @ D, D.T @ y, t.size, rows.T @ rows, rows.shape[0]
+
+
+def _hc2_meat_kernel(X, t, y, centre, interactions, beta, inverse) -> np.ndarray:
+    D = _design(X, t, centre, interactions)
+    residual = y - D @ beta
+    leverage = np.einsum("ij,jk,ik->i", D, inverse, D)
+    return (D * (residual ** 2 / (1.0 - leverage))[:, None]).T @ D
+
+
+def _regression(passes, enc: _Encoding, estimand: str, interactions: bool) -> tuple:
     k = len(enc.names)
     # pass 1: target means of the confounders
-    total, count, n_parts = np.zeros(k), 0, 0
-    for X, t, _ in stream():
-        target = _target(t, estimand)
-        total += X[target].sum(axis=0)
-        count += int(target.sum())
-        n_parts += 1
+    total, count = np.zeros(k), 0
+    parts = passes.run(_target_sums_kernel, estimand)
+    for part_total, part_count in parts:
+        total += part_total
+        count += part_count
     if count == 0:
         raise CausalInputError(f"No complete rows in the {estimand} target population.")
     centre = total / count
-
-    def design(X: np.ndarray, t: np.ndarray) -> np.ndarray:
-        centred = X - centre if k else X
-        blocks = [np.ones_like(t), t, centred] + ([centred * t[:, None]] if interactions and k else [])
-        return np.column_stack(blocks)
 
     # pass 2: normal equations, and the target rows' scatter for the means' sampling variance
     p = 2 + k * (2 if interactions and k else 1)
     gram, cross, n_used = np.zeros((p, p)), np.zeros(p), 0
     scatter, n_target = np.zeros((k, k)), 0
-    for X, t, y in stream():
-        D = design(X, t)
-        gram += D.T @ D
-        cross += D.T @ y
-        n_used += t.size
-        rows = X[_target(t, estimand)] - centre
-        scatter += rows.T @ rows
-        n_target += rows.shape[0]
+    for part_gram, part_cross, part_n, part_scatter, part_target in passes.run(
+            _normal_equations_kernel, centre, estimand, interactions):
+        gram += part_gram
+        cross += part_cross
+        n_used += part_n
+        scatter += part_scatter
+        n_target += part_target
     if n_used <= p:
         raise CausalInputError(f"Only {n_used} complete rows for {p} regression coefficients.")
     inverse = np.linalg.inv(gram)
     beta = inverse @ cross
     # pass 3: HC2 meat
     meat = np.zeros((p, p))
-    for X, t, y in stream():
-        D = design(X, t)
-        residual = y - D @ beta
-        leverage = np.einsum("ij,jk,ik->i", D, inverse, D)
-        meat += (D * (residual ** 2 / (1.0 - leverage))[:, None]).T @ D
+    for part in passes.run(_hc2_meat_kernel, centre, interactions, beta, inverse):
+        meat += part
     covariance = inverse @ meat @ inverse
     estimate, variance = float(beta[1]), float(covariance[1, 1])
     detail = "HC2 robust"
@@ -215,7 +238,7 @@ def _regression(stream, enc: _Encoding, estimand: str, interactions: bool) -> tu
     if not interactions and estimand != "ATE":
         warnings = (f"Without interactions the coefficient on treatment is the {estimand} only if the effect is "
                     "the same for everyone; set interactions=True to let it vary with the confounders.",)
-    return estimate, float(np.sqrt(variance)), n_used, n_parts, detail, warnings
+    return estimate, float(np.sqrt(variance)), n_used, len(parts), detail, warnings
 
 
 #: Methods with a streamed form and the options it supports.
@@ -235,10 +258,20 @@ def _kernel(table: dict, method: str) -> Callable:
     module, name = table[method]
     return getattr(importlib.import_module(module), name)
 
+STREAMED_METHODS["ipw"] = ("trim", "clip")  # streamed_weighting: Newton logit, Hajek, stacked sandwich
+STREAMED_METHODS["doubly_robust"] = ()  # streamed_weighting: Newton logit + arm-wise OLS, no cross-fitting
+
 
 def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estimand: str = "ATE",
-                      rows_per_partition: int = DEFAULT_PARTITION_ROWS, **options: Any) -> StreamedEstimate:
-    """Estimate ``method`` over the table on disk, one partition in memory at a time."""
+                      rows_per_partition: int = DEFAULT_PARTITION_ROWS,
+                      progress: Callable[[int, int, int], None] | None = None, **options: Any) -> StreamedEstimate:
+    """Estimate ``method`` over the table on disk, one partition in memory at a time.
+
+    Under an active Dask backend each pass over the partitions runs on the
+    workers (one task per partition, each reading its own rows from the file,
+    combined in partition order: the numbers equal the serial run's bit for
+    bit); ``progress(pass_number, done, total)`` follows the passes.
+    """
     if method not in STREAMED_METHODS:
         raise CausalInputError(f"Method '{method}' has no streamed form; use estimate_large, which runs it on a "
                                f"seeded sample. Streamed methods: {', '.join(STREAMED_METHODS)}.")
@@ -253,14 +286,21 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     if isinstance(rows_per_partition, bool) or not isinstance(rows_per_partition, int) or rows_per_partition < 100:
         raise CausalInputError(f"Option 'rows_per_partition' must be an integer of at least 100; got {rows_per_partition!r}.")
     enc = _encoding(source, roles)
-    stream = _passes(source, enc, rows_per_partition)
-    if method == "difference_in_means":
-        estimate, se, n_used, n_parts, detail, warnings = _difference_in_means(stream, enc, estimand)
+    stream = _passes(source, enc, rows_per_partition)  # noqa: F841 - for methods that read partitions in this process
+    passes = Pass(source, tuple(dict.fromkeys([enc.treatment, enc.outcome, *enc.confounders])), enc.arrays,
+                  rows_per_partition, progress)  # each pass one task per partition on a Dask backend
+    if method in ("ipw", "doubly_robust"):
+        from causal_core.outofcore.streamed_weighting import streamed_aipw, streamed_ipw
+
+        estimate, se, n_used, n_parts, detail, warnings = (
+            streamed_ipw(passes, enc, estimand, **options) if method == "ipw" else streamed_aipw(passes, enc, estimand))
+    elif method == "difference_in_means":
+        estimate, se, n_used, n_parts, detail, warnings = _difference_in_means(passes, enc, estimand)
     elif method in _PARTITION_KERNELS:
         estimate, se, n_used, n_parts, detail, warnings = _kernel(_PARTITION_KERNELS, method)(stream, enc, estimand,
                                                                                             **options)
     else:
-        estimate, se, n_used, n_parts, detail, warnings = _regression(stream, enc, estimand,
+        estimate, se, n_used, n_parts, detail, warnings = _regression(passes, enc, estimand,
                                                                       bool(options.get("interactions", False)))
     inference = analytic_inference(estimate, se, detail=detail)  # the in-memory methods' interval and p-value
     return StreamedEstimate(method, estimand, estimate, se, inference.ci_low, inference.ci_high, inference.p_value,

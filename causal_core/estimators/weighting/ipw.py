@@ -35,7 +35,23 @@ from causal_core.estimators._propensity_design import hajek_ipw, logit_design
 from causal_core.inference import InfluenceFunction
 from causal_core.nuisance.models import MODEL_CHOICES, fit_propensity, overlap_warnings, resolve_model
 
-__all__ = ["ipw"]
+__all__ = ["ipw", "trim_clip_warnings"]
+
+
+def trim_clip_warnings(n: int, n_trimmed: int, n_clipped: int, trim: float, clip: float, estimand: str) -> list[str]:
+    """What trimming and clipping did, in words (the in-memory and the streamed IPW say the same)."""
+    out = []
+    if n_trimmed:
+        out.append(
+            f"Trimming dropped {n_trimmed} of {n} units with propensity outside [{trim:g}, {1 - trim:g}]; "
+            f"the estimate refers to the overlap population, not the whole sample's {estimand}."
+        )
+    if n_clipped:
+        out.append(
+            f"Clipping moved the propensity of {n_clipped} of {n} units into [{clip:g}, {1 - clip:g}]; "
+            f"the estimate is no longer the {estimand} of the whole sample but a capped-weight approximation."
+        )
+    return out
 
 
 @register(
@@ -115,16 +131,7 @@ def ipw(
             "Some estimated propensities are exactly 0 or 1, so their weights are infinite; "
             "set the 'trim' or 'clip' option of method 'ipw' above 0."
         )
-    if n_trimmed:
-        warnings.append(
-            f"Trimming dropped {n_trimmed} of {data.n} units with propensity outside [{trim:g}, {1 - trim:g}]; "
-            f"the estimate refers to the overlap population, not the whole sample's {estimand}."
-        )
-    if n_clipped:
-        warnings.append(
-            f"Clipping moved the propensity of {n_clipped} of {data.n} units into [{clip:g}, {1 - clip:g}]; "
-            f"the estimate is no longer the {estimand} of the whole sample but a capped-weight approximation."
-        )
+    warnings += trim_clip_warnings(data.n, n_trimmed, n_clipped, trim, clip, estimand)
 
     default_logit = model is None and data.X.shape[1] > 0
     estimate, influence, weights = hajek_ipw(
