@@ -157,7 +157,13 @@ def _progress_text(run: RunRef, status: JobStatus) -> tuple[float, str]:
         return done / total, (f"Waiting for a free worker ({ahead} run(s) of other analyses ahead); "
                               "you can keep working meanwhile...")
     current = cc.get_method(status.current).label if status.current else "the next method"
-    return done / total, f"Running {current} ({min(done + 1, total)} of {total}) in the background..."
+    text = f"Running {current} ({min(done + 1, total)} of {total}) in the background..."
+    if status.tasks is not None and status.tasks[1] > 1:  # fed by the fan-out's completed tasks
+        tasks_done, tasks_total = status.tasks
+        where = " on the cluster" if status.backend else ""
+        text += f" {tasks_done:,} of {tasks_total:,} replicates or repeats done{where}."
+        return (done + tasks_done / tasks_total) / total, text
+    return done / total, text
 
 
 @st.fragment(run_every=POLL_SECONDS)

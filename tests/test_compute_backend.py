@@ -260,3 +260,87 @@ def test_the_compute_setting_in_the_app_reports_a_bad_address_and_keeps_the_back
         assert not at.exception
         assert any("127.0.0.1:9" in e.value for e in at.error), [e.value for e in at.error]
         assert cc.current_backend().kind == "serial"
+
+
+def _slow_first(i: int) -> int:
+    time.sleep(0.02)
+    return i * i
+
+
+def _first_waits_for(flag: str):
+    """Item 0 finishes only once the driver has been told of another item's completion (or after 60 s)."""
+    def task(i: int) -> tuple[int, bool]:
+        if i == 0:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(flag) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return i, os.path.exists(flag)
+        return i * i, True
+    return task
+
+
+def test_progress_is_told_as_tasks_complete_and_results_stay_in_item_order(cluster, tmp_path):
+    flag = str(tmp_path / "told")
+    told, heard = [], []
+
+    def progress(done: int, total: int) -> None:
+        told.append((done, total))
+        open(flag, "w").close()
+
+    with backend_module.progress_listener(lambda done, total: heard.append((done, total))):
+        got = backend_module.map_tasks(_first_waits_for(flag), range(8), chunk_size=1, progress=progress)
+    # item 0 finished only after progress was told of a later item (completion order), yet the results come in
+    # item order
+    assert got == [(0, True)] + [(i * i, True) for i in range(1, 8)]
+    assert told == [(d, 8) for d in range(1, 9)] == heard
+
+
+def test_a_broken_progress_listener_changes_nothing(cluster):
+    def broken(done, total):
+        raise RuntimeError("listener")
+
+    with backend_module.progress_listener(broken):
+        assert backend_module.map_tasks(_slow_first, range(1, 5)) == [1, 4, 9, 16]
+
+
+def test_the_local_cluster_serves_its_dashboard_on_127_0_0_1(cluster):
+    import urllib.request
+
+    assert cluster.dashboard is not None and cluster.dashboard.startswith("http://127.0.0.1:"), cluster.dashboard
+    with urllib.request.urlopen(cluster.dashboard, timeout=20) as response:
+        assert response.status == 200
+
+
+def _scheduler_task_count(dask_scheduler=None) -> int:
+    return len(dask_scheduler.tasks)
+
+
+def test_a_background_run_reports_task_progress_and_cancel_stops_its_futures(cluster, design):
+    from causal_core.compute.jobs import JobRunner
+
+    df, roles = design
+    client = backend_module.cluster_client()
+    runner = JobRunner(max_workers=1, abandon_after=600)
+    try:
+        job_id = runner.submit(df, roles, ["regression_adjustment"], estimand="ATE", seed=3,
+                               options={"regression_adjustment": {"outcome_model": "gradient_boosting",
+                                                                  "n_boot": 160}},
+                               backend=cluster.address)
+        deadline = time.monotonic() + 120
+        status = runner.status(job_id)
+        while status.tasks is None and not status.finished:
+            assert time.monotonic() < deadline, "no task progress within 120 s"
+            time.sleep(0.1)
+            status = runner.status(job_id)
+        assert not status.finished, status
+        assert status.tasks[1] == 160 and 0 < status.tasks[0] < 160 and status.backend == cluster.address
+        assert client.run_on_scheduler(_scheduler_task_count) > 0  # its futures are on the cluster now
+        cancelled = runner.cancel(job_id, reason="test")
+        assert cancelled.state == "cancelled"
+        deadline = time.monotonic() + 20
+        while client.run_on_scheduler(_scheduler_task_count) > 0:
+            assert time.monotonic() < deadline, "the cancelled run's futures stayed on the cluster"
+            time.sleep(0.1)
+    finally:
+        runner.shutdown()
+    assert backend_module.map_tasks(_slow_first, range(1, 3)) == [1, 4]  # the cluster still works
