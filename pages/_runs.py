@@ -39,7 +39,8 @@ from pages._state import (
     set_results,
 )
 
-__all__ = ["cache_key", "start_run", "show_active_run", "last_run_note", "TABLE_COLUMNS", "job_runner"]
+__all__ = ["cache_key", "start_run", "run_on_disk", "show_active_run", "last_run_note", "TABLE_COLUMNS",
+           "job_runner"]
 
 TABLE_COLUMNS = ["label", "family", *RESULT_NUMBER_COLUMNS, "n_design", "warnings", "error"]
 POLL_SECONDS = 1.0
@@ -147,6 +148,37 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
         _finish(run, status)
     else:
         st.rerun()  # the page comes back with the progress panel above it
+
+
+def _changed_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options that differ from the method's defaults: a streamed method stays streamed under its defaults."""
+    defaults = {spec.name: spec.default for spec in cc.get_method(method).options}
+    return {name: value for name, value in options.items() if name not in defaults or value != defaults[name]}
+
+
+def run_on_disk(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[str],
+                options: dict[str, dict[str, Any]], seed: int, sample_rows: int) -> None:
+    """Run ``methods`` on a table kept on disk, in this page run: streamed where possible, else on a sample."""
+    from causal_core.outofcore.large_run import run_large
+
+    pop_page_value(_NOTE_KEY)
+    used = {m: _changed_options(m, options.get(m, {})) for m in methods}
+    run = run_large(dataset.table, roles, methods, estimand=estimand, seed=int(seed), options=used,
+                    sample_rows=int(sample_rows))
+    table = run.table.assign(label=[cc.get_method(m).label for m in run.table["method"]],
+                             family=[cc.get_method(m).family for m in run.table["method"]])
+    table = table.reindex(columns=["method", "estimand"] + TABLE_COLUMNS + ["computed_on"])
+    if not len(run.notes):
+        errors = sorted({str(e) for e in table["error"].fillna("") if e})
+        set_page_value(_NOTE_KEY, ("stopped", f"No method gave an estimate ({' / '.join(errors)}); the earlier "
+                                               "results are kept."))
+        return
+    set_results(ResultsBundle(data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
+                              seed=int(seed), table=table, results=dict(run.results),
+                              options={m: dict(used[m]) for m in methods}, scale_notes=dict(run.notes),
+                              frame=run.frame))
+    set_page_value(_NOTE_KEY, ("done", f"Done: {len(run.notes)} of {len(methods)} method(s) gave an estimate on "
+                                       f"the {dataset.n_rows:,}-row table."))
 
 
 def _progress_text(run: RunRef, status: JobStatus) -> tuple[float, str]:
