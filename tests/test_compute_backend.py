@@ -217,7 +217,10 @@ def test_results_and_the_report_say_where_they_were_computed(cluster, design):
 def test_a_background_run_sends_its_fan_outs_to_the_cluster(cluster, design):
     from causal_core.compute.jobs import JobRunner
 
+    from sklearn.linear_model import LinearRegression
+
     df, roles = design
+    client = backend_module.cluster_client()
     runner = JobRunner(max_workers=1, abandon_after=600)
     try:
         job_id = runner.submit(df, roles, ["ipw", "regression_adjustment"], estimand="ATE", seed=3, options={},
@@ -225,6 +228,25 @@ def test_a_background_run_sends_its_fan_outs_to_the_cluster(cluster, design):
         status = runner.wait(job_id, timeout=180)
         bad = runner.submit(df, roles, ["ipw"], estimand="ATE", seed=3, options={}, backend="tcp://nowhere")
         refused = runner.wait(bad, timeout=180)
+        # a long bootstrap on the cluster: its progress (fed by completed tasks) is on the status, and Cancel
+        # stops its futures there
+        long_id = runner.submit(df, roles, ["regression_adjustment"], estimand="ATE", seed=3,
+                                options={"regression_adjustment": {"outcome_model": LinearRegression(),
+                                                                   "n_boot": 2000}},
+                                backend=cluster.address)
+        deadline = time.monotonic() + 120
+        running = runner.status(long_id)
+        while running.tasks is None and not running.finished:
+            assert time.monotonic() < deadline, "no task progress within 120 s"
+            time.sleep(0.05)
+            running = runner.status(long_id)
+        assert not running.finished, running
+        assert running.tasks[1] == 2000 and 0 < running.tasks[0] < 2000 and running.backend == cluster.address
+        assert runner.cancel(long_id, reason="test").state == "cancelled"
+        deadline = time.monotonic() + 20
+        while client.run_on_scheduler(_scheduler_task_count) > 0:
+            assert time.monotonic() < deadline, "the cancelled run's futures stayed on the cluster"
+            time.sleep(0.1)
     finally:
         runner.shutdown()
     assert status.state == "done", status
@@ -260,6 +282,10 @@ def test_the_compute_setting_in_the_app_reports_a_bad_address_and_keeps_the_back
         assert not at.exception
         assert any("127.0.0.1:9" in e.value for e in at.error), [e.value for e in at.error]
         assert cc.current_backend().kind == "serial"
+
+
+def _scheduler_task_count(dask_scheduler=None) -> int:
+    return len(dask_scheduler.tasks)
 
 
 def _slow_first(i: int) -> int:
@@ -311,36 +337,26 @@ def test_the_local_cluster_serves_its_dashboard_on_127_0_0_1(cluster):
         assert response.status == 200
 
 
-def _scheduler_task_count(dask_scheduler=None) -> int:
-    return len(dask_scheduler.tasks)
+class _Stop(BaseException):
+    """What SIGTERM raises in a cancelled background run."""
 
 
-def test_a_background_run_reports_task_progress_and_cancel_stops_its_futures(cluster, design):
-    from causal_core.compute.jobs import JobRunner
+def _sleeper(i: int) -> int:
+    time.sleep(0.5)
+    return i
 
-    df, roles = design
+
+def test_a_fan_out_stopped_midway_cancels_its_futures(cluster):
     client = backend_module.cluster_client()
-    runner = JobRunner(max_workers=1, abandon_after=600)
-    try:
-        job_id = runner.submit(df, roles, ["regression_adjustment"], estimand="ATE", seed=3,
-                               options={"regression_adjustment": {"outcome_model": "gradient_boosting",
-                                                                  "n_boot": 160}},
-                               backend=cluster.address)
-        deadline = time.monotonic() + 120
-        status = runner.status(job_id)
-        while status.tasks is None and not status.finished:
-            assert time.monotonic() < deadline, "no task progress within 120 s"
-            time.sleep(0.1)
-            status = runner.status(job_id)
-        assert not status.finished, status
-        assert status.tasks[1] == 160 and 0 < status.tasks[0] < 160 and status.backend == cluster.address
-        assert client.run_on_scheduler(_scheduler_task_count) > 0  # its futures are on the cluster now
-        cancelled = runner.cancel(job_id, reason="test")
-        assert cancelled.state == "cancelled"
-        deadline = time.monotonic() + 20
-        while client.run_on_scheduler(_scheduler_task_count) > 0:
-            assert time.monotonic() < deadline, "the cancelled run's futures stayed on the cluster"
-            time.sleep(0.1)
-    finally:
-        runner.shutdown()
-    assert backend_module.map_tasks(_slow_first, range(1, 3)) == [1, 4]  # the cluster still works
+
+    def stop(done: int, total: int) -> None:
+        raise _Stop()
+
+    start = time.monotonic()
+    with pytest.raises(_Stop):
+        backend_module.map_tasks(_sleeper, range(40), chunk_size=1, progress=stop)  # 10 s of work on 2 workers
+    deadline = time.monotonic() + 5
+    while client.run_on_scheduler(_scheduler_task_count) > 0:
+        assert time.monotonic() < deadline, "the stopped fan-out's futures stayed on the cluster"
+        time.sleep(0.05)
+    assert time.monotonic() - start < 9  # the remaining tasks were cancelled, not run
