@@ -39,6 +39,7 @@ from causal_core.report import (
     method_lab_settings,
     refutation_settings,
     report_robustness,
+    analysis_compute,
     reproduction_script,
     results_table_csv,
     robustness_figures,
@@ -337,11 +338,11 @@ def _download_bundle(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec
                f"data fingerprint and the reproduction script. Rendering the charts takes a little while.{data}")
 
 
-def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> None:
+def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str, compute: dict | None = None) -> None:
     st.subheader("Reproduce the analysis")
     source, needs_data = _data_source(dataset)
     try:
-        analysis_text, script = dump_analysis(spec), reproduction_script(spec, source)
+        analysis_text, script = dump_analysis(spec), reproduction_script(spec, source, compute=compute)
     except cc.CausalInputError as exc:
         st.error(f"The analysis cannot be saved as a file: {exc}", icon=":material/error:")
         return
@@ -493,7 +494,7 @@ def _page() -> None:
                    "time; after that the downloads reuse what was built.")
     _download_bundle(dataset, bundle, spec, stem, charts, robustness)
     _downloads_results(dataset, bundle, spec, stem, robustness)
-    _downloads_reproduce(dataset, spec, stem)
+    _downloads_reproduce(dataset, spec, stem, analysis_compute(bundle.results))
     _downloads_charts(charts, robustness, stem, n_rows, _robustness_units(bundle, n_rows))
 
 
