@@ -12,7 +12,9 @@ DuckDB runs over the file in bounded memory:
   estimators (DuckDB keeps the file's row order).
 
 Paths typed by a user are resolved under a configured data folder
-(:func:`resolve_under`); anything outside it is refused.
+(:func:`resolve_under`); anything outside it is refused. A Dask dataframe
+(:func:`causal_core.outofcore.dask_source.from_dask`) is read through the same
+three functions, which hand it to its own methods.
 """
 from __future__ import annotations
 
@@ -143,6 +145,8 @@ def preview(source: TableSource, n: int = 20) -> pd.DataFrame:
 
 def distinct_values(source: TableSource, column: str, limit: int = 51) -> list:
     """Distinct non-missing values of ``column`` (at most ``limit``), sorted as text."""
+    if not isinstance(source, TableSource):  # another source (a Dask dataframe) reads itself
+        return source.distinct_values(column, limit)
     _check_columns(source, [column])
     con = _connect()
     try:
@@ -160,6 +164,8 @@ def sample(source: TableSource, n: int, seed: int, columns: Sequence[str] | None
     The sample is drawn with one DuckDB thread: ``REPEATABLE`` promises the same
     rows only when the scan is not split over threads.
     """
+    if not isinstance(source, TableSource):  # another source (a Dask dataframe) draws its own seeded sample
+        return source.sample(n, seed, columns)
     columns = list(columns) if columns is not None else list(source.columns)
     _check_columns(source, columns)
     if n >= source.n_rows:
@@ -177,6 +183,9 @@ def sample(source: TableSource, n: int, seed: int, columns: Sequence[str] | None
 def partitions(source: TableSource, columns: Sequence[str], rows: int = DEFAULT_PARTITION_ROWS
                ) -> Iterator[pd.DataFrame]:
     """The chosen columns in consecutive partitions of ``rows`` rows (the last may be shorter), in file order."""
+    if not isinstance(source, TableSource):  # another source (a Dask dataframe) cuts its own, in its order
+        yield from source.partitions(columns, rows)
+        return
     _check_columns(source, columns)
     con = _connect()
     try:
