@@ -138,7 +138,7 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
 
 st.title("Estimate")
 st.write("Choose what to estimate and which estimators to compare. Each method's options have sensible defaults.")
-dataset = require_dataset()
+dataset = require_dataset(whole_table=True)
 roles = require_roles()
 stale_slot = st.empty()  # filled at the end: a run on this page makes the stored results current again
 try:

@@ -134,7 +134,7 @@ def _format(value: Any) -> str:
 st.title("Diagnostics")
 st.write("Check whether the adjustment worked: balance of the confounders, overlap of the propensity scores and how "
          "uneven the weights are. A method whose diagnostics look poor deserves less trust, whatever its estimate.")
-dataset = require_dataset()
+dataset = require_dataset(whole_table=True)
 bundle = get_results()
 if bundle is not None and bundle.scale_notes and not bundle.results:
     st.info("Every method of the last run streamed over the table on disk ("

@@ -150,19 +150,13 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
         st.rerun()  # the page comes back with the progress panel above it
 
 
-def _changed_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The options that differ from the method's defaults: a streamed method stays streamed under its defaults."""
-    defaults = {spec.name: spec.default for spec in cc.get_method(method).options}
-    return {name: value for name, value in options.items() if name not in defaults or value != defaults[name]}
-
-
 def run_on_disk(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[str],
                 options: dict[str, dict[str, Any]], seed: int, sample_rows: int) -> None:
     """Run ``methods`` on a table kept on disk, in this page run: streamed where possible, else on a sample."""
-    from causal_core.outofcore.large_run import run_large
+    from causal_core.outofcore.large_run import changed_options, run_large
 
     pop_page_value(_NOTE_KEY)
-    used = {m: _changed_options(m, options.get(m, {})) for m in methods}
+    used = {m: changed_options(m, options.get(m, {})) for m in methods}
     run = run_large(dataset.table, roles, methods, estimand=estimand, seed=int(seed), options=used,
                     sample_rows=int(sample_rows))
     table = run.table.assign(label=[cc.get_method(m).label for m in run.table["method"]],

@@ -27,7 +27,7 @@ from causal_core.outofcore.source import TableSource, partitions, sample
 from causal_core.outofcore.streamed import DEFAULT_SAMPLE_ROWS, StreamedEstimate, estimate_large
 
 __all__ = ["IN_MEMORY_CELL_LIMIT", "ROLES_FRAME_ROWS", "PATH_CHOICES", "LargeRun", "choose_path", "run_large",
-           "scale_note", "report_notes", "load_in_memory", "roles_frame"]
+           "scale_note", "report_notes", "changed_options", "load_in_memory", "roles_frame"]
 
 #: Above this many cells (rows x columns) a table opened by path stays on disk. The in-memory estimators peak at
 #: about 14 times the raw float64 size (issue 13's measurements), so 20M cells (160 MB raw) peak near 2.2 GiB.
@@ -76,6 +76,23 @@ def scale_note(result: StreamedEstimate | EstimateResult, n_rows: int, sample_ro
     if sample_rows is None or sample_rows >= n_rows:
         return f"Estimated on all {n_rows:,} rows, loaded as one sample (the table is not larger than the sample)."
     return f"Estimated on a sample of {sample_rows:,} of {n_rows:,} rows (seeded DuckDB sample; no streamed form)."
+
+
+def changed_options(method: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that differ from the method's declared defaults (a streamed method stays streamed under them)."""
+    from causal_core.core.registry import get_method
+
+    defaults = {spec.name: spec.default for spec in get_method(method).options}
+
+    def is_default(name: str, value: Any) -> bool:
+        if name not in defaults or type(value) is not type(defaults[name]):
+            return False
+        try:
+            return bool(value == defaults[name])
+        except Exception:  # an array or a model object: kept as given
+            return False
+
+    return {name: value for name, value in options.items() if not is_default(name, value)}
 
 
 def report_notes(data_name: str, n_rows: int, notes: Mapping[str, str]) -> list[str]:
