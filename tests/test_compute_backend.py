@@ -360,3 +360,18 @@ def test_a_fan_out_stopped_midway_cancels_its_futures(cluster):
         assert time.monotonic() < deadline, "the stopped fan-out's futures stayed on the cluster"
         time.sleep(0.05)
     assert time.monotonic() - start < 9  # the remaining tasks were cancelled, not run
+
+
+def test_the_compute_setting_links_the_local_clusters_dashboard(cluster):
+    from streamlit.testing.v1 import AppTest
+
+    def sidebar():
+        from pages._compute import render_compute_setting
+
+        render_compute_setting()
+
+    at = AppTest.from_function(sidebar, default_timeout=60).run()
+    assert not at.exception
+    links = [element.proto.url for element in at.get("link_button")]
+    assert links == [cluster.dashboard], links
+    assert any("127.0.0.1 only" in c.value for c in at.sidebar.caption)
