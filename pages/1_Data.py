@@ -1,6 +1,9 @@
 """Data page: upload a table or load a bundled sample, look at it, or restore a saved analysis."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -11,6 +14,9 @@ from causal_core.datasets.table_fixes import dates_to_days
 from causal_core.datasets.safe_read import read_upload
 from causal_core.datasets.samples import get_sample, list_samples, load_sample
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
+from causal_core.outofcore import open_table, preview, profile
+from causal_core.outofcore.large_run import (IN_MEMORY_CELL_LIMIT, ROLES_FRAME_ROWS, choose_path, load_in_memory,
+                                             roles_frame)
 from pages._state import (
     cache_result,
     cached,
@@ -27,6 +33,10 @@ from pages._state import (
 from pages._ui import attempt, link_to, show_error
 
 ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be"]
+#: The server setting naming the folder whose Parquet/CSV files may be opened by path (unset: no such section).
+DATA_DIR_ENV = "CAUSAL_WORKBENCH_DATA_DIR"
+PATH_MODES = {"auto": f"Automatic by size (on disk above {IN_MEMORY_CELL_LIMIT:,} cells)",
+              "memory": "Load into memory", "disk": "Keep on disk (DuckDB)"}
 
 
 def _describe(version: int, df: pd.DataFrame) -> pd.DataFrame:
@@ -95,6 +105,50 @@ def _upload_section() -> None:
     text = f"Loaded '{name}': {int(df.shape[0]):,} rows, {int(df.shape[1])} columns."
     set_page_value("_data_message", ("warning", " ".join([text, *result.notes])) if result.notes
                    else ("success", text))
+
+
+def _open_path(typed: str, mode: str) -> None:
+    """Open ``typed`` under the data folder: into memory or kept on disk; on failure the loaded table stays."""
+    root = os.environ.get(DATA_DIR_ENV, "")
+    keep = " The data already loaded is unchanged." if get_dataset() is not None else ""
+    try:
+        if not typed.strip():
+            raise cc.CausalInputError("Type the path of a Parquet file or folder, or a CSV file, in the data folder.")
+        source = open_table(typed.strip(), data_root=root)
+        where = choose_path(source.n_rows, len(source.columns), mode)
+        name = Path(source.path).name
+        if where == "memory":
+            set_dataset(load_in_memory(source), name=name, source="path")
+            text = f"Loaded '{name}' into memory: {source.n_rows:,} rows, {len(source.columns)} columns."
+        else:
+            set_dataset(roles_frame(source), name=name, source="large", table=source)
+            text = (f"Opened '{name}' on disk: {source.n_rows:,} rows, {len(source.columns)} columns, nothing "
+                    "loaded. Streamed methods read every row; the others run on a seeded sample.")
+    except cc.CausalInputError as exc:
+        set_page_value("_data_message", ("error", f"{exc}{keep}"))
+        return
+    except Exception as exc:  # never a traceback on the page
+        set_page_value("_data_message", ("error", f"{typed!r} could not be opened ({type(exc).__name__}: {exc}).{keep}"))
+        return
+    set_page_value("_data_message", ("success", text))
+
+
+def _path_section() -> None:
+    """Open a table by its path under the server's data folder (shown only when that folder is configured)."""
+    if not os.environ.get(DATA_DIR_ENV):
+        return
+    with st.expander("Open a large table by path on the server", expanded=False):
+        st.caption("A Parquet file, a folder of Parquet files or a CSV file inside the data folder configured on "
+                   f"the server ({DATA_DIR_ENV}); paths outside it are refused. Nothing is uploaded: DuckDB reads "
+                   "the file where it is.")
+        typed = st.text_input("Path inside the data folder", key="data_path", placeholder="claims/2025.parquet")
+        mode = st.radio("How to handle it", list(PATH_MODES), format_func=PATH_MODES.get, key="data_path_mode",
+                        horizontal=True, help="Small tables are loaded into memory and run every method as usual; "
+                        "a table kept on disk streams the methods that can be streamed and runs the others on a "
+                        "seeded sample.")
+        if st.button("Open", key="data_path_open", icon=":material/folder_open:"):
+            with st.spinner("Reading the table's size and columns..."):
+                _open_path(typed, mode)
 
 
 def _sample_section() -> None:
@@ -180,10 +234,41 @@ def _dates_section(df: pd.DataFrame) -> None:
               args=(dates,))
 
 
+def _large_overview(dataset) -> None:
+    """A table kept on disk: DuckDB's profile and preview, nothing loaded."""
+    kept = cached("_data_table_profile", dataset.version)
+    if kept is None:
+        kept = cache_result("_data_table_profile", dataset.version,
+                            (profile(dataset.table), preview(dataset.table, 20)), keep=1)
+    columns, first_rows = kept
+    st.divider()
+    st.subheader(f"Opened on disk: {dataset.name}")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Rows", f"{dataset.n_rows:,}")
+    c2.metric("Columns", f"{len(dataset.table.columns):,}")
+    c3.metric("Columns with a missing value", f"{int((columns['missing'] > 0).sum()):,}")
+    st.caption(f"Kept on disk and read by DuckDB. The Roles and Explore pages see a seeded sample of "
+               f"{min(ROLES_FRAME_ROWS, dataset.n_rows):,} rows; on the Estimate page, streamed methods read all "
+               f"{dataset.n_rows:,} rows and the others run on a seeded sample (the results say which).")
+    tab_preview, tab_columns = st.tabs(["Preview (first 20 rows)", "Columns: types, missing and distinct values"])
+    with tab_preview:
+        st.dataframe(first_rows, width="stretch", key="data_large_preview")
+    with tab_columns:
+        st.dataframe(columns, width="stretch", hide_index=True, key="data_large_profile",
+                     column_config={"column": "Column", "type": "DuckDB type",
+                                    "missing": st.column_config.NumberColumn("Missing"),
+                                    "distinct": st.column_config.NumberColumn(
+                                        "Distinct values", help="Approximate (HyperLogLog) for large counts.")})
+    link_to("pages/2_Roles.py", "Next: assign roles", icon=":material/arrow_forward:")
+
+
 def _overview() -> None:
     dataset = get_dataset()
     if dataset is None:
         st.info("No data loaded yet: upload a file or load a sample above.")
+        return
+    if dataset.table is not None:
+        _large_overview(dataset)
         return
     df = dataset.df
     st.divider()
@@ -224,6 +309,7 @@ with left:
     _upload_section()
 with right:
     _sample_section()
+_path_section()
 _restore_section()
 message = page_value("_data_message")
 if message:

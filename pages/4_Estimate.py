@@ -13,7 +13,8 @@ from causal_core.report.reference_effect import reference_effect
 from causal_core.robustness.agreement import disagreement_note
 from causal_core.core.labels import RESULT_NUMBER_COLUMNS, column_label, formatted_results
 from causal_core.diagnostics.identification import identify, roles_problem_text
-from pages._runs import TABLE_COLUMNS, last_run_note, start_run
+from causal_core.outofcore.streamed import DEFAULT_SAMPLE_ROWS, STREAMED_METHODS
+from pages._runs import TABLE_COLUMNS, last_run_note, run_on_disk, start_run
 from pages._state import (
     ResultsBundle,
     get_active_run,
@@ -97,9 +98,14 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
                "95% confidence intervals. Rows used: units that enter the estimate (matched, or kept after "
                "trimming), per arm beside; ESS: Kish's effective sample size of each arm's weights (for the ATT the "
                "controls' ESS is the one that matters). The CSV and XLSX exports keep every number at full precision.")
+    shown = TABLE_COLUMNS + (["computed_on"] if "computed_on" in table.columns else [])
+    if bundle.scale_notes:
+        st.caption("Table kept on disk: the **Computed on** column says whether each method streamed over every "
+                   "row or ran on a seeded sample.")
     st.dataframe(
-        formatted_results(table[TABLE_COLUMNS]), hide_index=True, width="stretch", key="est_results_table",
+        formatted_results(table[shown]), hide_index=True, width="stretch", key="est_results_table",
         column_config={
+            "computed_on": st.column_config.TextColumn("Computed on", width="medium"),
             "label": st.column_config.TextColumn("Method", pinned=True),  # sized to the longest label
             "family": st.column_config.TextColumn("Family"),
             **{column: st.column_config.TextColumn(column_label(column), alignment="right")
@@ -132,7 +138,7 @@ def _show_results(bundle: ResultsBundle, reference: float | None, reference_labe
 
 st.title("Estimate")
 st.write("Choose what to estimate and which estimators to compare. Each method's options have sensible defaults.")
-dataset = require_dataset()
+dataset = require_dataset(whole_table=True)
 roles = require_roles()
 stale_slot = st.empty()  # filled at the end: a run on this page makes the stored results current again
 try:
@@ -166,6 +172,15 @@ roles_problem = roles_problem_text(dataset.df, roles, identification.treatment_k
 if roles_problem:
     st.error(f"{roles_problem} Fix the roles on the Roles page to run the methods; earlier results are kept.",
              icon=":material/error:")
+sample_rows = DEFAULT_SAMPLE_ROWS
+if dataset.table is not None:
+    st.info(f"This table ({dataset.n_rows:,} rows) is kept on disk. "
+            f"{', '.join(cc.get_method(m).label for m in STREAMED_METHODS)} stream over every row (with their "
+            "default options); the other methods run on a seeded sample of the rows below. The run computes in "
+            "this page.", icon=":material/database:")
+    sample_rows = int(st.number_input("Rows of the sample for methods without a streamed form", min_value=100,
+                                      value=min(DEFAULT_SAMPLE_ROWS, max(100, dataset.n_rows)), step=10_000,
+                                      key="est_sample_rows"))
 run_column, note_column = st.columns([1, 3])
 running = get_active_run() is not None
 run = run_column.button(f"Run {len(chosen)} method(s)", key="est_run", type="primary",
@@ -175,7 +190,11 @@ note_column.caption("Results of unchanged settings are reused instantly; change 
                     "Runs compute in the background: you can move to other pages, reload, or cancel.")
 if run:
     try:
-        start_run(dataset, roles, estimand, chosen, options, int(seed))
+        if dataset.table is not None:
+            with st.spinner(f"Estimating on the {dataset.n_rows:,}-row table on disk..."):
+                run_on_disk(dataset, roles, estimand, chosen, options, int(seed), sample_rows)
+        else:
+            start_run(dataset, roles, estimand, chosen, options, int(seed))
     except Exception as exc:
         show_error(exc, "Estimation")
 note = last_run_note()

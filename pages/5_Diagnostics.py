@@ -134,8 +134,14 @@ def _format(value: Any) -> str:
 st.title("Diagnostics")
 st.write("Check whether the adjustment worked: balance of the confounders, overlap of the propensity scores and how "
          "uneven the weights are. A method whose diagnostics look poor deserves less trust, whatever its estimate.")
-dataset = require_dataset()
+dataset = require_dataset(whole_table=True)
 bundle = get_results()
+if bundle is not None and bundle.scale_notes and not bundle.results:
+    st.info("Every method of the last run streamed over the table on disk ("
+            + "; ".join(f"{cc.get_method(m).label}: {note}" for m, note in bundle.scale_notes.items())
+            + "). Streamed estimates keep no per-row weights, so there is nothing to diagnose here; run a weighting "
+            "or matching method (it runs on a seeded sample) to see balance and overlap.", icon=":material/database:")
+    st.stop()
 if bundle is None or not bundle.results:
     st.info("No estimates yet. Run at least one method on the **Estimate** page.")
     link_to("pages/4_Estimate.py", "Go to Estimate", icon=":material/calculate:")
@@ -145,7 +151,14 @@ if stale:
     st.warning(stale + " The diagnostics below describe the old results.", icon=":material/sync_problem:")
     if dataset.version != bundle.data_version:
         st.stop()
-df = dataset.df
+df = dataset.df if bundle.frame is None else bundle.frame  # a table on disk: the sample the methods ran on
+if bundle.scale_notes:
+    st.info("Table kept on disk: these diagnostics describe the seeded sample the methods below ran on ("
+            + "; ".join(f"{cc.get_method(m).label}: {bundle.scale_notes[m]}" for m in bundle.results)
+            + ")" + ("; streamed methods (" + ", ".join(cc.get_method(m).label for m in bundle.scale_notes
+                                                         if m not in bundle.results)
+                     + ") keep no per-row weights and are not shown." if set(bundle.scale_notes) - set(bundle.results)
+                     else "."), icon=":material/database:")
 
 st.subheader("Covariate balance")
 if not bundle.roles.confounders:

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import streamlit as st
 
 import causal_core as cc
+from causal_core.outofcore.large_run import report_notes
 from causal_core.report import (
     AnalysisSpec,
     NamedFigure,
@@ -38,6 +39,7 @@ from causal_core.report import (
     method_lab_settings,
     refutation_settings,
     report_robustness,
+    analysis_compute,
     reproduction_script,
     results_table_csv,
     robustness_figures,
@@ -183,6 +185,16 @@ class ReportRobustness:
     summary: "_Once"  # -> Robustness or None
 
 
+def _frame(dataset: Dataset, bundle: ResultsBundle):
+    """The rows the results were computed on: the seeded sample of a table kept on disk, else the loaded table."""
+    return dataset.df if bundle.frame is None else bundle.frame
+
+
+def scale_notes(dataset: Dataset, bundle: ResultsBundle) -> list[str]:
+    """The report's notes on how a table kept on disk was used (none for an in-memory table)."""
+    return report_notes(dataset.name, dataset.n_rows, bundle.scale_notes)
+
+
 def _robustness(dataset: Dataset, bundle: ResultsBundle) -> ReportRobustness:
     """The report's robustness part, kept until the run or the stored checks change; its summary (agreement and
     sensitivity, seconds of work) is computed on first use."""
@@ -192,7 +204,7 @@ def _robustness(dataset: Dataset, bundle: ResultsBundle) -> ReportRobustness:
     kept = cached("_report_robustness", signature)
     if kept is not None and kept[0] is bundle:
         return kept[1]
-    df = dataset.df
+    df = _frame(dataset, bundle)
     ran = [f"refutation tests of {cc.get_method(m).label}" for m in refutations]
     if lab is not None:
         ran.append("the method lab")
@@ -239,7 +251,7 @@ def _charts(dataset: Dataset, bundle: ResultsBundle) -> FigureCache:
     if kept is not None and kept[0] is bundle:
         return kept[1]
     sample = dataset.sample_id if dataset.source == "sample" else None
-    charts = FigureCache(analysis_figure_plans(dataset.df, bundle.roles, bundle.table, bundle.results,
+    charts = FigureCache(analysis_figure_plans(_frame(dataset, bundle), bundle.roles, bundle.table, bundle.results,
                                                estimand=bundle.estimand,
                                                reference=reference_effect(sample, bundle.estimand)))
     cache_result("_report_figures", id(bundle), (bundle, charts), keep=1)
@@ -260,9 +272,9 @@ def _report_builder(dataset: Dataset, bundle: ResultsBundle, charts: FigureCache
         others = [f for f in figures if f.slug != "causal_diagram"]
         part = _robustness_or_none(robustness)
         return build_html_report(
-            data_name=dataset.name, df=dataset.df, roles=bundle.roles, estimand=bundle.estimand,
+            data_name=dataset.name, df=_frame(dataset, bundle), roles=bundle.roles, estimand=bundle.estimand,
             table=bundle.table, results=bundle.results, figures=others, diagram=diagram,
-            seed=bundle.seed, method_options=bundle.options,
+            seed=bundle.seed, method_options=bundle.options, notes=scale_notes(dataset, bundle),
             robustness=part.section if part is not None else None,
         )
 
@@ -277,7 +289,7 @@ def _deferred(render: Callable[..., Any], figure: Any) -> Callable[[], Any]:
 def _tables(dataset: Dataset, bundle: ResultsBundle, robustness: _Once) -> dict[str, Any]:
     """Results, balance, diagnostics, subgroup and sensitivity tables of the run (built when a download asks)."""
     part = _robustness_or_none(robustness)
-    return analysis_tables(dataset.df, bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand,
+    return analysis_tables(_frame(dataset, bundle), bundle.roles, bundle.table, bundle.results, estimand=bundle.estimand,
                            sensitivity=part.sensitivity if part is not None else None)
 
 
@@ -326,11 +338,11 @@ def _download_bundle(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec
                f"data fingerprint and the reproduction script. Rendering the charts takes a little while.{data}")
 
 
-def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str) -> None:
+def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str, compute: dict | None = None) -> None:
     st.subheader("Reproduce the analysis")
     source, needs_data = _data_source(dataset)
     try:
-        analysis_text, script = dump_analysis(spec), reproduction_script(spec, source)
+        analysis_text, script = dump_analysis(spec), reproduction_script(spec, source, compute=compute)
     except cc.CausalInputError as exc:
         st.error(f"The analysis cannot be saved as a file: {exc}", icon=":material/error:")
         return
@@ -447,8 +459,10 @@ def _page() -> None:
     if bundle.table.empty:
         st.info("The last run has no methods in it; run at least one estimator on the **Estimate** page.")
         return
+    if bundle.scale_notes:
+        st.info(" ".join(scale_notes(dataset, bundle)), icon=":material/database:")
     stem = _slug(PurePath(dataset.sample_id or dataset.name).stem)
-    n_rows = len(dataset.df)
+    n_rows = len(_frame(dataset, bundle))
     charts = _charts(dataset, bundle)
     try:
         part = _robustness(dataset, bundle)
@@ -480,7 +494,7 @@ def _page() -> None:
                    "time; after that the downloads reuse what was built.")
     _download_bundle(dataset, bundle, spec, stem, charts, robustness)
     _downloads_results(dataset, bundle, spec, stem, robustness)
-    _downloads_reproduce(dataset, spec, stem)
+    _downloads_reproduce(dataset, spec, stem, analysis_compute(bundle.results))
     _downloads_charts(charts, robustness, stem, n_rows, _robustness_units(bundle, n_rows))
 
 

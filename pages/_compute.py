@@ -54,5 +54,11 @@ def render_compute_setting() -> None:
             st.dataframe(report.rename(columns={"worker": "Worker", "threads": "Threads", "memory_gib": "Memory (GiB)",
                                                 "versions_match": "Same versions"}),
                          hide_index=True, width="stretch", key="compute_workers_table")
-            if info.dashboard:
-                st.markdown(f"[Dask dashboard]({info.dashboard})")
+            if info.dashboard and info.dashboard.startswith(("http://", "https://")):
+                st.link_button("Open the Dask dashboard", info.dashboard, icon=":material/monitoring:",
+                               help="Tasks, workers and memory of the cluster, live.")
+                if info.kind == "local":
+                    st.caption("The local cluster's dashboard listens on 127.0.0.1 only: it opens from a browser "
+                               "on the machine running this app.")
+            else:
+                st.caption("This cluster runs no dashboard (it needs the 'bokeh' package on the scheduler).")

@@ -39,7 +39,8 @@ from pages._state import (
     set_results,
 )
 
-__all__ = ["cache_key", "start_run", "show_active_run", "last_run_note", "TABLE_COLUMNS", "job_runner"]
+__all__ = ["cache_key", "start_run", "run_on_disk", "show_active_run", "last_run_note", "TABLE_COLUMNS",
+           "job_runner"]
 
 TABLE_COLUMNS = ["label", "family", *RESULT_NUMBER_COLUMNS, "n_design", "warnings", "error"]
 POLL_SECONDS = 1.0
@@ -149,6 +150,31 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
         st.rerun()  # the page comes back with the progress panel above it
 
 
+def run_on_disk(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[str],
+                options: dict[str, dict[str, Any]], seed: int, sample_rows: int) -> None:
+    """Run ``methods`` on a table kept on disk, in this page run: streamed where possible, else on a sample."""
+    from causal_core.outofcore.large_run import changed_options, run_large
+
+    pop_page_value(_NOTE_KEY)
+    used = {m: changed_options(m, options.get(m, {})) for m in methods}
+    run = run_large(dataset.table, roles, methods, estimand=estimand, seed=int(seed), options=used,
+                    sample_rows=int(sample_rows))
+    table = run.table.assign(label=[cc.get_method(m).label for m in run.table["method"]],
+                             family=[cc.get_method(m).family for m in run.table["method"]])
+    table = table.reindex(columns=["method", "estimand"] + TABLE_COLUMNS + ["computed_on"])
+    if not len(run.notes):
+        errors = sorted({str(e) for e in table["error"].fillna("") if e})
+        set_page_value(_NOTE_KEY, ("stopped", f"No method gave an estimate ({' / '.join(errors)}); the earlier "
+                                               "results are kept."))
+        return
+    set_results(ResultsBundle(data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
+                              seed=int(seed), table=table, results=dict(run.results),
+                              options={m: dict(used[m]) for m in methods}, scale_notes=dict(run.notes),
+                              frame=run.frame))
+    set_page_value(_NOTE_KEY, ("done", f"Done: {len(run.notes)} of {len(methods)} method(s) gave an estimate on "
+                                       f"the {dataset.n_rows:,}-row table."))
+
+
 def _progress_text(run: RunRef, status: JobStatus) -> tuple[float, str]:
     total = len(run.methods)
     done = sum(1 for m in run.methods if m in status.outcomes or m not in status.methods)
@@ -157,7 +183,13 @@ def _progress_text(run: RunRef, status: JobStatus) -> tuple[float, str]:
         return done / total, (f"Waiting for a free worker ({ahead} run(s) of other analyses ahead); "
                               "you can keep working meanwhile...")
     current = cc.get_method(status.current).label if status.current else "the next method"
-    return done / total, f"Running {current} ({min(done + 1, total)} of {total}) in the background..."
+    text = f"Running {current} ({min(done + 1, total)} of {total}) in the background..."
+    if status.tasks is not None and status.tasks[1] > 1:  # fed by the fan-out's completed tasks
+        tasks_done, tasks_total = status.tasks
+        where = " on the cluster" if status.backend else ""
+        text += f" {tasks_done:,} of {tasks_total:,} replicates or repeats done{where}."
+        return (done + tasks_done / tasks_total) / total, text
+    return done / total, text
 
 
 @st.fragment(run_every=POLL_SECONDS)

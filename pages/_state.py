@@ -39,6 +39,7 @@ inputs the value was computed from):
 ``"_diag_figures"``       Diagnostics: the charts of a results bundle, by (method, chart, covariate)
 ``"_data_described"``     Data: the column description of a table
 ``"_data_sheet_names"``   Data: the sheet names of an uploaded workbook, by file id
+``"_data_table_profile"`` Data: (DuckDB profile, preview) of a table opened by path, by data version
 ========================  ====================================================
 
 ``st.cache_data`` is used only for pure loaders of bundled data (the same for
@@ -158,9 +159,14 @@ class Dataset:
         Increases by one every time a new table is loaded in this session;
         results remember the version they were computed on.
     source : str
-        ``"upload"``, ``"sample"`` or ``"restore"``.
+        ``"upload"``, ``"sample"``, ``"restore"``, ``"path"`` (a file under the data folder, loaded into
+        memory) or ``"large"`` (a file under the data folder kept on disk: see ``table``).
     sample_id : str or None
         The bundled sample's id when ``source == "sample"``.
+    table : causal_core.outofcore.TableSource or None
+        For ``source == "large"``: the table on disk, which the Estimate page runs through
+        :func:`causal_core.outofcore.large_run.run_large`; ``df`` is then only a seeded sample of it
+        (:func:`~causal_core.outofcore.large_run.roles_frame`) for choosing roles and exploring.
     """
 
     name: str
@@ -168,6 +174,12 @@ class Dataset:
     version: int
     source: str
     sample_id: str | None = None
+    table: Any = None
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the whole table (of the file on disk for a large table)."""
+        return int(self.table.n_rows) if self.table is not None else int(self.df.shape[0])
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,12 @@ class ResultsBundle:
         Method id -> :class:`causal_core.EstimateResult` for the methods that ran.
     options : dict
         Method id -> the keyword options used.
+    scale_notes : dict
+        For a table kept on disk: method id -> "Streamed over all M rows..." or "Estimated on a sample of N
+        of M rows..." (empty for an in-memory table).
+    frame : DataFrame or None
+        For a table kept on disk: the seeded sample the sampled methods ran on (their ``row_index`` points
+        into it); the Diagnostics and Report pages use it instead of the dataset's frame.
     """
 
     data_version: int
@@ -201,6 +219,8 @@ class ResultsBundle:
     table: pd.DataFrame = field(repr=False)
     results: dict[str, cc.EstimateResult] = field(repr=False)
     options: dict[str, dict[str, Any]]
+    scale_notes: dict[str, str] = field(default_factory=dict)
+    frame: pd.DataFrame | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -226,7 +246,7 @@ def get_dataset() -> Dataset | None:
     return st.session_state.get("dataset")
 
 
-def set_dataset(df: pd.DataFrame, name: str, source: str, sample_id: str | None = None) -> Dataset:
+def set_dataset(df: pd.DataFrame, name: str, source: str, sample_id: str | None = None, table: Any = None) -> Dataset:
     """Load a new table: bump the version and keep the roles only if all their columns still exist.
 
     Results computed on the previous table are kept (so pages can say they are
@@ -236,7 +256,7 @@ def set_dataset(df: pd.DataFrame, name: str, source: str, sample_id: str | None 
     """
     previous = get_dataset()
     version = (previous.version + 1) if previous is not None else 1
-    dataset = Dataset(name=name, df=df, version=version, source=source, sample_id=sample_id)
+    dataset = Dataset(name=name, df=df, version=version, source=source, sample_id=sample_id, table=table)
     st.session_state["dataset"] = dataset
     roles = get_roles()
     if roles is not None and not set(roles.columns()) <= set(map(str, df.columns)):
@@ -341,6 +361,8 @@ def results_are_current() -> bool:
 
 CACHES = ("result_cache", "robustness", "het_cache", "_diag_prepared", "_diag_balance", "_explore_scan",
           "_report_robustness", "_report_figures", "_data_described", "_data_sheet_names")
+# issue 13: the DuckDB profile and preview of a table opened by path (by data version)
+CACHES += ("_data_table_profile",)
 # issue 15 item 6: per-results-bundle chart caches and the measured step times behind the expected-time notes
 CACHES += ("_report_step_seconds", "_diag_figures")
 PAGE_VALUES = ("het_settings", "het_last", "mix_iid_result", "mix_iid_error", "mix_latent_result", "_data_message",
@@ -488,7 +510,8 @@ def _write_state() -> None:
     dataset = get_dataset()
     state = {key: st.session_state[key] for key in _STATE_KEYS if key in st.session_state}
     state["dataset"] = None if dataset is None else {
-        "name": dataset.name, "version": dataset.version, "source": dataset.source, "sample_id": dataset.sample_id}
+        "name": dataset.name, "version": dataset.version, "source": dataset.source, "sample_id": dataset.sample_id,
+        "table": dataset.table}
     if st.session_state.get(_SAVED_KEY) == state:
         return
     _write("state", state)
@@ -500,7 +523,8 @@ def _restore(presented: str, parts: dict[str, Any]) -> None:
     meta = state.get("dataset")
     if meta is not None and "data" in parts:
         st.session_state["dataset"] = Dataset(name=meta["name"], df=parts["data"], version=int(meta["version"]),
-                                              source=meta["source"], sample_id=meta["sample_id"])
+                                              source=meta["source"], sample_id=meta["sample_id"],
+                                              table=meta.get("table"))
     for key in _STATE_KEYS:
         if key in state:
             st.session_state[key] = state[key]

@@ -62,13 +62,20 @@ def link_to(page: str, label: str, icon: str | None = None) -> None:
         st.markdown(f"Go to **{label}** in the sidebar.")
 
 
-def require_dataset() -> Dataset:
-    """The loaded dataset; otherwise say where to load one and stop the page."""
+def require_dataset(*, whole_table: bool = False) -> Dataset:
+    """The loaded dataset; otherwise say where to load one and stop the page.
+
+    For a table kept on disk, a page that works on ``dataset.df`` (``whole_table`` False) says that it sees a
+    seeded sample of the table's rows.
+    """
     dataset = get_dataset()
     if dataset is None:
         st.info("No data loaded yet. Start on the **Data** page: upload a file or pick a bundled sample.")
         link_to("pages/1_Data.py", "Go to Data", icon=":material/folder_open:")
         st.stop()
+    if dataset.table is not None and not whole_table:
+        st.caption(f":material/database: The table '{dataset.name}' is kept on disk: this page works on a seeded "
+                   f"sample of {len(dataset.df):,} of its {dataset.n_rows:,} rows.")
     return dataset
 
 

@@ -280,7 +280,10 @@ def test_results_and_the_report_say_where_they_were_computed(cluster, design):
 def test_a_background_run_sends_its_fan_outs_to_the_cluster(cluster, design):
     from causal_core.compute.jobs import JobRunner
 
+    from sklearn.linear_model import LinearRegression
+
     df, roles = design
+    client = backend_module.cluster_client()
     runner = JobRunner(max_workers=1, abandon_after=600)
     try:
         job_id = runner.submit(df, roles, ["ipw", "regression_adjustment"], estimand="ATE", seed=3, options={},
@@ -288,6 +291,25 @@ def test_a_background_run_sends_its_fan_outs_to_the_cluster(cluster, design):
         status = runner.wait(job_id, timeout=180)
         bad = runner.submit(df, roles, ["ipw"], estimand="ATE", seed=3, options={}, backend="tcp://nowhere")
         refused = runner.wait(bad, timeout=180)
+        # a long bootstrap on the cluster: its progress (fed by completed tasks) is on the status, and Cancel
+        # stops its futures there
+        long_id = runner.submit(df, roles, ["regression_adjustment"], estimand="ATE", seed=3,
+                                options={"regression_adjustment": {"outcome_model": LinearRegression(),
+                                                                   "n_boot": 2000}},
+                                backend=cluster.address)
+        deadline = time.monotonic() + 120
+        running = runner.status(long_id)
+        while running.tasks is None and not running.finished:
+            assert time.monotonic() < deadline, "no task progress within 120 s"
+            time.sleep(0.05)
+            running = runner.status(long_id)
+        assert not running.finished, running
+        assert running.tasks[1] == 2000 and 0 < running.tasks[0] < 2000 and running.backend == cluster.address
+        assert runner.cancel(long_id, reason="test").state == "cancelled"
+        deadline = time.monotonic() + 20
+        while client.run_on_scheduler(_scheduler_task_count) > 0:
+            assert time.monotonic() < deadline, "the cancelled run's futures stayed on the cluster"
+            time.sleep(0.1)
     finally:
         runner.shutdown()
     assert status.state == "done", status
@@ -323,3 +345,96 @@ def test_the_compute_setting_in_the_app_reports_a_bad_address_and_keeps_the_back
         assert not at.exception
         assert any("127.0.0.1:9" in e.value for e in at.error), [e.value for e in at.error]
         assert cc.current_backend().kind == "serial"
+
+
+def _scheduler_task_count(dask_scheduler=None) -> int:
+    return len(dask_scheduler.tasks)
+
+
+def _slow_first(i: int) -> int:
+    time.sleep(0.02)
+    return i * i
+
+
+def _first_waits_for(flag: str):
+    """Item 0 finishes only once the driver has been told of another item's completion (or after 60 s)."""
+    def task(i: int) -> tuple[int, bool]:
+        if i == 0:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(flag) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return i, os.path.exists(flag)
+        return i * i, True
+    return task
+
+
+def test_progress_is_told_as_tasks_complete_and_results_stay_in_item_order(cluster, tmp_path):
+    flag = str(tmp_path / "told")
+    told, heard = [], []
+
+    def progress(done: int, total: int) -> None:
+        told.append((done, total))
+        open(flag, "w").close()
+
+    with backend_module.progress_listener(lambda done, total: heard.append((done, total))):
+        got = backend_module.map_tasks(_first_waits_for(flag), range(8), chunk_size=1, progress=progress)
+    # item 0 finished only after progress was told of a later item (completion order), yet the results come in
+    # item order
+    assert got == [(0, True)] + [(i * i, True) for i in range(1, 8)]
+    assert told == [(d, 8) for d in range(1, 9)] == heard
+
+
+def test_a_broken_progress_listener_changes_nothing(cluster):
+    def broken(done, total):
+        raise RuntimeError("listener")
+
+    with backend_module.progress_listener(broken):
+        assert backend_module.map_tasks(_slow_first, range(1, 5)) == [1, 4, 9, 16]
+
+
+def test_the_local_cluster_serves_its_dashboard_on_127_0_0_1(cluster):
+    import urllib.request
+
+    assert cluster.dashboard is not None and cluster.dashboard.startswith("http://127.0.0.1:"), cluster.dashboard
+    with urllib.request.urlopen(cluster.dashboard, timeout=20) as response:
+        assert response.status == 200
+
+
+class _Stop(BaseException):
+    """What SIGTERM raises in a cancelled background run."""
+
+
+def _sleeper(i: int) -> int:
+    time.sleep(0.5)
+    return i
+
+
+def test_a_fan_out_stopped_midway_cancels_its_futures(cluster):
+    client = backend_module.cluster_client()
+
+    def stop(done: int, total: int) -> None:
+        raise _Stop()
+
+    start = time.monotonic()
+    with pytest.raises(_Stop):
+        backend_module.map_tasks(_sleeper, range(40), chunk_size=1, progress=stop)  # 10 s of work on 2 workers
+    deadline = time.monotonic() + 5
+    while client.run_on_scheduler(_scheduler_task_count) > 0:
+        assert time.monotonic() < deadline, "the stopped fan-out's futures stayed on the cluster"
+        time.sleep(0.05)
+    assert time.monotonic() - start < 9  # the remaining tasks were cancelled, not run
+
+
+def test_the_compute_setting_links_the_local_clusters_dashboard(cluster):
+    from streamlit.testing.v1 import AppTest
+
+    def sidebar():
+        from pages._compute import render_compute_setting
+
+        render_compute_setting()
+
+    at = AppTest.from_function(sidebar, default_timeout=60).run()
+    assert not at.exception
+    links = [element.proto.url for element in at.get("link_button")]
+    assert links == [cluster.dashboard], links
+    assert any("127.0.0.1 only" in c.value for c in at.sidebar.caption)

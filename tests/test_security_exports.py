@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tokenize
+import types
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -550,3 +551,34 @@ def test_named_figure_slug_is_file_name_safe():
     figure = NamedFigure("weights_" + "../" + LINK, "title", go.Figure())
     assert re.fullmatch(r"[A-Za-z0-9_-]+", figure.slug)
     assert NamedFigure("love_plot", "t", go.Figure()).slug == "love_plot"
+
+
+@pytest.mark.parametrize("payload", SCRIPT_PAYLOADS + HTML_PAYLOADS)
+def test_script_writes_a_hostile_cluster_address_only_as_a_literal(frame, payload):
+    spec = AnalysisSpec.from_data(frame, data_name="d", roles=HOSTILE_ROLES, estimand="ATE",
+                                  methods=["difference_in_means"])
+    address = "tcp://" + payload
+    script = reproduction_script(spec, "data.csv", compute={"backend": "cluster", "address": address,
+                                                            "n_workers": 2})
+    _check_payloads_are_string_constants(script, [payload])
+    calls = [node for node in ast.walk(ast.parse(script)) if isinstance(node, ast.Call)
+             and ast.unparse(node.func) == "cc.set_backend"]
+    assert len(calls) == 1 and ast.literal_eval(calls[0].args[0]) == address
+
+
+def test_script_sets_the_local_backend_and_nothing_for_a_serial_run(frame):
+    from causal_core.report.script import analysis_compute
+
+    spec = AnalysisSpec.from_data(frame, data_name="d", roles=HOSTILE_ROLES, estimand="ATE",
+                                  methods=["difference_in_means"])
+    local = reproduction_script(spec, "data.csv", compute={"backend": "local", "address": "tcp://127.0.0.1:1",
+                                                           "n_workers": 3})
+    assert "\ncc.set_backend('local', n_workers=3)\n" in local
+    assert "set_backend" not in reproduction_script(spec, "data.csv", compute={"backend": "serial"})
+    assert "set_backend" not in reproduction_script(spec, "data.csv")
+    with pytest.raises(cc.CausalInputError, match="'compute.n_workers' must be a positive integer"):
+        reproduction_script(spec, "data.csv", compute={"backend": "local", "n_workers": "3; import os"})
+    results = {"a": types.SimpleNamespace(compute={"backend": "serial"}),
+               "b": types.SimpleNamespace(compute={"backend": "local", "n_workers": 2})}
+    assert analysis_compute(results) == {"backend": "local", "n_workers": 2}
+    assert analysis_compute({"a": results["a"]}) is None

@@ -41,7 +41,7 @@ from causal_core.compute.main_guard import main_script_hidden
 from causal_core.core.errors import CausalInputError
 
 __all__ = ["BackendInfo", "describe_compute", "set_backend", "backend", "current_backend", "map_tasks", "package_versions",
-           "version_differences", "cluster_client", "cluster_report", "VERSIONED_PACKAGES"]
+           "version_differences", "cluster_client", "cluster_report", "progress_listener", "VERSIONED_PACKAGES"]
 
 #: Packages whose versions decide the numbers; a cluster must run the driver's versions of all of them.
 VERSIONED_PACKAGES = ("causal_core", "numpy", "scipy", "pandas", "scikit-learn", "python")
@@ -176,8 +176,18 @@ def _connect(spec: str, n_workers: int | None, threads_per_worker: int, timeout:
         if cluster is not None:
             cluster.close()
         raise
-    dashboard = client.dashboard_link if kind == "cluster" else None
+    dashboard = _dashboard_link(client)
     return _Active(BackendInfo(kind, address, n, threads, versions, dashboard), client, cluster)
+
+
+def _dashboard_link(client: Any) -> str | None:
+    """The scheduler's dashboard address, or None when it runs none (it needs ``bokeh``, or was turned off)."""
+    try:
+        if "dashboard" not in client.scheduler_info(n_workers=0).get("services", {}):
+            return None
+        return client.dashboard_link or None
+    except Exception:  # a scheduler that does not say: no link rather than a broken one
+        return None
 
 
 def _check_spec(spec: Any, n_workers: Any, threads_per_worker: Any) -> None:
@@ -269,6 +279,33 @@ def cluster_report() -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=columns)
 
 
+_listeners: list[Callable[[int, int], None]] = []
+
+
+@contextmanager
+def progress_listener(listener: Callable[[int, int], None]) -> Iterator[None]:
+    """Inside the block, ``listener(done, total)`` hears the progress of every fan-out (a background run's panel).
+
+    It is called as tasks complete, in completion order on a cluster; what it
+    raises is ignored, so a broken listener never changes a result.
+    """
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def _tell(progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+    for listener in list(_listeners):
+        try:
+            listener(done, total)
+        except Exception:
+            pass
+
+
 def _aligned(value: Any) -> Any:
     """``value`` with every float array in it aligned, so the driver's sums are the serial run's sums."""
     if isinstance(value, np.ndarray):
@@ -315,7 +352,9 @@ def map_tasks(task: Callable[[Any], Any], items: Sequence[Any], *, n_jobs: int =
 
     ``n_jobs`` > 1 (or -1) uses joblib's local processes when no Dask backend
     is active (the methods' own parallel option); a Dask backend ignores it.
-    ``progress(done, total)`` is called as results arrive, in item order.
+    ``progress(done, total)`` is called as items complete: in item order here, in completion order on a
+    cluster (the results are still returned, and reduced, in item order); a
+    :func:`progress_listener` hears it too.
     On a cluster, items go in tasks of ``chunk_size`` (default: about
     :data:`TASKS_PER_WORKER` tasks per worker). An exception raised by ``task`` propagates (callers guard what may fail).
     """
@@ -327,8 +366,7 @@ def map_tasks(task: Callable[[Any], Any], items: Sequence[Any], *, n_jobs: int =
             out = []
             for i, item in enumerate(items):
                 out.append(task(item))
-                if progress is not None:
-                    progress(i + 1, total)
+                _tell(progress, i + 1, total)
             return out
         from joblib import Parallel, delayed
 
@@ -336,14 +374,16 @@ def map_tasks(task: Callable[[Any], Any], items: Sequence[Any], *, n_jobs: int =
         for i, value in enumerate(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
                 delayed(task)(item) for item in items)):
             out.append(value)
-            if progress is not None:
-                progress(i + 1, total)
+            _tell(progress, i + 1, total)
         return out
     return _map_on_cluster(active.client, task, items, active.info.n_workers, progress, chunk_size)
 
 
 def _map_on_cluster(client: Any, task: Callable[[Any], Any], items: list, n_workers: int,
                     progress: Callable[[int, int], None] | None, chunk_size: int | None) -> list:
+    """Run the chunks on the cluster; progress is told as tasks complete, the results are kept in item order."""
+    from distributed import as_completed
+
     chunks = _chunks(items, n_workers, chunk_size)
     results: list[list | None] = [None] * len(chunks)
     pending = list(range(len(chunks)))
@@ -351,24 +391,26 @@ def _map_on_cluster(client: Any, task: Callable[[Any], Any], items: list, n_work
     for attempt in range(MAX_RESUBMITS + 1):
         payload = client.scatter(_Payload(task), hash=False)
         futures = {k: client.submit(_run_chunk, chunks[k], payload, pure=False) for k in pending}
+        chunk_of = {future.key: k for k, future in futures.items()}
         lost = []
         try:
-            for k in pending:
+            for future in as_completed(list(futures.values()), loop=client.loop):  # completion order: progress as tasks finish
+                k = chunk_of[future.key]
                 try:
-                    results[k] = _aligned(futures[k].result())
+                    value = future.result()
                 except Exception as exc:
                     if attempt < MAX_RESUBMITS and _lost(exc):
                         lost.append(k)
                         continue
                     raise
+                results[k] = _aligned(value)  # stored by position: the reduction stays in item order
                 done += len(chunks[k])
-                if progress is not None and not lost:
-                    progress(done, len(items))
-        except BaseException:
+                _tell(progress, done, len(items))
+        except BaseException:  # a failure, or a cancelled run (SIGTERM of a background run): stop its futures
             client.cancel(list(futures.values()) + [payload])
             raise
         client.cancel([payload])
         if not lost:
             break
-        pending = lost
+        pending = sorted(lost)
     return [value for chunk in results for value in chunk]

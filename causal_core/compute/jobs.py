@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import secrets
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ FINISHED_STATES = ("done", "cancelled", "failed")
 WORKER_PRELOAD = ("causal_core", "causal_core.estimators", "causal_core.nuisance.features", "causal_core.inference",
                   "sklearn.linear_model", "sklearn.ensemble", "statsmodels.api", "linearmodels")
 Outcome = EstimateResult | str
+#: Seconds between two progress messages of a run's fan-outs.
+PROGRESS_INTERVAL = 0.2
+#: Seconds a cancelled run on a cluster gets to cancel its futures before its process is killed.
+CANCEL_GRACE = 3.0
 
 
 def default_max_workers() -> int:
@@ -86,6 +91,14 @@ def run_methods(
     return outcomes
 
 
+class _RunCancelled(BaseException):
+    """Raised in a background run's main thread by SIGTERM (Cancel), so the fan-out cancels its futures."""
+
+
+def _stop_on_sigterm(signum, frame) -> None:
+    raise _RunCancelled()
+
+
 def _worker(connection: Connection, df, roles, methods, estimand, seed, options, threads: int,
             backend: str | None = None) -> None:
     """Body of a worker process: run the methods and send each event through ``connection``.
@@ -108,6 +121,9 @@ def _worker(connection: Connection, df, roles, methods, estimand, seed, options,
             connection.send((event, method, f"Unexpected failure (the result could not be sent back: {exc})."))
 
     if backend is not None:
+        # Cancel sends SIGTERM first: the fan-out then stops its futures on the cluster (map_tasks cancels them
+        # on the way out) before the process ends; the runner kills the process if it does not end soon.
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             from causal_core.compute.backend import set_backend
 
@@ -118,7 +134,22 @@ def _worker(connection: Connection, df, roles, methods, estimand, seed, options,
             connection.send(("end", "", None))
             connection.close()
             return
-    run_methods(df, roles, methods, estimand=estimand, seed=seed, options=options, report=report)
+    from causal_core.compute.backend import progress_listener
+
+    last_sent = [0.0]
+
+    def tasks_progress(done: int, total: int) -> None:  # at most a few messages a second, and always the last
+        now = time.monotonic()
+        if done == total or now - last_sent[0] >= PROGRESS_INTERVAL:
+            last_sent[0] = now
+            connection.send(("progress", "", (int(done), int(total))))
+
+    try:
+        with progress_listener(tasks_progress):
+            run_methods(df, roles, methods, estimand=estimand, seed=seed, options=options, report=report)
+    except _RunCancelled:  # Cancel: the fan-out has cancelled its futures; end without a traceback
+        connection.close()
+        return
     connection.send(("end", "", None))
     connection.close()
 
@@ -144,6 +175,10 @@ class JobStatus:
         Why the run was cancelled or failed ("" otherwise).
     waiting_for : int
         How many runs started earlier are still waiting for a worker or computing, while queued.
+    tasks : tuple of int or None
+        ``(done, total)`` of the fan-out running now (bootstrap replicates, ...), from its completed tasks.
+    backend : str or None
+        The scheduler address the run sends its fan-outs to, or None.
     """
 
     job_id: str
@@ -154,6 +189,8 @@ class JobStatus:
     pid: int | None = None
     message: str = ""
     waiting_for: int = 0
+    tasks: tuple[int, int] | None = None
+    backend: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -177,6 +214,8 @@ class _Job:
     connection: Connection | None = None
     last_seen: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
+    tasks: tuple[int, int] | None = None
+    backend: str | None = None
 
 
 class JobRunner:
@@ -228,7 +267,8 @@ class JobRunner:
             raise ValueError("A job needs at least one method; got none.")
         options = {m: dict((options or {}).get(m, {})) for m in methods}
         job = _Job(job_id=secrets.token_urlsafe(16), methods=tuple(methods),
-                   arguments=(df, roles, list(methods), str(estimand), int(seed), options, self.threads, backend))
+                   arguments=(df, roles, list(methods), str(estimand), int(seed), options, self.threads, backend),
+                   backend=backend)
         with self._lock:
             if self._closed:
                 raise RuntimeError("This JobRunner has been shut down; create a new one.")
@@ -295,7 +335,7 @@ class JobRunner:
                               if self._jobs[other].state in ("queued", "running"))
         return JobStatus(job_id=job.job_id, state=job.state, methods=job.methods, outcomes=dict(job.outcomes),
                          current=job.current, pid=job.process.pid if job.state == "running" else None,
-                         message=job.message, waiting_for=waiting_for)
+                         message=job.message, waiting_for=waiting_for, tasks=job.tasks, backend=job.backend)
 
     def _start_queued(self) -> None:
         """Start waiting runs while workers are free (lock held)."""
@@ -333,10 +373,12 @@ class JobRunner:
             while connection.poll():
                 event, method, outcome = connection.recv()
                 if event == "start":
-                    job.current = method
+                    job.current, job.tasks = method, None
+                elif event == "progress":
+                    job.tasks = outcome
                 elif event == "done":
                     job.outcomes[method] = outcome
-                    job.current = None
+                    job.current, job.tasks = None, None
                 elif event == "end":
                     ended = True
         except (EOFError, OSError):
@@ -346,7 +388,11 @@ class JobRunner:
     def _stop(self, job: _Job, state: str, message: str) -> None:
         """Kill the worker (if any), keep what it finished, and mark the run (lock held)."""
         if job.process is not None and job.process.is_alive():
-            job.process.kill()
+            if job.backend is not None:  # let it cancel its futures on the cluster first
+                job.process.terminate()
+                job.process.join(timeout=CANCEL_GRACE)
+            if job.process.is_alive():
+                job.process.kill()
         if job.process is not None:
             job.process.join(timeout=10)
         self._drain(job)

@@ -68,10 +68,12 @@ def map_partitions(source: TableSource, columns: Sequence[str], encode: Callable
                    progress: Callable[[int, int], None] | None = None) -> list:
     """``kernel(*encode(partition), *args)`` for each partition of ``source``, in partition order.
 
-    One task per partition on a Dask backend; the serial backend streams the partitions in this process.
+    One task per partition on a Dask backend; the serial backend, and a source over a Dask dataframe
+    (whose partitions Dask computes on the cluster itself), stream the partitions in this process.
     """
     columns = tuple(columns)
-    if cluster_client() is None:
+    # a Dask dataframe source is computed partition by partition by Dask itself, so it is read here
+    if cluster_client() is None or not isinstance(source, TableSource):
         total = -(-source.n_rows // int(rows))
         out = []
         for i, frame in enumerate(partitions(source, columns, rows)):

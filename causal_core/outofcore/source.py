@@ -15,7 +15,9 @@ DuckDB runs over the file in bounded memory:
   partitions by DuckDB in file order.
 
 Paths typed by a user are resolved under a configured data folder
-(:func:`resolve_under`); anything outside it is refused.
+(:func:`resolve_under`); anything outside it is refused. A Dask dataframe
+(:func:`causal_core.outofcore.dask_source.from_dask`) is read through the same
+three functions, which hand it to its own methods.
 """
 from __future__ import annotations
 
@@ -146,6 +148,8 @@ def preview(source: TableSource, n: int = 20) -> pd.DataFrame:
 
 def distinct_values(source: TableSource, column: str, limit: int = 51) -> list:
     """Distinct non-missing values of ``column`` (at most ``limit``), sorted as text."""
+    if not isinstance(source, TableSource):  # another source (a Dask dataframe) reads itself
+        return source.distinct_values(column, limit)
     _check_columns(source, [column])
     con = _connect()
     try:
@@ -163,6 +167,8 @@ def sample(source: TableSource, n: int, seed: int, columns: Sequence[str] | None
     The sample is drawn with one DuckDB thread: ``REPEATABLE`` promises the same
     rows only when the scan is not split over threads.
     """
+    if not isinstance(source, TableSource):  # another source (a Dask dataframe) draws its own seeded sample
+        return source.sample(n, seed, columns)
     columns = list(columns) if columns is not None else list(source.columns)
     _check_columns(source, columns)
     if n >= source.n_rows:
@@ -254,6 +260,9 @@ def partitions(source: TableSource, columns: Sequence[str], rows: int = DEFAULT_
     :func:`read_partition` (as a cluster worker reads them), a CSV is streamed
     through one DuckDB scan and cut at the same row numbers.
     """
+    if not isinstance(source, TableSource):  # another source (a Dask dataframe) cuts its own, in its order
+        yield from source.partitions(columns, rows)
+        return
     _check_columns(source, columns)
     if source.kind == "parquet":
         for part in partition_plan(source, rows):

@@ -28,7 +28,7 @@ from causal_core.report.named_figure import NamedFigure
 from causal_core.report.reference_effect import ReferenceEffect, reference_effect
 from causal_core.report.robustness import report_robustness, robustness_figures, sensitivity_table
 from causal_core.report.robustness_settings import MethodLabSettings, RefutationSettings, method_lab_settings, refutation_settings
-from causal_core.report.script import reproduction_script
+from causal_core.report.script import analysis_compute, reproduction_script
 from causal_core.report.static_export import (
     StaticExportError,
     figure_to_html,
@@ -68,6 +68,7 @@ __all__ = [
     "figures_to_images",
     "load_analysis",
     "reference_effect",
+    "analysis_compute",
     "reproduction_script",
     "results_table_csv",
     "results_table_xlsx",

@@ -19,13 +19,14 @@ import math
 import os
 import pprint
 from pathlib import PurePath
+from typing import Any, Mapping
 
 from causal_core.core.errors import CausalInputError
 from causal_core.core.roles import Roles
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS
 from causal_core.report.analysis_file import AnalysisSpec
 
-__all__ = ["reproduction_script", "PRINTED_COLUMNS", "REFUTATION_COLUMNS", "LAB_COLUMNS"]
+__all__ = ["reproduction_script", "analysis_compute", "PRINTED_COLUMNS", "REFUTATION_COLUMNS", "LAB_COLUMNS"]
 
 #: Columns of the results table the script prints, in order.
 PRINTED_COLUMNS = ("method", "estimand", "estimate", "std_error", "ci_low", "ci_high", "n_used")
@@ -203,7 +204,42 @@ def _robustness_lines(spec: AnalysisSpec) -> list[str]:
     return lines
 
 
-def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.PathLike[str]) -> str:
+def analysis_compute(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where a run's results were computed (the first result's ``compute`` that is not serial), or None."""
+    for result in results.values():
+        compute = dict(getattr(result, "compute", None) or {})
+        if compute.get("backend", "serial") != "serial":
+            return compute
+    return None
+
+
+def _backend_lines(compute: Mapping[str, Any] | None) -> list[str]:
+    """The ``cc.set_backend(...)`` line of an analysis that ran on a Dask cluster (none for a serial run).
+
+    The address comes from the analyst (or the cluster), so it is written only as a ``repr`` literal in code
+    position; the comment above it is fixed text.
+    """
+    kind = (compute or {}).get("backend", "serial")
+    if kind in (None, "serial"):
+        return []
+    if kind == "local":
+        n_workers = (compute or {}).get("n_workers")
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise CausalInputError(f"The analysis field 'compute.n_workers' must be a positive integer; got "
+                                   f"{n_workers!r}.")
+        return ["# The analysis ran on a local Dask cluster; the numbers are the same serially (remove the line).",
+                f"cc.set_backend('local', n_workers={int(n_workers)})", ""]
+    if kind == "cluster":
+        address = _plain((compute or {}).get("address"), "compute.address")
+        if not isinstance(address, str) or not address:
+            raise CausalInputError("The analysis field 'compute.address' must be the scheduler's address as text.")
+        return ["# The analysis ran on an existing Dask cluster; the numbers are the same serially (remove the line).",
+                f"cc.set_backend({_literal_one_line(address)})", ""]
+    raise CausalInputError(f"The analysis field 'compute.backend' is {kind!r}; it must be serial, local or cluster.")
+
+
+def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.PathLike[str], *,
+                        compute: Mapping[str, Any] | None = None) -> str:
     """Python source of a script that repeats the analysis and prints its results table.
 
     Parameters
@@ -215,6 +251,10 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         (CSV/TSV, Excel, Parquet; a relative path is looked up beside the
         script), read exactly as the app reads an upload, or the id of a bundled
         sample (see :func:`causal_core.datasets.samples.list_samples`).
+    compute : mapping, optional
+        Where the analysis ran: an :attr:`EstimateResult.compute` (``backend``, ``address``,
+        ``n_workers``). On a Dask cluster the script sets the same backend
+        (``cc.set_backend("local", n_workers=N)`` or the scheduler's address) before running the methods.
 
     Returns
     -------
@@ -271,6 +311,7 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
         '        sys.exit("causal_core is not importable: run this script from the workbench repository root.")',
         "from causal_core.report.robustness import sensitivity_table",
         "",
+        *_backend_lines(compute),
         'pd.set_option("display.width", 250)',
         'pd.set_option("display.max_columns", None)',
         "",
