@@ -162,8 +162,8 @@ def auto_basis_candidates(X: np.ndarray, names: Sequence[str], *, max_terms: int
 
     1. ``means``: the covariates as they are;
     2. ``+ logs``: also logs of the skewed non-negative columns (only when there are any);
-    3. ``+ squares``: also squares of every non-binary column, logs included;
-    4. ``+ interactions``: also every pairwise product of those columns.
+    3. ``+ interactions``: also every pairwise product of those columns, logs included;
+    4. ``+ squares``: also the square of every non-binary one of them.
 
     Each basis contains the one before it, so balancing a richer one also
     balances every poorer one. A basis with more than ``max_terms`` columns is
@@ -178,20 +178,20 @@ def auto_basis_candidates(X: np.ndarray, names: Sequence[str], *, max_terms: int
     base_names = names + log_names
     if log_blocks:
         candidates.append(CandidateBasis("means + logs", *_dedupe(base, base_names, p)))
-    square_blocks = [base[:, j:j + 1] ** 2 for j in range(base.shape[1]) if not _is_binary(base[:, j])]
-    square_names = [f"{base_names[j]}^2" for j in range(base.shape[1]) if not _is_binary(base[:, j])]
-    prefix = "means + logs" if log_blocks else "means"
-    squared = np.hstack([base, *square_blocks]) if square_blocks else base
-    squared_names = base_names + square_names
-    if square_blocks:
-        candidates.append(CandidateBasis(f"{prefix} + squares", *_dedupe(squared, squared_names, p)))
     pairs = [(j, k) for j in range(base.shape[1]) for k in range(j + 1, base.shape[1])]
+    prefix = "means + logs" if log_blocks else "means"
+    with_products, product_names = base, list(base_names)
     if pairs:
         products = np.hstack([base[:, j:j + 1] * base[:, k:k + 1] for j, k in pairs])
-        full = np.hstack([squared, products])
-        full_names = squared_names + [f"{base_names[j]}*{base_names[k]}" for j, k in pairs]
-        label = f"{prefix} + squares + interactions" if square_blocks else f"{prefix} + interactions"
-        candidates.append(CandidateBasis(label, *_dedupe(full, full_names, p)))
+        with_products = np.hstack([base, products])
+        product_names = base_names + [f"{base_names[j]}*{base_names[k]}" for j, k in pairs]
+        candidates.append(CandidateBasis(f"{prefix} + interactions", *_dedupe(with_products, product_names, p)))
+    square_blocks = [base[:, j:j + 1] ** 2 for j in range(base.shape[1]) if not _is_binary(base[:, j])]
+    square_names = [f"{base_names[j]}^2" for j in range(base.shape[1]) if not _is_binary(base[:, j])]
+    if square_blocks:
+        full = np.hstack([with_products, *square_blocks])
+        label = f"{prefix} + interactions + squares" if pairs else f"{prefix} + squares"
+        candidates.append(CandidateBasis(label, *_dedupe(full, product_names + square_names, p)))
     kept: list[CandidateBasis] = []
     for candidate in candidates:
         if candidate.X.shape[1] > max_terms and kept:

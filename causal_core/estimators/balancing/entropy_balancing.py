@@ -28,7 +28,7 @@ SOLVERS = ("newton", "cvxpy")
 BASES = ("moments", "auto")
 MAX_NAMED = 5
 #: ``basis="auto"`` keeps a richer basis only while every reweighted arm keeps this share of the means basis's ESS.
-AUTO_ESS_SHARE = 0.5
+AUTO_ESS_SHARE = 0.3
 #: ``basis="auto"`` considers a basis only while it has at most one term per this many rows of the smaller arm.
 AUTO_ROWS_PER_TERM = 10
 #: Relaxed-dual penalties tried, smallest first, when even the means cannot be balanced exactly.
@@ -55,11 +55,20 @@ def _named(names: list[str]) -> str:
     return shown + (f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else "")
 
 
-def _infeasible(names: list[str], arm_label: str, target_label: str) -> CausalInputError:
-    return CausalInputError(
+class BalanceInfeasible(CausalInputError):
+    """Exact balance is impossible: the target lies outside the convex hull; ``columns`` names the terms at fault."""
+
+    def __init__(self, message: str, columns: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.columns = columns
+
+
+def _infeasible(names: list[str], arm_label: str, target_label: str) -> BalanceInfeasible:
+    return BalanceInfeasible(
         f"Entropy balancing cannot reweight the {arm_label} to the {target_label} of {_named(names)}: "
         f"the target lies outside the convex hull of the {arm_label}; drop or coarsen these covariates, "
-        "lower 'moments', restrict the sample or use basis='auto' (which balances approximately when it must)."
+        "lower 'moments', restrict the sample or use basis='auto' (which balances approximately when it must).",
+        tuple(names),
     )
 
 
@@ -208,13 +217,15 @@ def _fit_arms(
     max_iter: int,
     tol: float,
     relax: bool,
+    ess_floor: dict[str, float] | None = None,
 ) -> list[_ArmFit]:
     """Entropy-balance every arm the estimand reweights on the columns ``X``.
 
     Raises :class:`CausalInputError` when exact balance is infeasible, unless
     ``relax``: then that arm takes the relaxed dual with the smallest penalty
     of ``RELAXED_PENALTIES`` that converges with effective sample size at least
-    ``CONCENTRATED_SHARE`` of the arm's rows (the largest penalty otherwise).
+    ``ess_floor[arm]`` (default ``CONCENTRATED_SHARE`` of the arm's rows; the
+    largest penalty when none does).
     """
     treated = data.treated
     scale = pooled_scale(X, treated)
@@ -234,10 +245,10 @@ def _fit_arms(
         except CausalInputError:
             if not relax:
                 raise
-        n_arm = int(mask.sum())
+        floor = (ess_floor or {}).get(arm_name, CONCENTRATED_SHARE * int(mask.sum()))
         for penalty in RELAXED_PENALTIES:
             fit = entropy_balancing_weights(X[mask], target, scale, penalty=penalty, **common)
-            if fit.solution.converged and kish_ess(fit.weights) >= CONCENTRATED_SHARE * n_arm:
+            if fit.solution.converged and kish_ess(fit.weights) >= floor:
                 break
         fits.append(_ArmFit(arm_name, mask, fit, penalty))
     return fits
@@ -262,9 +273,13 @@ def _auto_fit(
     Rungs (:func:`~causal_core.nuisance.features.auto_basis_candidates`) are
     tried poorest first; a richer rung is kept when exact balance is feasible,
     the dual converges and, in every reweighted arm, the effective sample size
-    stays at least ``AUTO_ESS_SHARE`` of the one on the means. The first rung
-    that fails stops the climb (richer rungs contain it). The means rung never
-    refuses: where it is infeasible it is balanced approximately (relaxed dual).
+    stays at least ``AUTO_ESS_SHARE`` of the one on the means (a variance
+    criterion: the weighted means' variance grows at most about 1 /
+    ``AUTO_ESS_SHARE``-fold). New terms that the infeasibility test names are
+    left out of their rung (and of the richer ones) and the rung retried. The
+    first rung that fails stops the climb (richer rungs contain it). The means
+    rung never refuses: where it is infeasible it is balanced approximately
+    (relaxed dual).
     Returns the chosen basis, its fits, what happened to each rung, and warnings.
     """
     smallest_arm = min(int(data.treated.sum()), int((~data.treated).sum()))
@@ -285,15 +300,16 @@ def _auto_fit(
             )
         return chosen, fits, outcome, warnings
     outcome[chosen.label] = "chosen"
+    dropped: list[str] = []
     for candidate in candidates[1:]:
-        try:
-            trial = _fit_arms(candidate.X, candidate.names, data, estimand, solver=solver, max_iter=max_iter, tol=tol,
-                              relax=False)
-        except CausalInputError:
+        candidate = _without(candidate, dropped)
+        trial, newly_dropped = _fit_dropping(candidate, chosen.names, data, estimand,
+                                             solver=solver, max_iter=max_iter, tol=tol)
+        if trial is None:
             outcome[candidate.label] = "infeasible (target outside the convex hull)"
             warnings.append(
-                f"Exact balance on the basis '{candidate.label}' is infeasible (the target lies outside the convex hull "
-                f"of the reweighted rows), so basis 'auto' kept the richest feasible basis '{chosen.label}'."
+                f"Exact balance on the basis '{candidate.label}' is infeasible (the target lies outside the convex "
+                f"hull of the reweighted rows), so basis 'auto' kept the richest feasible basis '{chosen.label}'."
             )
             break
         if not all(arm.fit.solution.converged for arm in trial):
@@ -304,10 +320,57 @@ def _auto_fit(
             outcome[candidate.label] = (f"effective sample size {min(shares):.2f} of the means basis's, "
                                         f"below {AUTO_ESS_SHARE:g}")
             break
+        if newly_dropped:
+            dropped.extend(newly_dropped)
+            candidate = _without(candidate, newly_dropped)
+            warnings.append(
+                f"Exact balance of {_named(newly_dropped)} is infeasible (the target lies outside the convex hull of "
+                f"the reweighted rows), so basis 'auto' left these terms out of '{candidate.label}'."
+            )
         outcome[chosen.label] = "passed"
         outcome[candidate.label] = "chosen"
         chosen, fits = candidate, trial
     return chosen, fits, outcome, warnings
+
+
+def _without(candidate: CandidateBasis, dropped: list[str]) -> CandidateBasis:
+    """``candidate`` less the terms named in ``dropped``; its label says how many were left out."""
+    keep = [j for j, name in enumerate(candidate.names) if name not in dropped]
+    if len(keep) == len(candidate.names):
+        return candidate
+    label = candidate.label.split(" (less ")[0]
+    return CandidateBasis(f"{label} (less {len(candidate.names) - len(keep)} terms)", candidate.X[:, keep],
+                          tuple(candidate.names[j] for j in keep))
+
+
+def _fit_dropping(
+    candidate: CandidateBasis,
+    poorer: tuple[str, ...],
+    data: PreparedData,
+    estimand: str,
+    *,
+    solver: str,
+    max_iter: int,
+    tol: float,
+) -> tuple[list[_ArmFit] | None, list[str]]:
+    """Exact balance on ``candidate``, leaving out the new terms (not in ``poorer``) that make it infeasible.
+
+    Each infeasible try names the terms at fault; those among the new ones are
+    dropped and the fit retried. Returns ``(None, [])`` when a term at fault
+    belongs to the poorer basis or every new term is gone.
+    """
+    dropped: list[str] = []
+    current = candidate
+    while True:
+        try:
+            return _fit_arms(current.X, current.names, data, estimand, solver=solver, max_iter=max_iter, tol=tol,
+                             relax=False), dropped
+        except BalanceInfeasible as exc:
+            fault = [name for name in exc.columns if name not in poorer and name in current.names]
+            if not fault or len(current.names) - len(fault) <= len(poorer):
+                return None, []
+            dropped.extend(fault)
+            current = _without(candidate, dropped)
 
 
 @register(
@@ -321,9 +384,10 @@ def _auto_fit(
     options=(
         OptionSpec("basis", "choice", "moments",
                    "What to balance: 'moments' = the covariates' means and the moments/interactions chosen below; "
-                   "'auto' = the richest of means, + logs of skewed columns, + squares, + pairwise interactions that "
-                   "is feasible and keeps at least half the effective sample size of the means (approximate balance "
-                   "instead of refusing when even the means are outside the convex hull).",
+                   "'auto' = the richest of means, + logs of skewed columns, + pairwise interactions, + squares "
+                   f"whose exact balance is feasible and keeps at least {AUTO_ESS_SHARE:.0%} of the effective sample "
+                   "size of the means (infeasible new terms are left out; when even the means are outside the convex "
+                   "hull it balances them approximately instead of refusing).",
                    choices=BASES),
         OptionSpec("moments", "int", 1, "Balance means (1), also variances (2) or also skewness (3) (basis 'moments').",
                    low=1, high=3),
