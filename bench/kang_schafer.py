@@ -47,6 +47,8 @@ sys.path[:0] = [str(ROOT)]
 import causal_core as cc  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "kang_schafer.md"
+DRAWS = ROOT / "bench" / "results" / "kang_schafer_draws.jsonl"
+PEER_KEY = "peer"
 TAU = 10.0
 COVARIATES = ["x1", "x2", "x3", "x4"]
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=COVARIATES)
@@ -101,8 +103,8 @@ for key in sorted(draws.files, key=lambda k: int(k.split("_")[1])):
     x, d, y = a[:, :4], a[:, 4], a[:, 5]
     start = time.perf_counter()
     data = dml.DoubleMLData.from_arrays(x, y, d)
-    ml_g = RandomForestRegressor(n_estimators=200, min_samples_leaf=5, max_features="sqrt", random_state=seed, n_jobs=1)
-    ml_m = RandomForestClassifier(n_estimators=200, min_samples_leaf=5, max_features="sqrt", random_state=seed, n_jobs=1)
+    ml_g = RandomForestRegressor(n_estimators=200, min_samples_leaf=5, random_state=seed, n_jobs=1)
+    ml_m = RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=seed, n_jobs=1)
     np.random.seed(seed)
     model = dml.DoubleMLIRM(data, ml_g, ml_m, n_folds=5, score="ATE")
     model.fit()
@@ -114,7 +116,12 @@ print(json.dumps({"version": dml.__version__, "rows": out}))
 
 
 def run_peer(frames: dict[int, pd.DataFrame], python: str) -> tuple[str, list[dict]]:
-    """DoubleML IRM (random forests, 5 folds, default trimming 0.01) on the same draws, in ``python``."""
+    """DoubleML IRM on the same draws, in ``python``.
+
+    Nuisances: the same forests as this project's ``"random_forest"`` models
+    (200 trees, at least 5 rows a leaf, scikit-learn's other defaults), 5-fold
+    cross-fitting, DoubleML's default propensity trimming (0.01).
+    """
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "draws.npz"
         np.savez(path, **{f"seed_{seed}": df[COVARIATES + ["treat", "y"]].to_numpy(float)
@@ -124,23 +131,40 @@ def run_peer(frames: dict[int, pd.DataFrame], python: str) -> tuple[str, list[di
     return f"DoubleML {payload['version']} IRM", payload["rows"]
 
 
-def run_project(frames: dict[int, pd.DataFrame]) -> dict[str, list[dict]]:
-    rows: dict[str, list[dict]] = {label: [] for label, *_ in METHODS}
+def run_project(frames: dict[int, pd.DataFrame], labels: list[str], cache: dict[str, dict[int, dict]],
+                cache_path: Path) -> None:
+    """Each method in ``labels`` on each draw, skipping the (method, draw) pairs already in ``cache``."""
+    specs = {label: (method, options) for label, method, options, _ in METHODS}
     for seed, df in frames.items():
-        for label, method, options, _ in METHODS:
+        for label in labels:
+            if seed in cache.setdefault(label, {}):
+                continue
+            method, options = specs[label]
             start = time.perf_counter()
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     r = cc.estimate(df, ROLES, method, estimand="ATE", seed=seed, **options)
+                row = {"seed": seed, "estimate": r.estimate, "se": r.std_error, "ci_low": r.ci_low,
+                       "ci_high": r.ci_high, "seconds": time.perf_counter() - start,
+                       "basis": r.diagnostics.get("basis", "")}
             except cc.CausalInputError as exc:
-                rows[label].append({"seed": seed, "refused": str(exc), "seconds": time.perf_counter() - start})
-                continue
-            rows[label].append({"seed": seed, "estimate": r.estimate, "se": r.std_error, "ci_low": r.ci_low,
-                                "ci_high": r.ci_high, "seconds": time.perf_counter() - start,
-                                "basis": r.diagnostics.get("basis", "")})
+                row = {"seed": seed, "refused": str(exc), "seconds": time.perf_counter() - start}
+            cache[label][seed] = row
+            with cache_path.open("a") as handle:
+                handle.write(json.dumps({"label": label, "n": len(df), **row}) + "\n")
         print(f"seed {seed} done", file=sys.stderr, flush=True)
-    return rows
+
+
+def load_cache(path: Path, n: int) -> dict[str, dict[int, dict]]:
+    """Rows already computed for this ``n``: ``{label: {seed: row}}`` (the file is one JSON row a line)."""
+    cache: dict[str, dict[int, dict]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row.pop("n", n) == n:
+                cache.setdefault(row.pop("label"), {})[row["seed"]] = row
+    return cache
 
 
 def summarise(rows: list[dict]) -> dict[str, float]:
@@ -153,6 +177,7 @@ def summarise(rows: list[dict]) -> dict[str, float]:
         "sd": float(np.std(est, ddof=1)) if est.size > 1 else float("nan"),
         "coverage": float(cover.mean()) if est.size else float("nan"),
         "refused": len(rows) - len(fitted),
+        "draws": len(rows),
         "seconds": float(np.mean([r["seconds"] for r in rows])),
     }
 
@@ -168,25 +193,48 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--peer-python", default="", help="python of a virtualenv with doubleml installed")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--draws", default=str(DRAWS),
+                        help="one JSON row per (method, draw), reused by later runs (delete it to start afresh)")
+    parser.add_argument("--only", default="", help="run only the methods whose label contains this text")
+    parser.add_argument("--skip", default="", help="leave out the methods whose label contains this text")
+    parser.add_argument("--no-report", action="store_true", help="compute and store the draws, write no table")
     args = parser.parse_args()
     frames = {seed: design(args.n, seed) for seed in range(args.reps)}
-    start = time.perf_counter()
-    project = run_project(frames)
-    summaries = {label: summarise(rows) for label, rows in project.items()}
+    draws_path = Path(args.draws)
+    cache = load_cache(draws_path, args.n)
+    labels = [label for label, *_ in METHODS if args.only in label and not (args.skip and args.skip in label)]
+    if args.only == PEER_KEY:
+        labels = []
+    run_project(frames, labels, cache, draws_path)
+    if args.peer_python and (not args.only or args.only == PEER_KEY):
+        missing = {seed: df for seed, df in frames.items() if seed not in cache.get(PEER_KEY, {})}
+        if missing:
+            version, peer_rows = run_peer(missing, args.peer_python)
+            with draws_path.open("a") as handle:
+                for row in peer_rows:
+                    cache.setdefault(PEER_KEY, {})[row["seed"]] = row
+                    handle.write(json.dumps({"label": PEER_KEY, "n": args.n, "version": version, **row}) + "\n")
+    if args.no_report:
+        return
+    project = {label: [cache[label][seed] for seed in frames if seed in cache.get(label, {})]
+               for label, *_ in METHODS}
+    summaries = {label: summarise(rows) for label, rows in project.items() if rows}
     families = {label: family for label, _, _, family in METHODS}
     peer_label = ""
-    if args.peer_python:
-        peer_label, peer_rows = run_peer(frames, args.peer_python)
-        peer_label += " (random forests)"
+    peer_rows = [cache[PEER_KEY][seed] for seed in frames if seed in cache.get(PEER_KEY, {})]
+    if peer_rows:
+        peer_label = f"{peer_rows[0].get('version', 'DoubleML IRM')} (random forests)"
         summaries[peer_label] = summarise(peer_rows)
         families[peer_label] = "peer (doubly robust)"
+    counts = {label: len(rows) for label, rows in project.items()}
     reference = summaries[REFERENCE]["rmse"]
     lines = [
         "# Kang & Schafer (2007), misspecified covariates",
         "",
         f"`.venv/bin/python bench/kang_schafer.py{' --peer-python ' + args.peer_python if args.peer_python else ''}"
-        f" --reps {args.reps} --n {args.n}` ({platform.machine()}, {os.cpu_count()} cores shared, one BLAS thread;"
-        f" {time.perf_counter() - start:.0f} s in all).",
+        f" --reps {args.reps} --n {args.n}` ({platform.machine()}, {os.cpu_count()} cores shared with other jobs,"
+        f" one BLAS thread; the seconds are wall clock on that loaded machine). One row per (method, draw) is in"
+        f" `bench/results/{DRAWS.name}`.",
         "",
         f"n = {args.n}, {args.reps} seeded draws (seeds 0..{args.reps - 1}); Y = 210 + 10 T + 27.4 Z1 + 13.7 (Z2 + Z3 + Z4)"
         " + N(0, 1), so the effect is 10 for every unit; the ATE is estimated from the transformed covariates"
@@ -194,11 +242,11 @@ def main() -> None:
         " RMSE, bias, SD and coverage (of the 95% interval) are over the draws a method did not refuse;"
         f" 'ratio' is the RMSE over that of {REFERENCE} ({reference:.3f}).",
         "",
-        "| method | family | RMSE | ratio | bias | SD | coverage | refused | s per draw |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | family | draws | RMSE | ratio | bias | SD | coverage | refused | s per draw |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, s in summaries.items():
-        lines.append(f"| {label} | {families[label]} | {s['rmse']:.3f} | {s['rmse'] / reference:.2f} | "
+        lines.append(f"| {label} | {families[label]} | {s['draws']} | {s['rmse']:.3f} | {s['rmse'] / reference:.2f} | "
                      f"{s['bias']:+.3f} | {s['sd']:.3f} | {s['coverage']:.2f} | {s['refused']} | {s['seconds']:.2f} |")
     lines += ["", f"Bases chosen by basis='auto': {_bases_used(project[AUTO_LABEL])}.", ""]
     balancing = {k: v for k, v in summaries.items() if families[k] == "balancing" and v["refused"] == 0}

@@ -31,8 +31,9 @@ MAX_NAMED = 5
 AUTO_ESS_SHARE = 0.3
 #: ``basis="auto"`` considers a basis only while it has at most one term per this many rows of the smaller arm.
 AUTO_ROWS_PER_TERM = 10
-#: Relaxed-dual penalties tried, smallest first, when even the means cannot be balanced exactly.
-RELAXED_PENALTIES = (1e-3, 1e-2, 1e-1, 1.0)
+#: Range of the relaxed dual's penalty (searched by bisection) when even the means cannot be balanced exactly.
+RELAXED_PENALTIES = (1e-4, 1e2)
+RELAXED_BISECTIONS = 14
 #: Weights with a Kish ESS below this share of the arm's rows are reported as concentrated.
 CONCENTRATED_SHARE = 0.1
 
@@ -217,15 +218,13 @@ def _fit_arms(
     max_iter: int,
     tol: float,
     relax: bool,
-    ess_floor: dict[str, float] | None = None,
 ) -> list[_ArmFit]:
     """Entropy-balance every arm the estimand reweights on the columns ``X``.
 
     Raises :class:`CausalInputError` when exact balance is infeasible, unless
     ``relax``: then that arm takes the relaxed dual with the smallest penalty
-    of ``RELAXED_PENALTIES`` that converges with effective sample size at least
-    ``ess_floor[arm]`` (default ``CONCENTRATED_SHARE`` of the arm's rows; the
-    largest penalty when none does).
+    (in ``RELAXED_PENALTIES``) that converges with effective sample size at
+    least ``CONCENTRATED_SHARE`` of the arm's rows.
     """
     treated = data.treated
     scale = pooled_scale(X, treated)
@@ -245,13 +244,36 @@ def _fit_arms(
         except CausalInputError:
             if not relax:
                 raise
-        floor = (ess_floor or {}).get(arm_name, CONCENTRATED_SHARE * int(mask.sum()))
-        for penalty in RELAXED_PENALTIES:
-            fit = entropy_balancing_weights(X[mask], target, scale, penalty=penalty, **common)
-            if fit.solution.converged and kish_ess(fit.weights) >= floor:
-                break
+        fit, penalty = _relaxed_fit(X[mask], target, scale, CONCENTRATED_SHARE * int(mask.sum()), common)
         fits.append(_ArmFit(arm_name, mask, fit, penalty))
     return fits
+
+
+def _relaxed_fit(X_arm: np.ndarray, target: np.ndarray, scale: np.ndarray, floor: float,
+                 common: dict) -> tuple[EntropyBalancingFit, float]:
+    """The relaxed dual with the smallest penalty whose weights keep a Kish ESS of at least ``floor``.
+
+    The ESS grows with the penalty (from the hull's vertices towards uniform
+    weights), so the penalty is found by bisection on its logarithm between
+    ``RELAXED_PENALTIES[0]`` and ``RELAXED_PENALTIES[1]``.
+    """
+    low, high = np.log(RELAXED_PENALTIES[0]), np.log(RELAXED_PENALTIES[1])
+
+    def solve(log_penalty: float) -> EntropyBalancingFit:
+        return entropy_balancing_weights(X_arm, target, scale, penalty=float(np.exp(log_penalty)), **common)
+
+    fit = solve(low)
+    if fit.solution.converged and kish_ess(fit.weights) >= floor:
+        return fit, float(np.exp(low))
+    best = solve(high)
+    for _ in range(RELAXED_BISECTIONS):
+        middle = (low + high) / 2
+        trial = solve(middle)
+        if trial.solution.converged and kish_ess(trial.weights) >= floor:
+            high, best = middle, trial
+        else:
+            low = middle
+    return best, float(np.exp(high))
 
 
 def _target_rows(data: PreparedData, estimand: str) -> np.ndarray:
@@ -296,7 +318,8 @@ def _auto_fit(
             warnings.append(
                 f"Exact balance of the covariate means is infeasible for the {arm.name} rows (the target lies outside "
                 f"their convex hull), so basis 'auto' balanced them approximately with a relaxed dual (penalty "
-                f"{arm.penalty:g}); the largest standardised imbalance left is {arm.fit.max_abs_imbalance:.2g}."
+                f"{arm.penalty:.3g}, the smallest that keeps an effective sample size of {CONCENTRATED_SHARE:.0%} of "
+                f"the rows); the largest standardised imbalance left is {arm.fit.max_abs_imbalance:.2g}."
             )
         return chosen, fits, outcome, warnings
     outcome[chosen.label] = "chosen"
