@@ -140,3 +140,14 @@ def test_estimate_page_offers_the_basis_option_and_runs_it():
     assert not at.exception and not at.error, [e.value for e in at.error]
     result = at.session_state["results"].results["entropy_balancing"]
     assert result.options["basis"] == "auto" and result.diagnostics["basis"].startswith("auto: ")
+
+
+def test_residual_balancing_takes_the_auto_basis_and_reports_it():
+    df = _misspecified(3000, 7)
+    auto = cc.estimate(df, ROLES, "approximate_residual_balancing", estimand="ATE", seed=0, basis="auto")
+    means = cc.estimate(df, ROLES, "approximate_residual_balancing", estimand="ATE", seed=0)
+    assert auto.diagnostics["basis"] == "auto: means + logs + interactions + squares (9 terms)"
+    assert means.diagnostics["basis"] == "moments: means (2 terms)"
+    assert abs(auto.estimate - EFFECT) < 4 * auto.std_error, (auto.estimate, auto.std_error)
+    with pytest.raises(cc.CausalInputError, match="The 'basis' option of method 'approximate_residual_balancing'"):
+        cc.estimate(df, ROLES, "approximate_residual_balancing", estimand="ATE", basis="kernel")

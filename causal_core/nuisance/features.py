@@ -16,11 +16,14 @@ import numpy as np
 
 from causal_core.core.errors import CausalInputError, plain
 
-__all__ = ["expand_covariates", "check_expansion_options", "pooled_scale", "CandidateBasis", "auto_basis_candidates"]
+__all__ = ["expand_covariates", "check_expansion_options", "pooled_scale", "CandidateBasis", "auto_basis_candidates",
+           "AUTO_ROWS_PER_TERM"]
 
 MAX_MOMENTS = 3
 #: A non-negative column whose sample skewness exceeds this also enters the "auto" basis as a log.
 SKEW_FOR_LOG = 1.0
+#: ``basis="auto"`` considers a basis only while it has at most one term per this many rows of the smaller arm.
+AUTO_ROWS_PER_TERM = 10
 
 
 def check_expansion_options(moments: object, interactions: object) -> tuple[int, bool]:

@@ -20,7 +20,7 @@ from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput, kish_ess
 from causal_core.estimators.balancing._entropy_dual import ConstraintBasis, DualSolution, cvxpy_primal, newton_dual, whitened_constraints
 from causal_core.inference import InfluenceFunction
-from causal_core.nuisance.features import CandidateBasis, auto_basis_candidates, expand_covariates, pooled_scale
+from causal_core.nuisance.features import AUTO_ROWS_PER_TERM, CandidateBasis, auto_basis_candidates, expand_covariates, pooled_scale
 
 __all__ = ["entropy_balancing", "entropy_balancing_weights", "EntropyBalancingFit"]
 
@@ -29,8 +29,6 @@ BASES = ("moments", "auto")
 MAX_NAMED = 5
 #: ``basis="auto"`` keeps a richer basis only while every reweighted arm keeps this share of the means basis's ESS.
 AUTO_ESS_SHARE = 0.3
-#: ``basis="auto"`` considers a basis only while it has at most one term per this many rows of the smaller arm.
-AUTO_ROWS_PER_TERM = 10
 #: Range of the relaxed dual's penalty (searched by bisection) when even the means cannot be balanced exactly.
 RELAXED_PENALTIES = (1e-4, 1e2)
 RELAXED_BISECTIONS = 14
