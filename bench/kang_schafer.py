@@ -267,7 +267,7 @@ def main() -> None:
     for label, rows in project.items():
         for row in rows:
             if "refused" in row:
-                lines.append(f"- Refused: {label}, seed {row['seed']}: {row['refused'].split(':')[0]}.")
+                lines.append(f"- Refused: {label}, seed {row['seed']}: {row['refused'].split(':')[0].rstrip('.')}.")
     lines.append("")
     balancing = {k: v for k, v in summaries.items() if families[k] == "balancing" and v["refused"] == 0}
     best_bal = min(balancing, key=lambda k: balancing[k]["rmse"])

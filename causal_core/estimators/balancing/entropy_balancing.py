@@ -400,7 +400,7 @@ def _fit_dropping(
     family="Balancing weights",
     required_roles=("confounders",),
     estimands=("ATE", "ATT", "ATC"),
-    summary="Weights as close to uniform as possible (in entropy) that make covariate means (and chosen moments) match exactly.",
+    summary="Weights as close to uniform as possible (in entropy) that make covariate means (and chosen moments, or with basis='auto' logs, interactions and squares) match exactly.",
     reference="Hainmueller (2012), Political Analysis 20(1); Zhao & Percival (2017), J. Causal Inference.",
     options=(
         OptionSpec("basis", "choice", "moments",
