@@ -101,12 +101,19 @@ def newton_dual(
     *,
     max_iter: int = 200,
     tol: float = 1e-8,
+    penalty: float = 0.0,
 ) -> DualSolution:
     """Minimise the dual by Newton's method with a backtracking (Armijo) line search.
 
     Converged when every standardised imbalance ``|sum w (x - target) / scale|``
     is below ``tol``. Stops early, flagged ``infeasible``, when the weak-duality
     bound proves there is no solution.
+
+    With ``penalty = kappa > 0`` it minimises the relaxed dual
+    ``f(lambda) + kappa / 2 ||lambda||^2`` instead: strongly convex, so it has
+    a solution even when the target lies outside the convex hull; its weights
+    balance only approximately (the whitened imbalance is ``-kappa lambda``).
+    It is then converged when that penalised gradient is below ``tol``.
     """
     Z, D = basis.Z, basis.D
     q = base_weights / base_weights.sum()
@@ -114,18 +121,21 @@ def newton_dual(
     bound = float(log_q.min())  # f(lambda) >= log(min q) on every feasible problem
     lam = np.zeros(Z.shape[1])
     f, w = _log_sum_exp_weights(Z, log_q, lam)
+    f += 0.5 * penalty * float(lam @ lam)
     iterations = 0
     while True:
-        gradient = Z.T @ w
+        gradient = Z.T @ w + penalty * lam
         imbalance = D.T @ w
-        if not imbalance.size or np.max(np.abs(imbalance)) < tol:
+        done = np.max(np.abs(gradient)) < tol if penalty > 0 else np.max(np.abs(imbalance)) < tol
+        if not imbalance.size or done:
             return DualSolution(w, imbalance, iterations, True, False, lam)
-        if f < bound - 1e-9:
+        if penalty == 0 and f < bound - 1e-9:
             return DualSolution(w, imbalance, iterations, False, True, lam)
         if iterations >= max_iter:
             return DualSolution(w, imbalance, iterations, False, False, lam)
         iterations += 1
-        hessian = (Z * w[:, None]).T @ Z - np.outer(gradient, gradient)
+        zw = Z.T @ w
+        hessian = (Z * w[:, None]).T @ Z - np.outer(zw, zw) + penalty * np.eye(Z.shape[1])
         try:
             step = -np.linalg.solve(hessian, gradient)
         except np.linalg.LinAlgError:
@@ -135,13 +145,16 @@ def newton_dual(
             step, slope = -gradient, -float(gradient @ gradient)
         size = 1.0
         for _ in range(MAX_HALVINGS):
-            f_new, w_new = _log_sum_exp_weights(Z, log_q, lam + size * step)
+            trial = lam + size * step
+            f_new, w_new = _log_sum_exp_weights(Z, log_q, trial)
+            f_new += 0.5 * penalty * float(trial @ trial)
             if f_new <= f + ARMIJO * size * slope:
                 break
             size /= 2
         else:
             # no decrease possible at machine precision: the iterate is as good as it gets
-            return DualSolution(w, imbalance, iterations, bool(np.max(np.abs(imbalance)) < 10 * tol), False, lam)
+            small = np.max(np.abs(gradient if penalty > 0 else imbalance)) < 10 * tol
+            return DualSolution(w, imbalance, iterations, bool(small), False, lam)
         lam = lam + size * step
         f, w = f_new, w_new
 

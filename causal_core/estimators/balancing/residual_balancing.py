@@ -21,7 +21,7 @@ from causal_core.core.limits import MethodLimits
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput, kish_ess
 from causal_core.inference import analytic_inference
-from causal_core.nuisance.features import expand_covariates, pooled_scale
+from causal_core.nuisance.features import AUTO_ROWS_PER_TERM, auto_basis_candidates, expand_covariates, pooled_scale
 
 __all__ = ["approximate_residual_balancing", "approximate_balancing_weights"]
 
@@ -93,8 +93,14 @@ def _arm_mean(
     options=(
         OptionSpec("zeta", "float", 0.5, "Trade-off in the weight programme: 0 = uniform weights, near 1 = tight balance.",
                    low=0.0, high=1.0, low_inclusive=False, high_inclusive=False),
-        OptionSpec("moments", "int", 1, "Balance means (1), also squares (2) or also cubes (3).", low=1, high=3),
-        OptionSpec("interactions", "bool", False, "Also use all pairwise products of covariates."),
+        OptionSpec("basis", "choice", "moments",
+                   "What to balance and model: 'moments' = the covariates and the moments/interactions chosen below; "
+                   "'auto' = the richest of means, + logs of skewed columns, + pairwise interactions, + squares with "
+                   f"at most one term per {AUTO_ROWS_PER_TERM} rows of the smaller arm (the balance is approximate, "
+                   "so no basis is infeasible).", choices=("moments", "auto")),
+        OptionSpec("moments", "int", 1, "Balance means (1), also squares (2) or also cubes (3) (basis 'moments').",
+                   low=1, high=3),
+        OptionSpec("interactions", "bool", False, "Also use all pairwise products of covariates (basis 'moments')."),
     ),
     limits=MethodLimits(min_rows_per_arm=10, needs_overlap=True, high_dimensional="fits a cross-validated elastic net and balances approximately, as designed for p > n, but the result rests on a sparse outcome model."),
     gives_weights=True, order=130,
@@ -105,18 +111,30 @@ def approximate_residual_balancing(
     estimand: str,
     seed: int,
     zeta: float = 0.5,
+    basis: str = "moments",
     moments: int = 1,
     interactions: bool = False,
 ) -> MethodOutput:
     """ARB estimate with the paper's plug-in variance; ``seed`` fixes the cross-validation folds."""
     moments, interactions = int(moments), bool(interactions)  # options checked by causal_core.core.options
-    X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
+    if basis == "auto":
+        smallest_arm = min(int(data.treated.sum()), int((~data.treated).sum()))
+        ladder = auto_basis_candidates(data.X, data.covariate_names,
+                                       max_terms=max(data.X.shape[1], smallest_arm // AUTO_ROWS_PER_TERM))
+        X, names = ladder[-1].X, ladder[-1].names
+        basis_line = f"auto: {ladder[-1].label} ({len(names)} terms)"
+    else:
+        X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
+        parts = ["means"] + (["squares"] if moments >= 2 else []) + (["cubes"] if moments >= 3 else []) + (
+            ["pairwise interactions"] if interactions else [])
+        basis_line = f"moments: {' + '.join(parts)} ({len(names)} terms)"
     treated = data.treated
     scale = pooled_scale(X, treated)
     X_std = (X - X.mean(axis=0)) / scale
     y = data.y
     weights = np.zeros(data.n)
-    diagnostics: dict[str, object] = {"zeta": float(zeta), "n_balance_terms": len(names)}
+    diagnostics: dict[str, object] = {"zeta": float(zeta), "basis": basis_line, "basis_terms": ", ".join(names),
+                                      "n_balance_terms": len(names)}
     if estimand in ("ATT", "ATC"):
         target_rows = treated if estimand == "ATT" else ~treated
         arm = ~target_rows
