@@ -120,8 +120,9 @@ def test_default_standard_error_is_the_cross_fitted_influence_function_without_r
     assert treated.any()
 
 
-@pytest.mark.parametrize("method, refits", [("s_learner", "1 outcome model"), ("t_learner", "2 outcome models"),
-                                            ("x_learner", "4 outcome models and the propensity model")])
+@pytest.mark.parametrize("method, refits", [
+    ("s_learner", "1 outcome model on all rows"), ("t_learner", "2 outcome models per cross-fitting fold"),
+    ("x_learner", "2 outcome models and the propensity model per cross-fitting fold, and 2 effect models")])
 def test_bootstrap_runs_only_on_request_and_its_cost_is_stated_first(design, method, refits):
     df, _, _ = design
     spec = {o.name: o for o in cc.get_method(method).options}["n_boot"]
