@@ -281,7 +281,7 @@ def test_dr_learner_effect_model_is_fitted_once_on_the_cross_fitted_pseudo_outco
         mu1[test] = LinearRegression().fit(X[arm1], y[arm1]).predict(X[test])
         mu0[test] = LinearRegression().fit(X[arm0], y[arm0]).predict(X[test])
     pseudo = mu1 - mu0 + t * (y - mu1) / ps - (1 - t) * (y - mu0) / (1 - ps)
-    r = cc.estimate(df, ROLES, "dr_learner", seed=3, base_model="linear", final_model="linear")
+    r = cc.estimate(df, ROLES, "dr_learner", seed=3, base_model="linear", final_model="linear", n_folds=2)
     np.testing.assert_allclose(r.diagnostics["pseudo_outcome"], pseudo, rtol=0, atol=1e-9)
     np.testing.assert_allclose(r.unit_effects, LinearRegression().fit(X, pseudo).predict(X), rtol=0, atol=1e-9)
     assert r.estimate == pytest.approx(pseudo.mean(), abs=1e-12)
@@ -309,7 +309,8 @@ def test_no_outcome_model_fit_beyond_the_folds(design, method, n_folds, fits):
     assert _CountingOLS.fits == fits
 
 
-@pytest.mark.parametrize("method, n_folds", [("s_learner", 2), ("t_learner", 3), ("x_learner", 2), ("dr_learner", 2)])
+@pytest.mark.parametrize("method, n_folds", [("s_learner", 2), ("t_learner", 3), ("x_learner", 2), ("dr_learner", 3)])
 def test_default_folds(method, n_folds):
-    """2 folds (each model fitted twice); 3 for the T-learner, whose 2-fold mean had 88% ATE coverage in bench/."""
+    """2 folds (each model fitted twice); 3 for the T-learner (its 2-fold mean had 88% ATE coverage in bench/)
+    and the DR-learner (its 2-fold AIPW average was 22% noisier)."""
     assert {o.name: o for o in cc.get_method(method).options}["n_folds"].default == n_folds
