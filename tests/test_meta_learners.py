@@ -310,7 +310,40 @@ def test_no_outcome_model_fit_beyond_the_folds(design, method, n_folds, fits):
 
 
 @pytest.mark.parametrize("method, n_folds", [("s_learner", 2), ("t_learner", 3), ("x_learner", 2), ("dr_learner", 3)])
-def test_default_folds(method, n_folds):
+def test_default_folds(design, method, n_folds):
     """2 folds (each model fitted twice); 3 for the T-learner (its 2-fold mean had 88% ATE coverage in bench/)
-    and the DR-learner (its 2-fold AIPW average was 22% noisier)."""
-    assert {o.name: o for o in cc.get_method(method).options}["n_folds"].default == n_folds
+    and the DR-learner (its 2-fold AIPW average was 22% noisier); the result says how many were used."""
+    assert {o.name: o for o in cc.get_method(method).options}["n_folds"].default is None  # automatic
+    df, _, _ = design  # 1,200 rows, 3 covariates: plenty of rows per covariate
+    r = cc.estimate(df, ROLES, method, seed=0, base_model="linear")
+    assert f"{n_folds}-fold" in r.inference.detail
+
+
+@pytest.mark.parametrize("treated, n_covariates, method, folds", [
+    (2000, 10, "s_learner", 2),   # 1,000 treated rows per training fold: 100 per covariate
+    (185, 10, "s_learner", 3),    # 92 per fold with 2 folds is under 10 per covariate; 123 with 3
+    (185, 10, "t_learner", 3),
+    (185, 65, "x_learner", 5),    # LaLonde CPS V-INTERACTION: 148 with 5 folds, still short; 5 is the most
+    (4, 2, "dr_learner", 4),      # never above the smaller arm
+])
+def test_automatic_folds_keep_rows_per_covariate(treated, n_covariates, method, folds):
+    from causal_core.estimators.heterogeneity.meta_learners import auto_folds
+
+    t = np.r_[np.ones(treated), np.zeros(5000)]
+    assert auto_folds(method, t, n_covariates) == folds
+
+
+def test_automatic_folds_reach_five_with_many_covariates_in_the_pipeline():
+    """40 covariates and about 180 treated rows: 2 folds would leave about 90 treated rows to a 40-covariate
+    logit, so the automatic choice takes 5 folds, the same SE as asking for 5."""
+    rng = np.random.default_rng(0)
+    n, p = 3000, 40
+    X = rng.normal(size=(n, p))
+    t = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - 3.2)))).astype(int)
+    y = X[:, 0] + t + rng.normal(size=n)
+    df = pd.DataFrame(X, columns=[f"c{j}" for j in range(p)]).assign(treat=t, y=y)
+    roles = cc.Roles(treatment="treat", outcome="y", confounders=[f"c{j}" for j in range(p)])
+    auto = cc.estimate(df, roles, "s_learner", seed=0, base_model="linear")
+    five = cc.estimate(df, roles, "s_learner", seed=0, base_model="linear", n_folds=5)
+    assert "5-fold" in auto.inference.detail
+    assert auto.std_error == five.std_error

@@ -12,7 +12,8 @@ With arm-wise outcome regressions ``mu1, mu0`` and propensity ``e``:
   regressed on X (once, on all rows) for ``tau(x)``.
 
 Every outcome model and the propensity is fitted once per cross-fitting fold
-(``n_folds``, default 2, 3 for the T- and DR-learners, stratified by arm; :mod:`._cross_fit`). The
+(``n_folds``, default 2, 3 for the T- and DR-learners, up to 5 with few rows per covariate
+(:func:`auto_folds`), stratified by arm; :mod:`._cross_fit`). The
 T-learner's unit effects (and the X-learner's first stage) are the mean of
 the fold models' predictions; the X-learner's two effect models are then
 fitted once on all rows and blended by the cross-fitted propensity. The
@@ -112,6 +113,27 @@ def t_learner_arms(X: np.ndarray, t: np.ndarray, y: np.ndarray, model: Any,
 #: The DR-learner's AIPW average had an SD of 0.116 with 2 folds, 0.095 with 3 (as with 5) and a lower
 #: sqrt(PEHE) (0.62 against 0.67).
 DEFAULT_FOLDS = {"s_learner": 2, "t_learner": 3, "x_learner": 2, "dr_learner": 3}
+#: Rows of the smaller arm per covariate that a training fold keeps before the automatic folds grow (the
+#: logit's events-per-variable rule of thumb). On LaLonde CPS with 65 covariates (185 treated) 2 folds gave
+#: out-of-fold propensities of 1.0 for control rows and a 7x wider S-learner SE than 5 folds.
+ROWS_PER_COVARIATE = 10
+#: The most folds the automatic choice takes (the 5 of the defaults before fold models were reused).
+MOST_AUTO_FOLDS = 5
+
+
+def auto_folds(method: str, t: np.ndarray, n_covariates: int) -> int:
+    """The automatic ``n_folds``: the method's default, raised (up to 5) until every training fold keeps
+    ``ROWS_PER_COVARIATE`` rows of the smaller arm per covariate; never above the smaller arm or n / 10."""
+    n, treated = t.shape[0], int(np.sum(t == 1))
+    smaller = min(treated, n - treated)
+    folds = DEFAULT_FOLDS[method]
+    while folds < MOST_AUTO_FOLDS and smaller * (folds - 1) / folds < ROWS_PER_COVARIATE * n_covariates:
+        folds += 1
+    return max(2, min(folds, smaller, n // 10))
+
+
+def _resolve_folds(method: str, n_folds: Any, data: PreparedData) -> int:
+    return auto_folds(method, data.t, data.X.shape[1]) if n_folds is None else int(n_folds)
 
 
 @dataclass(frozen=True)
@@ -219,7 +241,7 @@ def _plug_in_learner(method: str, data: PreparedData, *, estimand: str, seed: in
     average from the same fold models (``n_boot == 0``) or a bootstrap
     refitting every model.
     """
-    n_boot, n_folds = int(n_boot), int(n_folds)  # options checked by causal_core.core.options
+    n_boot, n_folds = int(n_boot), _resolve_folds(method, n_folds, data)  # options checked by core.options
     model = base_regressor(base_model, method=method, seed=seed)
     ps_model = resolve_model(propensity_model, option="propensity_model", method=method, kind="classifier", seed=seed)
     X, t, y = data.X, data.t, data.y
@@ -265,10 +287,14 @@ def _plug_in_learner(method: str, data: PreparedData, *, estimand: str, seed: in
 _BASE_OPTION = OptionSpec("base_model", "model", "gradient_boosting",
                           "Regressor for the outcome (and effect) models; 'gradient_boosting' is scikit-learn's "
                           "histogram gradient boosting.", choices=BASE_MODELS)
-_FOLDS_OPTION = OptionSpec("n_folds", "int", DEFAULT_FOLDS["dr_learner"],
+_AUTO_FOLDS = ("Empty (default): {k}, raised up to 5 while a training fold would keep fewer than "
+               f"{ROWS_PER_COVARIATE} rows of the smaller arm per covariate.")
+_FOLDS_OPTION = OptionSpec("n_folds", "int", None,
                            "Cross-fitting folds (seeded, stratified by arm) of the outcome models and the "
-                           "propensity; the pseudo-outcome's effect model is then fitted once on all rows.",
-                           low=2, high=20, rules=(AtMostRows(divisor=10), AtMostSmallerArm()))
+                           "propensity; the pseudo-outcome's effect model is then fitted once on all rows. "
+                           + _AUTO_FOLDS.format(k=DEFAULT_FOLDS["dr_learner"]),
+                           low=2, high=20, rules=(AtMostRows(divisor=10), AtMostSmallerArm()), nullable=True,
+                           none_means="automatic")
 
 
 def _se_folds_option(method: str) -> OptionSpec:
@@ -276,11 +302,12 @@ def _se_folds_option(method: str) -> OptionSpec:
     use = ("the unit effects come from one more fit on all rows" if method == "s_learner" else
            "the unit effects average the fold models' predictions" if method == "t_learner" else
            "the first stage averages the fold models' predictions")
-    return OptionSpec("n_folds", "int", DEFAULT_FOLDS[method],
+    return OptionSpec("n_folds", "int", None,
                       "Cross-fitting folds (seeded, stratified by arm): each fold fits the outcome models and the "
                       f"propensity once on the other folds' rows; {use}; the standard error's influence function "
-                      "uses their out-of-fold predictions.",
-                      low=2, high=20, rules=(AtMostRows(divisor=10), AtMostSmallerArm()))
+                      "uses their out-of-fold predictions. " + _AUTO_FOLDS.format(k=DEFAULT_FOLDS[method]),
+                      low=2, high=20, rules=(AtMostRows(divisor=10), AtMostSmallerArm()), nullable=True,
+                      none_means="automatic")
 _PS_OPTION = OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X); default the logit.",
                         choices=MODEL_CHOICES, learner="classifier")
 
@@ -318,7 +345,7 @@ def _limits(**rules: Any) -> MethodLimits:
     **_PLUG_IN, order=190,
 )
 def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
-              n_folds: int = DEFAULT_FOLDS["s_learner"], n_boot: int = 0) -> MethodOutput:
+              n_folds: int | None = None, n_boot: int = 0) -> MethodOutput:
     """S-learner unit effects; their average over the target rows with a cross-fitted influence-function SE.
 
     Parameters
@@ -327,9 +354,9 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     estimand : {"ATE", "ATT", "ATC"}
     seed : int
     base_model : {"gradient_boosting", "random_forest", "linear"} or scikit-learn regressor
-    n_folds : int
+    n_folds : int or None
         Cross-fitting folds: the unit effects average the fold models, the influence function (and the AIPW
-        check) uses their out-of-fold predictions.
+        check) uses their out-of-fold predictions; ``None``: :func:`auto_folds`.
     n_boot : int
         0: influence-function SE; otherwise bootstrap replicates, each refitting every fold's models.
 
@@ -354,7 +381,7 @@ def s_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     **_PLUG_IN, order=200,
 )
 def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
-              n_folds: int = DEFAULT_FOLDS["t_learner"], n_boot: int = 0) -> MethodOutput:
+              n_folds: int | None = None, n_boot: int = 0) -> MethodOutput:
     """T-learner unit effects; their average over the target rows with a cross-fitted influence-function SE.
 
     Parameters
@@ -363,9 +390,9 @@ def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     estimand : {"ATE", "ATT", "ATC"}
     seed : int
     base_model : {"gradient_boosting", "random_forest", "linear"} or scikit-learn regressor
-    n_folds : int
+    n_folds : int or None
         Cross-fitting folds: the unit effects average the fold models, the influence function (and the AIPW
-        check) uses their out-of-fold predictions.
+        check) uses their out-of-fold predictions; ``None``: :func:`auto_folds`.
     n_boot : int
         0: influence-function SE; otherwise bootstrap replicates, each refitting every fold's models.
 
@@ -386,8 +413,7 @@ def t_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     **_PLUG_IN, order=210,
 )
 def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
-              propensity_model: Any = None, n_folds: int = DEFAULT_FOLDS["x_learner"],
-              n_boot: int = 0) -> MethodOutput:
+              propensity_model: Any = None, n_folds: int | None = None, n_boot: int = 0) -> MethodOutput:
     """X-learner unit effects; their average over the target rows with a cross-fitted influence-function SE.
 
     Parameters
@@ -397,9 +423,9 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     seed : int
     base_model : {"gradient_boosting", "random_forest", "linear"} or scikit-learn regressor
     propensity_model : None, str or scikit-learn classifier
-    n_folds : int
+    n_folds : int or None
         Cross-fitting folds: the unit effects average the fold models, the influence function (and the AIPW
-        check) uses their out-of-fold predictions.
+        check) uses their out-of-fold predictions; ``None``: :func:`auto_folds`.
     n_boot : int
         0: influence-function SE; otherwise bootstrap replicates, each refitting every fold's models.
 
@@ -428,7 +454,7 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
 )
 def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any = "gradient_boosting",
                propensity_model: Any = None, final_model: Any = "regularised_boosting",
-               n_folds: int = DEFAULT_FOLDS["dr_learner"]) -> MethodOutput:
+               n_folds: int | None = None) -> MethodOutput:
     """DR-learner unit effects and the cross-fitted AIPW average effect with its influence-function SE.
 
     Parameters
@@ -441,7 +467,8 @@ def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any 
     propensity_model : None, str or scikit-learn classifier
     final_model : {"regularised_boosting", "random_forest", "linear", "same_as_base"} or scikit-learn regressor
         Regression of the pseudo-outcome on X for the unit effects.
-    n_folds : int
+    n_folds : int or None
+        Cross-fitting folds; ``None``: :func:`auto_folds`.
 
     Returns
     -------
@@ -453,7 +480,7 @@ def dr_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any 
     ps_model = resolve_model(propensity_model, option="propensity_model", method=method, kind="classifier", seed=seed)
     final = final_regressor(final_model, model, seed=seed)
     with threadpool_limits(1):
-        return _dr_learner_fit(data, estimand, seed, model, ps_model, final, int(n_folds))
+        return _dr_learner_fit(data, estimand, seed, model, ps_model, final, _resolve_folds(method, n_folds, data))
 
 
 def _dr_learner_fit(data: PreparedData, estimand: str, seed: int, model: Any, ps_model: Any, final: Any,
