@@ -4,9 +4,9 @@ For each learner it reports seconds (wall clock and CPU time of the process,
 one BLAS/OpenMP thread everywhere), sqrt(PEHE) against the simulated unit
 effects, the ATE estimate and its standard error, for
 
-* ``new``: this checkout's defaults (histogram gradient boosting, 2 cross-fitting
-  folds whose models give both the unit effects and the influence-function SE,
-  no bootstrap);
+* ``new``: this checkout's defaults (histogram gradient boosting, automatic
+  cross-fitting folds, here 2 and 3 for the T- and DR-learners, whose models give
+  both the unit effects and the influence-function SE, no bootstrap);
 * ``before``: the project at ``--before-ref`` (the commit before the fold models
   were reused: 5 folds for the SE plus a full-sample fit), run in full like ``old``'s DR-learner;
 * ``old``: the project at ``--old-ref`` (default: the commit before this work;
