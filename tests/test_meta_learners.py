@@ -201,7 +201,9 @@ def _folds_and_logit(X: np.ndarray, t: np.ndarray, n_folds: int, seed: int):
     folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(X, t))
     ps = np.empty(len(t))
     for train, test in folds:
-        logit = make_pipeline(StandardScaler(), LogisticRegression(C=1e6, max_iter=5000)).fit(X[train], t[train])
+        # the default propensity model is the exact unpenalised MLE: scikit-learn's Newton solver run to 1e-12
+        logit = make_pipeline(StandardScaler(), LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12,
+                                                                   max_iter=1000)).fit(X[train], t[train])
         ps[test] = logit.predict_proba(X[test])[:, 1]
     return folds, np.clip(ps, 0.01, 0.99)
 
