@@ -438,3 +438,34 @@ def test_the_compute_setting_links_the_local_clusters_dashboard(cluster):
     links = [element.proto.url for element in at.get("link_button")]
     assert links == [cluster.dashboard], links
     assert any("127.0.0.1 only" in c.value for c in at.sidebar.caption)
+
+
+def test_cross_fitting_folds_and_em_restarts_run_on_the_workers_with_the_serial_numbers(cluster, design):
+    """Folds of the cross-fitted doubly robust estimator and EM restarts are tasks on the cluster; same numbers."""
+    from distributed import get_task_stream
+
+    from causal_core.compute.backend import cluster_client
+    from causal_core.studies.mixtures.em import fit_em
+
+    df, roles = design
+    options = {"cross_fit": True, "n_folds": 3, "outcome_model": "gradient_boosting"}
+    with cc.backend("serial"):
+        serial = cc.estimate(df, roles, "doubly_robust", seed=2, **options)
+    with get_task_stream(cluster_client()) as stream:
+        got = cc.estimate(df, roles, "doubly_robust", seed=2, **options)
+    assert len(stream.data) >= 3  # one task per fold
+    assert (got.estimate, got.std_error) == (serial.estimate, serial.std_error)
+
+    from causal_core.studies.mixtures.latent_class import LatentClassData
+
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 2, size=(60, 5))  # 3 binary proxies, t, y
+    data = LatentClassData(rows[:, :3], (2, 2, 2), rows[:, 3], rows[:, 4].astype(float), (0.0, 1.0),
+                           rng.integers(1, 30, 60).astype(float))
+    with cc.backend("serial"):
+        serial_em = fit_em(data, 2, n_restarts=4, seed=3)
+    with get_task_stream(cluster_client()) as stream:
+        cluster_em = fit_em(data, 2, n_restarts=4, seed=3)
+    assert len(stream.data) >= 2
+    assert cluster_em.log_likelihood == serial_em.log_likelihood
+    assert cluster_em.restart_log_likelihoods == serial_em.restart_log_likelihoods

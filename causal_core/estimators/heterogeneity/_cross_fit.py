@@ -64,22 +64,29 @@ def cross_fitted_arms(arms: ArmPredictor, X: np.ndarray, t: np.ndarray, y: np.nd
     Raises :class:`CausalInputError` when a training fold has fewer than 2
     treated or control rows.
     """
+    from causal_core.compute.backend import map_tasks  # one task per fold on a Dask backend, in fold order
+
     n = t.shape[0]
     mu1, mu0 = np.empty(n), np.empty(n)
     sum1, sum0 = (np.zeros(n), np.zeros(n)) if average else (None, None)
-    for train, test in folds:
+    for train, _ in folds:
         arms_in_train = np.bincount(t[train].astype(int), minlength=2)
         if arms_in_train.min() < 2:
             raise CausalInputError(
                 f"With n_folds={len(folds)} a training fold of method '{method}' has fewer than 2 treated or "
                 "control rows; use fewer folds.")
+
+    def fit_fold(fold: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        train, test = fold
+        return arms(X[train], t[train], y[train], X if average else X[test])
+
+    for (train, test), (pred1, pred0) in zip(folds, map_tasks(fit_fold, folds)):
         if average:
-            pred1, pred0 = arms(X[train], t[train], y[train], X)
             mu1[test], mu0[test] = pred1[test], pred0[test]
             sum1 += pred1
             sum0 += pred0
         else:
-            mu1[test], mu0[test] = arms(X[train], t[train], y[train], X[test])
+            mu1[test], mu0[test] = pred1, pred0
     if not average:
         return FoldArms(mu1, mu0)
     return FoldArms(mu1, mu0, sum1 / len(folds), sum0 / len(folds))
@@ -88,9 +95,12 @@ def cross_fitted_arms(arms: ArmPredictor, X: np.ndarray, t: np.ndarray, y: np.nd
 def cross_fitted_propensity(X: np.ndarray, t: np.ndarray, names: tuple[str, ...], model: Any,
                             folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Out-of-fold propensities P(T=1|X) from ``model`` (``None``: the logit)."""
+    from causal_core.compute.backend import map_tasks  # one task per fold on a Dask backend, in fold order
+
     ps = np.empty(t.shape[0])
-    for train, test in folds:
-        ps[test] = fit_propensity(X, t, names, model, train=train, predict=test)
+    fitted = map_tasks(lambda fold: fit_propensity(X, t, names, model, train=fold[0], predict=fold[1]), folds)
+    for (_, test), values in zip(folds, fitted):
+        ps[test] = values
     return ps
 
 

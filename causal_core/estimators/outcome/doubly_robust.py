@@ -62,17 +62,25 @@ def nuisance_predictions(
         mu1 = fit_outcome(X, y, outcome_model, train=treated)
         mu0 = fit_outcome(X, y, outcome_model, train=~treated)
         return ps, mu1, mu0
-    ps, mu1, mu0 = np.empty(data.n), np.empty(data.n), np.empty(data.n)
-    for train, test in KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X):
-        train_treated, train_control = train[treated[train]], train[~treated[train]]
-        if min(train_treated.size, train_control.size) < 2:
+    from causal_core.compute.backend import map_tasks  # one task per fold on a Dask backend, in fold order
+
+    folds = list(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X))
+    for train, _ in folds:
+        if min(int(treated[train].sum()), int((~treated[train]).sum())) < 2:
             raise CausalInputError(
                 f"With n_folds={n_folds} a training fold of method 'doubly_robust' has fewer than 2 treated or "
                 "control rows; use fewer folds or cross_fit=False."
             )
-        ps[test] = fit_propensity(X, t, names, propensity_model, train=train, predict=test)
-        mu1[test] = fit_outcome(X, y, outcome_model, train=train_treated, predict=test)
-        mu0[test] = fit_outcome(X, y, outcome_model, train=train_control, predict=test)
+
+    def fit_fold(fold: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        train, test = fold
+        return (fit_propensity(X, t, names, propensity_model, train=train, predict=test),
+                fit_outcome(X, y, outcome_model, train=train[treated[train]], predict=test),
+                fit_outcome(X, y, outcome_model, train=train[~treated[train]], predict=test))
+
+    ps, mu1, mu0 = np.empty(data.n), np.empty(data.n), np.empty(data.n)
+    for (_, test), (ps_fold, mu1_fold, mu0_fold) in zip(folds, map_tasks(fit_fold, folds)):
+        ps[test], mu1[test], mu0[test] = ps_fold, mu1_fold, mu0_fold
     return ps, mu1, mu0
 
 

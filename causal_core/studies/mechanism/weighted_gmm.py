@@ -177,8 +177,10 @@ def fit_weighted_gmm(
     n_components = int(min(n_components, X.shape[0]))
     best = None
     with threadpool_limits(limits=1):  # tiny matrices: threading only adds contention
-        for start in range(n_init):
-            candidate = _em_once(X, w, n_components, offset_seed(seed, start), reg_covar, max_iter, tol)
+        from causal_core.compute.backend import map_tasks  # the starts, on a Dask backend's workers when one is set
+
+        for candidate in map_tasks(lambda start: _em_once(X, w, n_components, offset_seed(seed, start), reg_covar,
+                                                          max_iter, tol), range(n_init)):
             if best is None or candidate[3] > best[3]:
                 best = candidate
     mixing, means, covariances, loglik, n_iter, converged = best

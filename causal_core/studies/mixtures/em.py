@@ -145,10 +145,11 @@ def fit_em(
     starts = ([start] if start is not None else []) + [random_parameters(data, k, rng) for _ in range(n_restarts)]
     if not starts:
         starts = [random_parameters(data, k, rng)]
+    from causal_core.compute.backend import map_tasks  # the restarts, on a Dask backend's workers when one is set
+
     best: tuple[LatentClassParameters, float, int, bool] | None = None
     finals: list[float] = []
-    for initial in starts:
-        run = _run(data, initial, tol=tol, max_iter=max_iter)
+    for run in map_tasks(lambda initial: _run(data, initial, tol=tol, max_iter=max_iter), starts):
         finals.append(run[1])
         if best is None or run[1] > best[1] + 1e-9:
             best = run
