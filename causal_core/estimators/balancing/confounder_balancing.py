@@ -21,9 +21,9 @@ penalty, and the defaults are ``lambda = delta = 1`` (with the paper's
 the smallest residuals). The ATT follows the paper; the ATC reweights the
 treated to the control means and the ATE reweights each arm to the full sample.
 The standard error is by default a seeded bootstrap stratified by arm; each
-replicate refits the alternating scheme starting from the full-sample solution
-(its weights on the resampled rows, renormalised, and its ``beta``), which
-needs fewer iterations than the cold start of the point estimate. ``n_boot=0``
+replicate refits the alternating scheme from the same cold start as the point
+estimate (``WARM_START_REPLICATES`` says why it does not start from the
+full-sample solution). ``n_boot=0``
 gives instead the plug-in variance of approximate residual balancing (Athey,
 Imbens & Wager 2018) with the confounder weights' linear outcome model as
 ``m(X)``, no refits; it ignores the estimation of ``beta`` and ``W`` and its 95%
@@ -55,6 +55,11 @@ ACTIVE_SET_STEPS = 1000
 #: The beta block is solved to a KKT residual (the largest violation of its subgradient condition) of at most
 #: ``BETA_KKT_TOL * (1 + max|2b|)``; the weight block's dual gradient to at most ``DUAL_TOL``.
 BETA_KKT_TOL = 1e-10
+#: Start bootstrap replicates from the full-sample solution (when that fit converged)? Off: the alternating
+#: scheme stops on a relative objective change, so where it stops depends on the start; on LaLonde PSID and CPS
+#: (30 replicates) warm starts moved single replicates by up to 2.5% of the SE and shrank the SE by 0.5%, and
+#: saved at most half the time (bench/results/balancing_speed.md).
+WARM_START_REPLICATES = False
 DUAL_TOL = 1e-13
 
 
@@ -371,6 +376,8 @@ def differentiated_confounder_balancing(
     with threadpool_limits(1):  # small dense blocks: threaded BLAS only oversubscribes
         estimate, weights, fits = fit(everyone)
     for arm_name, result, _ in fits:
+        if not (WARM_START_REPLICATES and result.converged):
+            continue  # an unconverged fit is defined by its iteration count from the cold start: replicates keep it
         arm_rows = data.treated if arm_name == "treated" else ~data.treated
         row_weights = np.zeros(data.n)
         row_weights[arm_rows] = result.weights
