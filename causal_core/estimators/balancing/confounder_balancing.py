@@ -8,36 +8,60 @@ the outcome) and sample weights ``W`` on the rows being reweighted:
     subject to  W >= 0, sum W = 1,
 
 on standardised covariates and a standardised outcome. As in the paper the
-problem is solved by alternating between the blocks: ``beta`` by accelerated
-proximal gradient (soft-thresholding for the l1 term) and ``W`` exactly, through
-the two-dimensional dual of its quadratic programme (the paper's gradient steps
-on ``W = omega * omega`` reach the same block minimum more slowly). Departures
+problem is solved by alternating between the blocks, each exactly: ``beta`` (a
+lasso-type quadratic programme in p variables) by an active-set method
+(feature-sign search, with FISTA as fallback) and ``W`` through the
+two-dimensional dual of its quadratic programme (the paper's gradient steps on
+``W = omega * omega`` reach the same block minimum more slowly); both block
+solvers are warm-started from the previous alternating iteration. Departures
 from the paper, for a problem that is well posed at every sample size: the
 outcome loss is averaged over rows, the sum constraint is exact rather than a
 penalty, and the defaults are ``lambda = delta = 1`` (with the paper's
 ``delta = 0.001`` the ``(1 + W_j)`` loss term piles all weight on the rows with
 the smallest residuals). The ATT follows the paper; the ATC reweights the
 treated to the control means and the ATE reweights each arm to the full sample.
-The standard error is a seeded bootstrap stratified by arm.
+The standard error is by default a seeded bootstrap stratified by arm; each
+replicate refits the alternating scheme from the same cold start as the point
+estimate (``WARM_START_REPLICATES`` says why it does not start from the
+full-sample solution); its 95% intervals covered the truth in 93 of 100
+simulated draws of the linear design (n = 400). ``n_boot=0`` gives instead the
+plug-in variance of approximate residual balancing (Athey, Imbens & Wager
+2018) with the confounder weights' linear outcome model as ``m(X)``, no
+refits; it ignores the estimation of ``beta`` and ``W`` and its intervals
+covered the truth in only 86 of the same 100 draws (and 91 and 86 of 100 for
+the ATT and ATE of the heterogeneous design, n = 1,000;
+``bench/balancing_coverage.py``), so it is a quick look, not the default.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from causal_core.core.data import PreparedData
 from causal_core.core.limits import MethodLimits
 from causal_core.core.options import n_boot_option
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput, kish_ess
-from causal_core.inference import bootstrap, Bootstrap
+from causal_core.estimators.balancing._residual_variance import residual_balancing_variance
+from causal_core.inference import analytic_inference, Bootstrap
 from causal_core.nuisance.features import expand_covariates, pooled_scale
 
 __all__ = ["differentiated_confounder_balancing", "dcb_weights", "DCBFit"]
 
 PROXIMAL_STEPS = 500
 DUAL_STEPS = 100
+ACTIVE_SET_STEPS = 1000
+#: The beta block is solved to a KKT residual (the largest violation of its subgradient condition) of at most
+#: ``BETA_KKT_TOL * (1 + max|2b|)``; the weight block's dual gradient to at most ``DUAL_TOL``.
+BETA_KKT_TOL = 1e-10
+#: Start bootstrap replicates from the full-sample solution (when that fit converged)? Off: the alternating
+#: scheme stops on a relative objective change, so where it stops depends on the start; on LaLonde PSID and CPS
+#: (30 replicates) warm starts moved single replicates by up to 2.5% of the SE and shrank the SE by 0.5%, and
+#: saved at most half the time (bench/results/balancing_speed.md).
+WARM_START_REPLICATES = False
+DUAL_TOL = 1e-13
 
 
 @dataclass(frozen=True)
@@ -55,8 +79,27 @@ def _soft_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
     return np.sign(values) * np.maximum(np.abs(values) - threshold, 0.0)
 
 
-def _beta_step(Q: np.ndarray, b: np.ndarray, nu: float, beta: np.ndarray) -> np.ndarray:
-    """Minimise ``beta'Q beta - 2 b'beta + nu ||beta||_1`` by FISTA from ``beta``."""
+def _lasso_objective(Q: np.ndarray, b: np.ndarray, nu: float, beta: np.ndarray) -> float:
+    return float(beta @ Q @ beta - 2 * b @ beta + nu * np.abs(beta).sum())
+
+
+def beta_kkt_residual(Q: np.ndarray, b: np.ndarray, nu: float, beta: np.ndarray) -> float:
+    """Largest violation of the optimality condition ``0 in 2(Q beta - b) + nu d||beta||_1``."""
+    gradient = 2 * (Q @ beta - b)
+    nonzero = beta != 0
+    violation = np.where(nonzero, np.abs(gradient + nu * np.sign(beta)), np.maximum(np.abs(gradient) - nu, 0.0))
+    return float(violation.max()) if violation.size else 0.0
+
+
+def _solve_block(Q: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(Q, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(Q, rhs, rcond=None)[0]
+
+
+def _beta_step_fista(Q: np.ndarray, b: np.ndarray, nu: float, beta: np.ndarray) -> np.ndarray:
+    """Minimise ``beta'Q beta - 2 b'beta + nu ||beta||_1`` by FISTA from ``beta`` (the fallback)."""
     lipschitz = 2 * float(np.linalg.eigvalsh(Q)[-1])
     current, momentum, t = beta.copy(), beta.copy(), 1.0
     for _ in range(PROXIMAL_STEPS):
@@ -71,28 +114,84 @@ def _beta_step(Q: np.ndarray, b: np.ndarray, nu: float, beta: np.ndarray) -> np.
     return current
 
 
-def _weights_from_dual(theta: float, nu: float, c: np.ndarray, s: np.ndarray, delta: float) -> np.ndarray:
-    return np.maximum(0.0, -(c + theta * s + nu) / (2 * delta))
+def _beta_step(Q: np.ndarray, b: np.ndarray, nu: float, beta: np.ndarray) -> np.ndarray:
+    """Exact minimiser of ``beta'Q beta - 2 b'beta + nu ||beta||_1`` by feature-sign search from ``beta``.
+
+    The active-set method of Lee, Battle, Raina & Ng (2007): on the current
+    active set and signs the minimiser is one linear solve; a line search over
+    the points where a coefficient changes sign keeps the objective falling; a
+    zero coefficient whose gradient exceeds ``nu`` joins the set. It stops when
+    the subgradient condition holds to ``BETA_KKT_TOL``, which warm starts
+    (``beta`` from the previous alternating iteration) reach in a step or two;
+    if it does not, FISTA finishes from the best point.
+    """
+    p = b.size
+    tolerance = BETA_KKT_TOL * (1.0 + 2 * float(np.max(np.abs(b), initial=0.0)))
+    if nu == 0:
+        return _solve_block(Q, b)
+    x = beta.astype(float).copy()
+    signs = np.sign(x)
+    for _ in range(ACTIVE_SET_STEPS):
+        gradient = 2 * (Q @ x - b)
+        active = signs != 0
+        active_ok = not active.any() or np.max(np.abs(gradient[active] + nu * signs[active])) <= tolerance
+        if active_ok:
+            excess = np.where(active, -np.inf, np.abs(gradient) - nu)
+            j = int(np.argmax(excess))
+            if excess[j] <= tolerance:
+                return x
+            signs[j] = -np.sign(gradient[j])
+            active[j] = True
+        index = np.flatnonzero(active)
+        target = _solve_block(Q[np.ix_(index, index)], b[index] - nu / 2 * signs[index])
+        start = x[index]
+        direction = target - start
+        # points where a coefficient with a sign crosses zero, and the full step
+        with np.errstate(divide="ignore", invalid="ignore"):
+            crossing = -start / direction
+        steps = np.unique(np.r_[crossing[(crossing > 0) & (crossing < 1) & (start != 0)], 1.0])
+        current = _lasso_objective(Q, b, nu, x)
+        best_value, best = np.inf, start
+        for step in steps:
+            candidate = start + step * direction
+            hits = (crossing == step) & (start != 0)
+            candidate[hits] = 0.0
+            full = np.zeros(p)
+            full[index] = candidate
+            value = _lasso_objective(Q, b, nu, full)
+            if value < best_value:
+                best_value, best = value, candidate
+        if best_value >= current:  # no descent (a singular active block): let FISTA finish
+            break
+        x = np.zeros(p)
+        x[index] = best
+        signs = np.sign(x)
+    return _beta_step_fista(Q, b, nu, x)
 
 
-def _weight_step(a: float, s: np.ndarray, c: np.ndarray, delta: float) -> np.ndarray:
-    """Exact minimiser of ``(a - s'W)^2 + c'W + delta ||W||^2`` over the simplex.
+def _weight_step(a: float, s: np.ndarray, c: np.ndarray, delta: float,
+                 start: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+    """Exact minimiser of ``(a - s'W)^2 + c'W + delta ||W||^2`` over the simplex, and its dual point.
 
     Maximises the concave, piecewise-quadratic dual in ``(theta, nu)`` (the
-    multipliers of ``s'W = u`` and ``sum W = 1``) by damped Newton steps.
+    multipliers of ``s'W = u`` and ``sum W = 1``) by damped Newton steps until
+    its gradient is below ``DUAL_TOL``, from ``start`` (the previous alternating
+    iteration's dual point; the maximiser does not depend on it). A step is
+    taken when it raises the dual enough (Armijo) or, near the top where the
+    rise is below rounding, when it shrinks the gradient.
     """
     n = s.size
 
-    def dual(theta: float, nu: float) -> float:
-        h = np.maximum(0.0, -(c + theta * s + nu))
-        return -theta * theta / 4 - theta * a - nu - float(h @ h) / (4 * delta)
+    def state(theta: float, nu: float) -> tuple[float, np.ndarray, np.ndarray]:
+        W = np.maximum(0.0, -(c + theta * s + nu)) / (2 * delta)
+        value = -theta * theta / 4 - theta * a - nu - delta * float(W @ W)
+        return value, W, np.array([-theta / 2 - a + W @ s, W.sum() - 1.0])
 
-    theta, nu = 0.0, -float(c.mean()) - 2 * delta / n
-    value = dual(theta, nu)
+    theta, nu = (0.0, -float(c.mean()) - 2 * delta / n) if start is None else start
+    value, W, gradient = state(theta, nu)
     for _ in range(DUAL_STEPS):
-        W = _weights_from_dual(theta, nu, c, s, delta)
-        gradient = np.array([-theta / 2 - a + W @ s, W.sum() - 1.0])
-        if np.max(np.abs(gradient)) < 1e-13:
+        size_now = float(np.max(np.abs(gradient)))
+        if size_now < DUAL_TOL:
             break
         active = W > 0
         s_active = s[active]
@@ -104,14 +203,49 @@ def _weight_step(a: float, s: np.ndarray, c: np.ndarray, delta: float) -> np.nda
             step = gradient
         size = 1.0
         for _ in range(50):
-            candidate = dual(theta + size * step[0], nu + size * step[1])
-            if candidate >= value + 1e-4 * size * float(gradient @ step):
+            candidate = state(theta + size * step[0], nu + size * step[1])
+            if (candidate[0] >= value + 1e-4 * size * float(gradient @ step)
+                    or float(np.max(np.abs(candidate[2]))) < size_now):
                 break
             size /= 2
-        theta, nu, value = theta + size * step[0], nu + size * step[1], candidate
-    W = _weights_from_dual(theta, nu, c, s, delta)
+        theta, nu = theta + size * step[0], nu + size * step[1]
+        value, W, gradient = candidate
     total = W.sum()
-    return W / total if total > 0 else np.full(n, 1.0 / n)
+    return (W / total if total > 0 else np.full(n, 1.0 / n)), (theta, nu)
+
+
+def dcb_objective(X: np.ndarray, y: np.ndarray, target: np.ndarray, W: np.ndarray, beta: np.ndarray, *,
+                  outcome_loss: float, weight_penalty: float, beta_l2: float, beta_l1: float) -> float:
+    """The DCB objective on centred ``X`` (and ``target``) and standardised ``y``."""
+    n = y.size
+    residual = y - X @ beta
+    gap = target - X.T @ W
+    return float((beta @ gap) ** 2 + (outcome_loss / n) * ((1 + W) @ residual**2)
+                 + weight_penalty * W @ W + beta_l2 * beta @ beta + beta_l1 * np.abs(beta).sum())
+
+
+def beta_block(X: np.ndarray, y: np.ndarray, target: np.ndarray, W: np.ndarray, *, outcome_loss: float,
+               beta_l2: float, gram: np.ndarray | None = None, cross: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q, b)`` of the beta block ``beta'Q beta - 2 b'beta + nu ||beta||_1`` at the weights ``W``.
+
+    ``gram = X'X`` and ``cross = X'y`` may be passed precomputed; the weighted
+    part ``X' diag(W) X`` runs over the rows with positive weight only.
+    """
+    n, p = X.shape
+    gram = X.T @ X if gram is None else gram
+    cross = X.T @ y if cross is None else cross
+    gap = target - X.T @ W
+    support = np.flatnonzero(W > 0)
+    rows = X if support.size == n else X[support]
+    root = np.sqrt(W if support.size == n else W[support])
+    scaled = rows * root[:, None]
+    weighted_gram = scaled.T @ scaled
+    weighted_cross = scaled.T @ (root * (y if support.size == n else y[support]))
+    factor = outcome_loss / n
+    Q = np.outer(gap, gap) + factor * (gram + weighted_gram) + beta_l2 * np.eye(p)
+    b = factor * (cross + weighted_cross)
+    return Q, b
 
 
 def dcb_weights(
@@ -125,35 +259,46 @@ def dcb_weights(
     beta_l1: float = 1e-3,
     max_iter: int = 100,
     tol: float = 1e-8,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DCBFit:
-    """Differentiated-confounder-balancing weights for ``X_arm`` (standardised columns) towards ``target``."""
+    """Differentiated-confounder-balancing weights for ``X_arm`` (standardised columns) towards ``target``.
+
+    Alternates exact block minimisations from ``W`` uniform and ``beta = 0``
+    (or from ``start = (W, beta)``) until the objective changes by at most
+    ``tol`` (relative) or ``max_iter`` iterations; each block solver is
+    warm-started from the previous iteration.
+    """
     n, p = X_arm.shape
     centre = X_arm.mean(axis=0)
     X = X_arm - centre
     target_c = target - centre
     y_sd = y_arm.std()
     y = (y_arm - y_arm.mean()) / (y_sd if y_sd > 0 else 1.0)
-    W = np.full(n, 1.0 / n)
-    beta = np.zeros(p)
+    gram, cross = X.T @ X, X.T @ y
+    W, beta = (np.full(n, 1.0 / n), np.zeros(p)) if start is None else (start[0].copy(), start[1].copy())
+    dual_point: tuple[float, float] | None = None
     objective = np.inf
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):
-        gap = target_c - X.T @ W
-        loss_weights = (outcome_loss / n) * (1 + W)
-        Q = np.outer(gap, gap) + (X * loss_weights[:, None]).T @ X + beta_l2 * np.eye(p)
-        b = (X * loss_weights[:, None]).T @ y
+        Q, b = beta_block(X, y, target_c, W, outcome_loss=outcome_loss, beta_l2=beta_l2, gram=gram, cross=cross)
         beta = _beta_step(Q, b, beta_l1, beta)
-        residual = y - X @ beta
-        W = _weight_step(float(target_c @ beta), X @ beta, (outcome_loss / n) * residual**2, weight_penalty)
-        gap = target_c - X.T @ W
-        new_objective = float((beta @ gap) ** 2 + (outcome_loss / n) * ((1 + W) @ residual**2)
-                              + weight_penalty * W @ W + beta_l2 * beta @ beta + beta_l1 * np.abs(beta).sum())
+        fitted = X @ beta
+        W, dual_point = _weight_step(float(target_c @ beta), fitted, (outcome_loss / n) * (y - fitted) ** 2,
+                                     weight_penalty, dual_point)
+        new_objective = dcb_objective(X, y, target_c, W, beta, outcome_loss=outcome_loss,
+                                      weight_penalty=weight_penalty, beta_l2=beta_l2, beta_l1=beta_l1)
         if abs(objective - new_objective) <= tol * max(1.0, abs(new_objective)):
             objective, converged = new_objective, True
             break
         objective = new_objective
     return DCBFit(weights=W, beta=beta, objective=objective, iterations=iterations, converged=converged)
+
+
+def dcb_outcome_model(X_rows: np.ndarray, X_arm: np.ndarray, y_arm: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The arm's outcome model implied by ``beta`` (fitted on the arm's centred ``X`` and standardised ``y``), at ``X_rows``."""
+    y_sd = y_arm.std()
+    return y_arm.mean() + (y_sd if y_sd > 0 else 1.0) * (X_rows - X_arm.mean(axis=0)) @ beta
 
 
 @register(
@@ -174,7 +319,11 @@ def dcb_weights(
         OptionSpec("beta_l2", "float", 1e-3, "Ridge penalty on the confounder weights (mu).", low=0.0, high=1e6),
         OptionSpec("beta_l1", "float", 1e-3, "Lasso penalty on the confounder weights (nu).", low=0.0, high=1e6),
         OptionSpec("max_iter", "int", 100, "Most alternating iterations.", low=1, high=10_000),
-        n_boot_option(100),
+        n_boot_option(100, "Bootstrap replicates (stratified by arm) for the standard error; each refits the "
+                           "weights, so the run takes about n_boot + 1 times as long as one fit. 0: the plug-in "
+                           "variance of the weighted residuals instead, no refits, but its intervals are too "
+                           "narrow (86-91% coverage of 95% in simulations).",
+                      allow_zero=True, zero_means="the plug-in variance of the weighted residuals (too narrow)"),
     ),
     limits=MethodLimits(rows_beyond_covariates=2, min_rows_per_arm=10, needs_overlap=True),
     gives_weights=True, order=140,
@@ -194,7 +343,7 @@ def differentiated_confounder_balancing(
     max_iter: int = 100,
     n_boot: int = 100,
 ) -> MethodOutput:
-    """DCB estimate with a bootstrap standard error (stratified by arm, seeded)."""
+    """DCB estimate with a seeded bootstrap SE stratified by arm, or (``n_boot=0``) the plug-in SE."""
     moments, interactions = int(moments), bool(interactions)  # options checked by causal_core.core.options
     X, names = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
     scale = pooled_scale(X, data.treated)
@@ -202,28 +351,50 @@ def differentiated_confounder_balancing(
     settings = dict(outcome_loss=float(outcome_loss), weight_penalty=float(weight_penalty), beta_l2=float(beta_l2),
                     beta_l1=float(beta_l1), max_iter=int(max_iter))
 
-    def fit(rows: np.ndarray) -> tuple[float, np.ndarray, list[tuple[str, DCBFit]]]:
+    full_sample: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # arm -> (weight of each row, beta)
+
+    def fit(rows: np.ndarray) -> tuple[float, np.ndarray, list[tuple[str, DCBFit, np.ndarray]]]:
         Xr, yr, treated = X_std[rows], data.y[rows], data.treated[rows]
         target_rows = {"ATT": treated, "ATC": ~treated, "ATE": np.ones(rows.size, dtype=bool)}[estimand]
         target = Xr[target_rows].mean(axis=0)
         weights = np.where(target_rows, 1.0, 0.0)
-        fits: list[tuple[str, DCBFit]] = []
+        fits: list[tuple[str, DCBFit, np.ndarray]] = []
         for mask, arm_name in ((treated, "treated"), (~treated, "control")):
             if estimand == "ATE" or (estimand == "ATT") == (arm_name == "control"):
-                result = dcb_weights(Xr[mask], yr[mask], target, **settings)
+                start = None
+                if arm_name in full_sample:  # a bootstrap replicate starts from the full-sample solution
+                    row_weights, beta = full_sample[arm_name]
+                    W0 = row_weights[rows[mask]]
+                    start = (W0 / W0.sum() if W0.sum() > 0 else np.full(W0.size, 1.0 / W0.size), beta)
+                result = dcb_weights(Xr[mask], yr[mask], target, start=start, **settings)
                 weights[mask] = result.weights * target_rows.sum()
-                fits.append((arm_name, result))
+                fits.append((arm_name, result, dcb_outcome_model(Xr, Xr[mask], yr[mask], result.beta)))
         mean_treated = weights[treated] @ yr[treated] / weights[treated].sum()
         mean_control = weights[~treated] @ yr[~treated] / weights[~treated].sum()
         return float(mean_treated - mean_control), weights, fits
 
     everyone = np.arange(data.n)
-    estimate, weights, fits = fit(everyone)
-    inference = Bootstrap(lambda rows: fit(rows)[0], n_boot=int(n_boot), strata=data.t, interval="normal",
-                          detail=f"bootstrap ({n_boot} replicates, stratified by arm)")
+    with threadpool_limits(1):  # small dense blocks: threaded BLAS only oversubscribes
+        estimate, weights, fits = fit(everyone)
+    for arm_name, result, _ in fits:
+        if not (WARM_START_REPLICATES and result.converged):
+            continue  # an unconverged fit is defined by its iteration count from the cold start: replicates keep it
+        arm_rows = data.treated if arm_name == "treated" else ~data.treated
+        row_weights = np.zeros(data.n)
+        row_weights[arm_rows] = result.weights
+        full_sample[arm_name] = (row_weights, result.beta)
+    if int(n_boot) == 0:
+        arms = {arm_name: (result.weights, predicted) for arm_name, result, predicted in fits}
+        variance = residual_balancing_variance(data.y, data.treated, estimand, arms)
+        inference = analytic_inference(estimate, np.sqrt(variance),
+                                       detail="plug-in variance of the weighted residuals (Athey, Imbens & Wager "
+                                              "2018), confounder weights' outcome model")
+    else:
+        inference = Bootstrap(lambda rows: fit(rows)[0], n_boot=int(n_boot), strata=data.t, interval="normal",
+                              detail=f"bootstrap ({n_boot} replicates, stratified by arm)", single_threaded=True)
     warnings: list[str] = []
     diagnostics: dict[str, object] = {"n_balance_terms": len(names), "iterations": 0, "converged": True}
-    for arm_name, result in fits:
+    for arm_name, result, _ in fits:
         diagnostics["iterations"] = int(diagnostics["iterations"]) + result.iterations
         diagnostics["converged"] = bool(diagnostics["converged"]) and result.converged
         diagnostics[f"confounder_weights_{arm_name}"] = {name: float(b) for name, b in zip(names, result.beta)}

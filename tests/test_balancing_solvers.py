@@ -1,0 +1,121 @@
+"""The fast block solvers of DCB and ARB reach the same minima as cvxpy's formulation of the same problems.
+
+Every bound comes from the solvers' stated accuracy and strong convexity, never from a run:
+for a ``m``-strongly convex objective ``f`` with minimiser ``x*``, ``f(x) - f(x*) >= m ||x - x*||^2`` at every
+feasible ``x``, so two feasible points whose objectives are within ``eps`` of the minimum are within
+``2 sqrt(eps / m)`` of each other. CLARABEL (through cvxpy) stops at an absolute or relative duality gap of
+``1e-8``; the fast solvers certify their own accuracy (a KKT residual for the beta block, a dual gradient for the
+weight block, a duality gap for ARB).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import causal_core as cc
+from causal_core.core.data import prepare
+from causal_core.datasets.simulate import linear_confounded
+from causal_core.estimators.balancing.confounder_balancing import (
+    BETA_KKT_TOL, _beta_step, _weight_step, beta_block, beta_kkt_residual)
+from causal_core.estimators.balancing.residual_balancing import (
+    DUAL_GAP_TOL, approximate_balancing_weights_cvxpy, balancing_objective, balancing_weights_dual)
+from causal_core.nuisance.features import expand_covariates, pooled_scale
+
+cp = pytest.importorskip("cvxpy")
+ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "region"])
+#: CLARABEL's default absolute and relative duality-gap tolerance (what cvxpy asks of it here).
+CLARABEL_GAP = 1e-8
+
+
+def _arm(n: int, seed: int, moments: int, interactions: bool):
+    df, _ = linear_confounded(n=n, seed=seed)
+    data = prepare(df, ROLES)
+    X, _ = expand_covariates(data.X, data.covariate_names, moments=moments, interactions=interactions)
+    X_std = X / pooled_scale(X, data.treated)
+    controls = ~data.treated
+    X_arm = X_std[controls] - X_std[controls].mean(axis=0)
+    target = X_std[data.treated].mean(axis=0) - X_std[controls].mean(axis=0)
+    y = data.y[controls]
+    return X_arm, (y - y.mean()) / y.std(), target
+
+
+def _clarabel(problem) -> None:
+    problem.solve(solver="CLARABEL")
+    assert problem.status == cp.OPTIMAL
+
+
+@pytest.mark.parametrize("moments, interactions, beta_l1", [(1, False, 1e-3), (2, True, 1e-3), (2, True, 0.05)])
+def test_beta_block_minimum_matches_cvxpy(moments, interactions, beta_l1):
+    X, y, target = _arm(600, 3, moments, interactions)
+    n = y.size
+    W = np.random.default_rng(0).dirichlet(np.ones(n))  # any point of the simplex gives a valid block
+    Q, b = beta_block(X, y, target, W, outcome_loss=1.0, beta_l2=1e-3)
+    fast = _beta_step(Q, b, beta_l1, np.zeros(b.size))
+    assert beta_kkt_residual(Q, b, beta_l1, fast) <= BETA_KKT_TOL * (1 + 2 * np.abs(b).max())
+    beta = cp.Variable(b.size)
+    root = np.linalg.cholesky(Q)
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(root.T @ beta) - 2 * b @ beta + beta_l1 * cp.norm1(beta)))
+    _clarabel(problem)
+
+    def f(x):
+        return float(x @ Q @ x - 2 * b @ x + beta_l1 * np.abs(x).sum())
+
+    reference = np.asarray(beta.value)
+    eps = CLARABEL_GAP * (1 + abs(f(reference)))
+    assert f(fast) <= f(reference) + eps
+    strong = float(np.linalg.eigvalsh(Q)[0])
+    assert np.linalg.norm(fast - reference) <= 2 * np.sqrt(eps / strong)
+    if beta_l1 == 0.05:
+        assert np.sum(fast == 0) > 0  # the l1 term does set coefficients to zero exactly
+
+
+@pytest.mark.parametrize("start", [None, (0.3, -0.01)])
+def test_weight_block_minimum_matches_cvxpy(start):
+    X, y, target = _arm(600, 5, 1, False)
+    n = y.size
+    beta = np.linspace(-0.5, 0.5, X.shape[1])
+    s, a, delta = X @ beta, float(target @ beta), 1.0
+    c = (y - s) ** 2 / n
+    fast, _ = _weight_step(a, s, c, delta, start)
+    assert np.all(fast >= 0) and fast.sum() == pytest.approx(1.0, abs=1e-12)
+    W = cp.Variable(n, nonneg=True)
+    problem = cp.Problem(cp.Minimize(cp.square(a - s @ W) + c @ W + delta * cp.sum_squares(W)), [cp.sum(W) == 1])
+    _clarabel(problem)
+
+    def f(w):
+        return float((a - s @ w) ** 2 + c @ w + delta * w @ w)
+
+    reference = np.clip(np.asarray(W.value), 0, None)
+    reference /= reference.sum()
+    eps = CLARABEL_GAP * (1 + abs(f(reference)))
+    assert f(fast) <= f(reference) + eps
+    assert np.linalg.norm(fast - reference) <= 2 * np.sqrt(eps / delta)
+
+
+@pytest.mark.parametrize("moments, interactions, zeta", [(1, False, 0.5), (2, True, 0.5), (2, True, 0.9)])
+def test_arb_dual_matches_cvxpy_formulation(moments, interactions, zeta):
+    X, _, target = _arm(800, 7, moments, interactions)
+    solved = balancing_weights_dual(X, target, zeta)
+    assert solved is not None
+    fast, gap = solved
+    assert 0 <= gap <= DUAL_GAP_TOL
+    assert np.all(fast >= 0) and fast.sum() == pytest.approx(1.0, abs=1e-12)
+    reference = approximate_balancing_weights_cvxpy(X, target, zeta)
+    # the dual value (fast objective - gap) bounds the minimum from below, so the fast weights are within
+    # ``gap`` of it and cvxpy's within its own gap tolerance
+    lower = balancing_objective(X, target, zeta, fast) - gap
+    eps = balancing_objective(X, target, zeta, reference) - lower
+    assert -1e-15 <= eps <= CLARABEL_GAP * (1 + abs(lower)) + gap
+    assert np.linalg.norm(fast - reference) <= np.sqrt(gap / (1 - zeta)) + np.sqrt(eps / (1 - zeta))
+
+
+def test_dcb_bootstrap_by_default_and_plug_in_on_request(linear_design):
+    df, _ = linear_design
+    default = cc.estimate(df, ROLES, "differentiated_confounder_balancing", estimand="ATT", seed=3, n_boot=25)
+    assert default.inference.n_replicates == 25 and "bootstrap" in default.inference.detail
+    info = next(m for m in cc.list_methods() if m.id == "differentiated_confounder_balancing")
+    assert next(o for o in info.options if o.name == "n_boot").default == 100
+    plug_in = cc.estimate(df, ROLES, "differentiated_confounder_balancing", estimand="ATT", seed=3, n_boot=0)
+    assert plug_in.inference.n_replicates == 0 and "plug-in" in plug_in.inference.detail
+    assert plug_in.estimate == default.estimate  # the SE route never changes the point estimate
+    assert 0 < plug_in.std_error != default.std_error
