@@ -16,7 +16,7 @@ from causal_core.core.errors import CausalInputError, plain
 from causal_core.core.registry import MethodInfo
 from causal_core.core.roles import Roles
 
-__all__ = ["PreparedData", "prepare", "encode_columns", "binary_treatment"]
+__all__ = ["PreparedData", "prepare", "encode_columns", "binary_treatment", "target_rows"]
 
 MIN_ROWS_PER_ARM = 2
 #: Largest absolute outcome (or continuous treatment): beyond it, squares and sums of squares overflow.
@@ -477,3 +477,12 @@ def prepare(
         E_names=tuple(E_names),
         reference_levels=reference_levels,
     )
+
+
+def target_rows(t: np.ndarray, estimand: str) -> np.ndarray:
+    """The rows of the estimand's population: the treated (ATT), the controls (ATC) or everyone (ATE)."""
+    if estimand == "ATT":
+        return t == 1
+    if estimand == "ATC":
+        return t == 0
+    return np.ones(t.shape[0], dtype=bool)

@@ -21,6 +21,7 @@ from causal_core.core.roles import Roles
 __all__ = [
     "balance_covariates",
     "balance_table",
+    "check_balance_options",
     "max_abs_smd",
     "smd_before_after",
     "effective_sample_size",
@@ -242,6 +243,18 @@ def _covariate_row(
     return row
 
 
+def check_balance_options(estimand: Any, binary: Any, threshold: Any, roles: Any) -> None:
+    """Refuse a balance table's estimand, ``binary`` convention, threshold or roles, naming the problem."""
+    if estimand not in ESTIMANDS:
+        raise CausalInputError(f"Balance estimand must be one of {', '.join(ESTIMANDS)}; got {plain(estimand)!r}.")
+    if binary not in ("raw", "std"):
+        raise CausalInputError(f"Option 'binary' must be 'raw' or 'std'; got {plain(binary)!r}.")
+    if not np.isfinite(threshold) or threshold <= 0:
+        raise CausalInputError(f"Option 'threshold' must be a positive number; got {plain(threshold)!r}.")
+    if not isinstance(roles, Roles):
+        raise CausalInputError(f"Roles must be a causal_core.Roles; got {type(roles).__name__}.")
+
+
 def balance_table(
     df: pd.DataFrame | EstimateResult,
     roles: Roles | pd.DataFrame,
@@ -322,14 +335,7 @@ def balance_table(
     else:
         result = None
         estimand = "ATE" if estimand is None else estimand
-    if estimand not in ESTIMANDS:
-        raise CausalInputError(f"Balance estimand must be one of {', '.join(ESTIMANDS)}; got {plain(estimand)!r}.")
-    if binary not in ("raw", "std"):
-        raise CausalInputError(f"Option 'binary' must be 'raw' or 'std'; got {plain(binary)!r}.")
-    if not np.isfinite(threshold) or threshold <= 0:
-        raise CausalInputError(f"Option 'threshold' must be a positive number; got {plain(threshold)!r}.")
-    if not isinstance(roles, Roles):
-        raise CausalInputError(f"Roles must be a causal_core.Roles; got {type(roles).__name__}.")
+    check_balance_options(estimand, binary, threshold, roles)
     if not roles.confounders:
         raise CausalInputError("Balance needs at least one column in the 'confounders' role; none is assigned.")
     if result is not None:

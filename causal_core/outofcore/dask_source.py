@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from causal_core.core.errors import CausalInputError
+from causal_core.outofcore.source import recut
 
 __all__ = ["DaskSource", "from_dask"]
 
@@ -62,20 +63,7 @@ class DaskSource:
     def partitions(self, columns: Sequence[str], rows: int) -> Iterator[pd.DataFrame]:
         """``columns`` in consecutive partitions of exactly ``rows`` rows (the last may be shorter)."""
         self._check(columns)
-        pending: list[pd.DataFrame] = []
-        held = 0
-        for piece in self._pieces(columns):
-            if not len(piece):
-                continue
-            pending.append(piece)
-            held += len(piece)
-            while held >= rows:
-                whole = pd.concat(pending, ignore_index=True)
-                yield whole.iloc[:rows].reset_index(drop=True)
-                rest = whole.iloc[rows:].reset_index(drop=True)
-                pending, held = ([rest] if len(rest) else []), len(rest)
-        if held:
-            yield pd.concat(pending, ignore_index=True)
+        yield from recut(self._pieces(columns), rows)
 
     def distinct_values(self, column: str, limit: int = 51) -> list:
         """Distinct non-missing values of ``column`` (at most ``limit``), sorted as text."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
@@ -252,6 +252,30 @@ def read_partition(source: TableSource, columns: Sequence[str], part: Partition)
         con.close()
 
 
+def _fetched_chunks(result: Any, vectors: int) -> Iterator[pd.DataFrame]:
+    """A DuckDB result's chunks of ``vectors`` vectors each, until its empty end."""
+    while not (frame := result.fetch_df_chunk(vectors)).empty:
+        yield frame
+
+
+def recut(pieces: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """Consecutive frames of exactly ``rows`` rows (the last may be shorter) from ``pieces`` of any length."""
+    pending: list[pd.DataFrame] = []
+    held = 0
+    for piece in pieces:
+        if not len(piece):
+            continue
+        pending.append(piece)
+        held += len(piece)
+        while held >= rows:
+            whole = pd.concat(pending, ignore_index=True)
+            yield whole.iloc[:rows].reset_index(drop=True)
+            rest = whole.iloc[rows:].reset_index(drop=True)
+            pending, held = ([rest] if len(rest) else []), len(rest)
+    if held:
+        yield pd.concat(pending, ignore_index=True)
+
+
 def partitions(source: TableSource, columns: Sequence[str], rows: int = DEFAULT_PARTITION_ROWS
                ) -> Iterator[pd.DataFrame]:
     """The chosen columns in consecutive partitions of ``rows`` rows (the last may be shorter), in file order.
@@ -277,17 +301,7 @@ def partitions(source: TableSource, columns: Sequence[str], rows: int = DEFAULT_
         select = ", ".join(_quote(c) for c in columns)
         result = con.execute(f"SELECT {select} FROM {source.relation}")
         vectors = max(1, -(-int(rows) // 2048))  # DuckDB hands out rows in vectors of 2,048
-        pending: list[pd.DataFrame] = []
-        held = 0
-        while not (frame := result.fetch_df_chunk(vectors)).empty:
-            pending.append(frame)
-            held += len(frame)
-            while held >= rows:  # re-cut so partitions are exactly ``rows`` long, whatever DuckDB's batch sizes
-                whole = pd.concat(pending, ignore_index=True)
-                yield whole.iloc[:rows].reset_index(drop=True)
-                rest = whole.iloc[rows:].reset_index(drop=True)
-                pending, held = ([rest] if len(rest) else []), len(rest)
-        if held:
-            yield pd.concat(pending, ignore_index=True)
+        # re-cut so partitions are exactly ``rows`` long, whatever DuckDB's batch sizes
+        yield from recut(_fetched_chunks(result, vectors), rows)
     finally:
         con.close()

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from causal_core.core.data import binary_treatment
+from causal_core.core.data import binary_treatment, target_rows
 from causal_core.core.errors import CausalInputError
 from causal_core.core.roles import Roles
 from causal_core.inference import analytic_inference
@@ -166,10 +166,6 @@ def _difference_in_means(passes, enc: _Encoding, estimand: str) -> tuple[float, 
     return m1 - m0, se, n1 + n0, len(parts), "Neyman (Welch) variance", warnings
 
 
-def _target(t: np.ndarray, estimand: str) -> np.ndarray:
-    return t == 1 if estimand == "ATT" else (t == 0 if estimand == "ATC" else np.ones(t.size, dtype=bool))
-
-
 def _design(X: np.ndarray, t: np.ndarray, centre: np.ndarray, interactions: bool) -> np.ndarray:
     k = X.shape[1]
     centred = X - centre if k else X
@@ -178,13 +174,13 @@ def _design(X: np.ndarray, t: np.ndarray, centre: np.ndarray, interactions: bool
 
 
 def _target_sums_kernel(X, t, y, estimand) -> tuple:
-    target = _target(t, estimand)
+    target = target_rows(t, estimand)
     return X[target].sum(axis=0), int(target.sum())
 
 
 def _normal_equations_kernel(X, t, y, centre, estimand, interactions) -> tuple:
     D = _design(X, t, centre, interactions)
-    rows = X[_target(t, estimand)] - centre
+    rows = X[target_rows(t, estimand)] - centre
     return D.T @ D, D.T @ y, t.size, rows.T @ rows, rows.shape[0]
 
 

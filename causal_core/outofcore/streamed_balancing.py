@@ -33,7 +33,7 @@ import numpy as np
 from causal_core.core.errors import CausalInputError
 from causal_core.core.options import validate_options
 from causal_core.core.registry import get_method
-from causal_core.estimators.balancing._entropy_dual import ARMIJO, MAX_HALVINGS, RANK_TOLERANCE
+from causal_core.estimators.balancing._entropy_dual import ARMIJO, MAX_HALVINGS, RANK_TOLERANCE, newton_direction
 from causal_core.estimators.balancing.entropy_balancing import _infeasible
 
 __all__ = ["EntropyBalancingStreamed", "streamed_entropy_balancing", "STREAMED_OPTIONS"]
@@ -213,13 +213,7 @@ def _newton(stream, arm_value, n_arm, target, scale, transform, *, max_iter: int
             return lam, sums, imbalance, iterations, False, False
         iterations += 1
         hessian = sums.szz / sums.s0 - np.outer(gradient, gradient)
-        try:
-            step = -np.linalg.solve(hessian, gradient)
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-        slope = float(gradient @ step)
-        if not np.isfinite(slope) or slope >= 0:
-            step, slope = -gradient, -float(gradient @ gradient)
+        step, slope = newton_direction(hessian, gradient)
         size = 1.0
         for _ in range(MAX_HALVINGS):
             trial = _dual_pass(stream, arm_value, target, scale, transform, log_q, lam + size * step)

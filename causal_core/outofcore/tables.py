@@ -34,9 +34,8 @@ import pandas as pd
 
 from causal_core.core.data import binary_treatment
 from causal_core.core.errors import CausalInputError, plain
-from causal_core.core.registry import ESTIMANDS
 from causal_core.core.roles import Roles
-from causal_core.diagnostics.balance import VARIANCE_RATIO_RANGE, standardized_mean_difference
+from causal_core.diagnostics.balance import VARIANCE_RATIO_RANGE, check_balance_options, standardized_mean_difference
 from causal_core.diagnostics.subgroups import (ALL_LABEL, Z_95, SubgroupTable, _arm_label, _explain, _noise_note,
                                                is_reversal, within_noise)
 from causal_core.outofcore.cells import complete_rows_sql
@@ -102,16 +101,9 @@ def _covariates(con, source: TableSource, complete: str, confounders) -> list[tu
 def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str = "ATE", threshold: float = 0.1,
                            binary: str = "raw", ks_grid: int = DEFAULT_KS_GRID) -> pd.DataFrame:
     """The unweighted balance table of the rows on disk, with the columns and ``attrs`` of ``balance_table``."""
-    if estimand not in ESTIMANDS:
-        raise CausalInputError(f"Balance estimand must be one of {', '.join(ESTIMANDS)}; got {plain(estimand)!r}.")
-    if binary not in ("raw", "std"):
-        raise CausalInputError(f"Option 'binary' must be 'raw' or 'std'; got {plain(binary)!r}.")
-    if not np.isfinite(threshold) or threshold <= 0:
-        raise CausalInputError(f"Option 'threshold' must be a positive number; got {plain(threshold)!r}.")
+    check_balance_options(estimand, binary, threshold, roles)
     if isinstance(ks_grid, bool) or not isinstance(ks_grid, int) or not 10 <= ks_grid <= 100_000:
         raise CausalInputError(f"Option 'ks_grid' must be an integer from 10 to 100000; got {plain(ks_grid)!r}.")
-    if not isinstance(roles, Roles):
-        raise CausalInputError(f"Roles must be a causal_core.Roles; got {type(roles).__name__}.")
     if not roles.confounders:
         raise CausalInputError("Balance needs at least one column in the 'confounders' role; none is assigned.")
     used = list(dict.fromkeys(c for c in roles.columns()))

@@ -29,6 +29,7 @@ __all__ = [
     "DualSolution",
     "whitened_constraints",
     "newton_dual",
+    "newton_direction",
     "cvxpy_primal",
     "CVXPY_SOLVERS",
 ]
@@ -95,6 +96,22 @@ def _log_sum_exp_weights(Z: np.ndarray, log_q: np.ndarray, lam: np.ndarray) -> t
     return float(top + np.log(total)), expo / total
 
 
+def newton_direction(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, float]:
+    """The Newton step ``-H^-1 g`` (least squares when ``H`` is singular) and its slope ``g'step``.
+
+    Falls back to steepest descent when the step is not a descent direction, so
+    the Armijo line search that follows always has one.
+    """
+    try:
+        step = -np.linalg.solve(hessian, gradient)
+    except np.linalg.LinAlgError:
+        step = -np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+    slope = float(gradient @ step)
+    if not np.isfinite(slope) or slope >= 0:
+        step, slope = -gradient, -float(gradient @ gradient)
+    return step, slope
+
+
 def newton_dual(
     basis: ConstraintBasis,
     base_weights: np.ndarray,
@@ -136,13 +153,7 @@ def newton_dual(
         iterations += 1
         zw = Z.T @ w
         hessian = (Z * w[:, None]).T @ Z - np.outer(zw, zw) + penalty * np.eye(Z.shape[1])
-        try:
-            step = -np.linalg.solve(hessian, gradient)
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-        slope = float(gradient @ step)
-        if not np.isfinite(slope) or slope >= 0:
-            step, slope = -gradient, -float(gradient @ gradient)
+        step, slope = newton_direction(hessian, gradient)
         size = 1.0
         for _ in range(MAX_HALVINGS):
             trial = lam + size * step

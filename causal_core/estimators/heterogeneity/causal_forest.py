@@ -85,7 +85,7 @@ def _importance_frame(names: tuple[str, ...], importance: np.ndarray) -> pd.Data
         OptionSpec("outcome_model", "model", "linear", "Regressor of the outcome on the covariates, E[Y|X], "
                    "cross-fitted. Linear by default: with a correct propensity model the forest's residual "
                    "moment stays unbiased under a misspecified outcome model, and a flexible one only adds "
-                   "noise (it was 8-20% worse in bench/results/heterogeneity_forest.md); 'auto' is EconML's "
+                   "noise (it was 8-14% worse in bench/results/heterogeneity_forest.md); 'auto' is EconML's "
                    "choice of the best linear or forest model by cross-validation (slower).",
                    choices=FOREST_OUTCOME_MODELS),
         OptionSpec("propensity_model", "model", None, "Classifier for P(T=1|X), cross-fitted; default the logit.",

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from causal_core.core.data import PreparedData
+from causal_core.core.data import PreparedData, target_rows
 from causal_core.core.limits import MethodLimits
 from causal_core.core.options import AtMostRows, AtMostSmallerArm
 from causal_core.core.registry import OptionSpec, register
@@ -62,14 +62,6 @@ def r_learner_fit(y_res: np.ndarray, t_res: np.ndarray, F: np.ndarray) -> tuple[
     residual = y_res - D @ beta
     bread = np.linalg.pinv(D.T @ D / D.shape[0])
     return beta, (D * residual[:, None]) @ bread.T
-
-
-def _target(t: np.ndarray, estimand: str) -> np.ndarray:
-    if estimand == "ATT":
-        return t == 1
-    if estimand == "ATC":
-        return t == 0
-    return np.ones(t.shape[0], dtype=bool)
 
 
 def _coefficient_frame(terms: list[str], beta: np.ndarray, influence: np.ndarray) -> pd.DataFrame:
@@ -136,7 +128,7 @@ def dml(data: PreparedData, *, estimand: str, seed: int, final_model: str = "lin
     terms = ["effect"] if constant else ["intercept", *data.covariate_names]
     beta, beta_influence = r_learner_fit(y_res, t_res, F)
     effects = F @ beta
-    target = _target(t, estimand)
+    target = target_rows(t, estimand)
     share = float(target.mean())
     estimate = float(effects[target].mean())
     influence = beta_influence @ F[target].mean(axis=0) + target / share * (effects - estimate)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from causal_core.core.data import PreparedData
+from causal_core.core.data import PreparedData, target_rows
 from causal_core.core.errors import CausalInputError
 from causal_core.core.limits import MethodLimits
 from causal_core.core.options import AtMostRows, AtMostSmallerArm, n_boot_option
@@ -216,14 +216,6 @@ def x_learner_effects(X: np.ndarray, t: np.ndarray, y: np.ndarray, model: Any, *
                        propensity_model=propensity_model, names=names).effects
 
 
-def _target(t: np.ndarray, estimand: str) -> np.ndarray:
-    if estimand == "ATT":
-        return t == 1
-    if estimand == "ATC":
-        return t == 0
-    return np.ones(t.shape[0], dtype=bool)
-
-
 #: Models one bootstrap replicate of each plug-in learner fits (the cost shown before it runs).
 REFITS_PER_REPLICATE = {"s_learner": "1 outcome model on all rows",
                         "t_learner": "2 outcome models per cross-fitting fold",
@@ -251,12 +243,12 @@ def _plug_in_learner(method: str, data: PreparedData, *, estimand: str, seed: in
     def statistic(idx: np.ndarray) -> float:
         tb = t[idx]
         fitted = plug_in_fit(method, X[idx], tb, y[idx], propensity=False, **fit_options)
-        return float(fitted.effects[_target(tb, estimand)].mean())
+        return float(fitted.effects[target_rows(tb, estimand)].mean())
 
     with threadpool_limits(1):  # many small fits: extra BLAS/OpenMP threads only contend
         fitted = plug_in_fit(method, X, t, y, **fit_options)
     effects = fitted.effects
-    estimate = float(effects[_target(t, estimand)].mean())
+    estimate = float(effects[target_rows(t, estimand)].mean())
     aipw, influence, _, warnings = plug_in_influence(fitted.fold_arms, fitted.propensity, t, y, estimand=estimand,
                                                      floor=PS_FLOOR)
     se = influence_se(influence)
