@@ -74,17 +74,22 @@ def seeded_torch(seed: int) -> Iterator[None]:
     import torch
 
     threads = torch.get_num_threads()
+    cuda = torch.cuda.is_available()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    devices = [torch.cuda.current_device()] if cuda else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         torch.set_num_threads(1)  # tiny networks: threads only add contention
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        # The flag selects deterministic CUDA kernels; on one CPU thread the kernels are deterministic already,
+        # and setting it imports torch's compiler stack (1.8 s on the first call), so it is set only with CUDA.
+        if cuda:
+            torch.use_deterministic_algorithms(True, warn_only=True)
         try:
             yield
         finally:
             torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic)
+            if cuda:
+                torch.use_deterministic_algorithms(deterministic)
 
 
 def torch_device(choice: str, *, method: str) -> Any:
