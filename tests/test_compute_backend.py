@@ -469,3 +469,27 @@ def test_cross_fitting_folds_and_em_restarts_run_on_the_workers_with_the_serial_
     assert len(stream.data) >= 2
     assert cluster_em.log_likelihood == serial_em.log_likelihood
     assert cluster_em.restart_log_likelihoods == serial_em.restart_log_likelihoods
+
+
+def test_streamed_2sls_passes_run_on_the_workers_with_the_serial_numbers(cluster, tmp_path):
+    from distributed import get_task_stream
+
+    rng = np.random.default_rng(21)
+    n = 2400
+    u, x1, z = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
+    dose = 0.8 * z + 0.5 * x1 + u + rng.normal(size=n)
+    df = pd.DataFrame({"dose": dose, "x1": x1, "z": z, "y": 1.5 * dose + x1 - 2 * u + rng.normal(size=n)})
+    df.to_parquet(tmp_path / "iv.parquet", row_group_size=700)
+    source = open_table(tmp_path / "iv.parquet")
+    roles = cc.Roles(treatment="dose", outcome="y", confounders=["x1"], instruments=["z"])
+    client = backend_module.cluster_client()
+    _wait_for_workers(client, 2)
+    with get_task_stream(client) as stream:
+        got = streamed_estimate(source, roles, "two_stage_least_squares", estimand="LATE", rows_per_partition=500)
+    with cc.backend("serial"):
+        want = streamed_estimate(source, roles, "two_stage_least_squares", estimand="LATE", rows_per_partition=500)
+    assert (got.estimate, got.std_error, got.n_used, got.n_partitions) == \
+        (want.estimate, want.std_error, want.n_used, want.n_partitions)
+    assert len([t for t in stream.data if "run_chunk" in str(t["key"])]) == 2 * 5  # two passes, five partitions
+    in_memory = cc.estimate(df, roles, "two_stage_least_squares", estimand="LATE")
+    np.testing.assert_allclose([got.estimate, got.std_error], [in_memory.estimate, in_memory.std_error], rtol=1e-10)

@@ -11,7 +11,9 @@ With ``x = [1, covariates, treatment]`` and ``z = [1, covariates, instruments]``
   stage, whose Wald test of the excluded instruments gives the first-stage F.
 
 Both covariances carry linearmodels' small-sample factor ``n / (n - k)``
-(``debiased=True``). linearmodels projects with ``pinv(z)`` (an SVD) where this
+(``debiased=True``). Each pass is a :class:`~causal_core.outofcore.mapped.Pass`: one task per partition on
+the workers of a Dask backend, summed in partition order here, so the numbers are the serial run's bit for bit.
+linearmodels projects with ``pinv(z)`` (an SVD) where this
 module solves the normal equations ``z'z``; the two agree to about
 ``cond(z'z)`` times machine precision, far below 1e-10 on a well-conditioned
 design (the tests use 1e-10).
@@ -31,7 +33,8 @@ from causal_core.core.registry import get_method
 from causal_core.core.roles import Roles
 from causal_core.estimators.instruments.iv_linear import IRRELEVANT_P, WEAK_INSTRUMENT_F
 from causal_core.inference import analytic_inference
-from causal_core.outofcore.source import DEFAULT_PARTITION_ROWS, TableSource, distinct_values, partitions
+from causal_core.outofcore.mapped import Pass
+from causal_core.outofcore.source import DEFAULT_PARTITION_ROWS, TableSource, distinct_values
 
 __all__ = ["streamed_2sls", "streamed_2sls_fit", "IVFit", "IVEncoding", "iv_encoding", "encode_block", "text_levels", "is_numeric_type"]
 
@@ -128,6 +131,25 @@ def _designs(W: np.ndarray, t: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, n
     return np.hstack([ones, W, t[:, None]]), np.hstack([ones, W, Z])
 
 
+def _cross_products_kernel(W: np.ndarray, t: np.ndarray, y: np.ndarray, Z: np.ndarray) -> tuple:
+    """One partition's ``z'z``, ``z'x``, ``z'y``, row count and each instrument's range (empty: +inf, -inf)."""
+    x, z = _designs(W, t, Z)
+    if t.size:
+        low, high = Z.min(axis=0), Z.max(axis=0)
+    else:
+        low, high = np.full(Z.shape[1], np.inf), np.full(Z.shape[1], -np.inf)
+    return z.T @ z, z.T @ x, z.T @ y, int(t.size), low, high
+
+
+def _meats_kernel(W, t, y, Z, beta, gamma, projection) -> tuple:
+    """One partition's second- and first-stage meats and residual sums of squares."""
+    x, z = _designs(W, t, Z)
+    e, u = y - x @ beta, t - z @ gamma
+    xhat_e = (z @ projection) * e[:, None]
+    zu = z * u[:, None]
+    return xhat_e.T @ xhat_e, zu.T @ zu, float(e @ e), float(u @ u)
+
+
 def _check_rank(zz: np.ndarray, k_exog: int, enc: IVEncoding) -> None:
     """The in-memory checks (constant or collinear instruments, collinear covariates) on the Gram matrix."""
     scale = np.sqrt(np.diag(zz))
@@ -159,25 +181,22 @@ def streamed_2sls_fit(source: TableSource, roles: Roles, *, estimand: str = "LAT
     _check_rows(rows_per_partition)
     enc = iv_encoding(source, roles)
 
-    def stream():
-        return (enc.arrays(part) for part in partitions(source, enc.columns, rows_per_partition))
+    passes = Pass(source, tuple(enc.columns), enc.arrays, rows_per_partition)  # on the workers under Dask
 
     # pass 1: cross-products; constant instruments are refused from their range
     zz = zx = zy = None
     n, n_parts = 0, 0
     low = high = None
-    for W, t, y, Z in stream():
+    for part_zz, part_zx, part_zy, part_n, part_low, part_high in passes.run(_cross_products_kernel):
         n_parts += 1
-        x, z = _designs(W, t, Z)
         if zz is None:
-            zz, zx, zy = np.zeros((z.shape[1],) * 2), np.zeros((z.shape[1], x.shape[1])), np.zeros(z.shape[1])
-            low, high = np.full(Z.shape[1], np.inf), np.full(Z.shape[1], -np.inf)
-        zz += z.T @ z
-        zx += z.T @ x
-        zy += z.T @ y
-        n += t.size
-        if t.size:
-            low, high = np.minimum(low, Z.min(axis=0)), np.maximum(high, Z.max(axis=0))
+            zz, zx, zy = np.zeros_like(part_zz), np.zeros_like(part_zx), np.zeros_like(part_zy)
+            low, high = np.full(part_low.size, np.inf), np.full(part_high.size, -np.inf)
+        zz += part_zz
+        zx += part_zx
+        zy += part_zy
+        n += part_n
+        low, high = np.minimum(low, part_low), np.maximum(high, part_high)
     if zz is None or n == 0:
         raise CausalInputError("No rows are left after dropping rows with missing values in the used columns.")
     for j, name in enumerate(enc.instrument_names):
@@ -200,15 +219,11 @@ def streamed_2sls_fit(source: TableSource, roles: Roles, *, estimand: str = "LAT
     gamma = projection[:, -1]  # first stage: treatment on all instruments
     # pass 2: residual meats of the second and the first stage
     meat, first_meat, ee, uu = np.zeros((k_x, k_x)), np.zeros((k_z, k_z)), 0.0, 0.0
-    for W, t, y, Z in stream():
-        x, z = _designs(W, t, Z)
-        e, u = y - x @ beta, t - z @ gamma
-        xhat_e = (z @ projection) * e[:, None]
-        meat += xhat_e.T @ xhat_e
-        zu = z * u[:, None]
-        first_meat += zu.T @ zu
-        ee += float(e @ e)
-        uu += float(u @ u)
+    for part_meat, part_first, part_ee, part_uu in passes.run(_meats_kernel, beta, gamma, projection):
+        meat += part_meat
+        first_meat += part_first
+        ee += part_ee
+        uu += part_uu
     vinv = np.linalg.inv(v)
     if cov_type == "robust":
         covariance = vinv @ (meat / n * n / (n - k_x)) @ vinv / n
