@@ -16,7 +16,7 @@ import pytest
 import causal_core as cc
 from causal_core.datasets.simulate import linear_confounded
 from causal_core.outofcore import estimate_large, open_table, streamed_estimate
-from causal_core.outofcore.streamed import _encoding, _passes
+from causal_core.outofcore.streamed import _encoding, encoded_passes
 from causal_core.outofcore.streamed_balancing import streamed_entropy_balancing
 from causal_core.outofcore.streamed_iv import streamed_2sls_fit
 from causal_core.outofcore.tables import ks_from_quantiles, streamed_balance_table, streamed_subgroup_table
@@ -77,7 +77,7 @@ def _same(got, want) -> None:
 def test_streamed_entropy_balancing_equals_the_in_memory_estimator_and_weights(tables, estimand):
     source = open_table(tables["folder"] / "parts")
     enc = _encoding(source, ROLES)
-    fit = streamed_entropy_balancing(_passes(source, enc, ROWS), enc, estimand, return_weights=True)
+    fit = streamed_entropy_balancing(encoded_passes(source, enc, ROWS), enc, estimand, return_weights=True)
     want = cc.estimate(tables["df"], ROLES, "entropy_balancing", estimand=estimand)
     np.testing.assert_allclose([fit.estimate, fit.std_error], [want.estimate, want.std_error], rtol=RTOL)
     assert fit.n_used == want.n_design == len(tables["df"]) - 4

@@ -16,7 +16,10 @@ check 1e-10):
   sampling variance is added as in memory.
 
 ``ipw`` and ``doubly_robust`` are in :mod:`causal_core.outofcore.streamed_weighting`
-(the exact Newton logit over the partitions; each pass mapped to cluster workers).
+(the exact Newton logit over the partitions), ``entropy_balancing`` in
+:mod:`causal_core.outofcore.streamed_balancing` (the Newton dual); every pass of
+all of them is a :class:`~causal_core.outofcore.mapped.Pass`, mapped to the
+cluster's workers under a Dask backend.
 
 Rows with a missing value in a used column are dropped, as in memory. The
 other methods have no such form; :func:`estimate_large` runs them on a seeded
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -36,7 +39,7 @@ from causal_core.core.errors import CausalInputError
 from causal_core.core.roles import Roles
 from causal_core.inference import analytic_inference
 from causal_core.outofcore.mapped import Pass
-from causal_core.outofcore.source import DEFAULT_PARTITION_ROWS, TableSource, distinct_values, partitions, sample
+from causal_core.outofcore.source import DEFAULT_PARTITION_ROWS, TableSource, distinct_values, sample
 
 __all__ = ["StreamedEstimate", "streamed_estimate", "estimate_large", "STREAMED_METHODS", "DEFAULT_SAMPLE_ROWS"]
 
@@ -129,9 +132,14 @@ def _encoding(source: TableSource, roles: Roles) -> _Encoding:
     return _Encoding(roles.treatment, roles.outcome, treated, tuple(roles.confounders), tuple(levels))
 
 
-def _passes(source: TableSource, enc: _Encoding, rows: int) -> Callable[[], Iterator[tuple]]:
-    columns = list(dict.fromkeys([enc.treatment, enc.outcome, *enc.confounders]))
-    return lambda: (enc.arrays(part) for part in partitions(source, columns, rows))
+def encoded_passes(source: TableSource, enc: _Encoding, rows: int,
+                   progress: Callable[[int, int, int], None] | None = None) -> Pass:
+    """The streamed passes of one estimate: each partition's complete rows as ``(X, t, y)`` for the kernels.
+
+    On a Dask backend every ``Pass.run`` is one task per partition on the workers.
+    """
+    return Pass(source, tuple(dict.fromkeys([enc.treatment, enc.outcome, *enc.confounders])), enc.arrays,
+                rows, progress)
 
 
 def _combine_moments(a: tuple[int, float, float], n: int, mean: float, m2: float) -> tuple[int, float, float]:
@@ -240,7 +248,7 @@ def _regression(passes, enc: _Encoding, estimand: str, interactions: bool) -> tu
 #: Methods with a streamed form and the options it supports.
 STREAMED_METHODS: dict[str, tuple[str, ...]] = {"difference_in_means": (), "regression_adjustment": ("interactions",)}
 #: Kernels in their own modules (imported when used: they import this one): method -> (module, function).
-#: Partition kernels take ``(stream, enc, estimand, **options)``; source kernels the whole request.
+#: Partition kernels take ``(passes, enc, estimand, **options)``; source kernels the whole request.
 _PARTITION_KERNELS = {"entropy_balancing": ("causal_core.outofcore.streamed_balancing", "kernel")}
 _SOURCE_KERNELS = {"two_stage_least_squares": ("causal_core.outofcore.streamed_iv", "streamed_2sls"),
                    "exact_matching": ("causal_core.outofcore.cells", "streamed_exact_matching")}
@@ -282,9 +290,7 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     if isinstance(rows_per_partition, bool) or not isinstance(rows_per_partition, int) or rows_per_partition < 100:
         raise CausalInputError(f"Option 'rows_per_partition' must be an integer of at least 100; got {rows_per_partition!r}.")
     enc = _encoding(source, roles)
-    stream = _passes(source, enc, rows_per_partition)  # noqa: F841 - for methods that read partitions in this process
-    passes = Pass(source, tuple(dict.fromkeys([enc.treatment, enc.outcome, *enc.confounders])), enc.arrays,
-                  rows_per_partition, progress)  # each pass one task per partition on a Dask backend
+    passes = encoded_passes(source, enc, rows_per_partition, progress)  # each pass one task per partition on Dask
     if method in ("ipw", "doubly_robust"):
         from causal_core.outofcore.streamed_weighting import streamed_aipw, streamed_ipw
 
@@ -293,7 +299,7 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     elif method == "difference_in_means":
         estimate, se, n_used, n_parts, detail, warnings = _difference_in_means(passes, enc, estimand)
     elif method in _PARTITION_KERNELS:
-        estimate, se, n_used, n_parts, detail, warnings = _kernel(_PARTITION_KERNELS, method)(stream, enc, estimand,
+        estimate, se, n_used, n_parts, detail, warnings = _kernel(_PARTITION_KERNELS, method)(passes, enc, estimand,
                                                                                             **options)
     else:
         estimate, se, n_used, n_parts, detail, warnings = _regression(passes, enc, estimand,

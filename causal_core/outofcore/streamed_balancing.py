@@ -10,15 +10,21 @@ run on sufficient statistics instead of rows:
    ``D'D / m = (S + m (mean - target)(mean - target)') / (scale scale') / m``.
 2. **one pass per Newton trial point** — for the reweighted arm at ``lambda``:
    ``sum e``, ``Z'e``, ``(Z e)'Z``, ``D'e``, ``y'e`` and ``sum e^2`` with
-   ``e = exp(eta - shift)``; the shift is the running maximum of ``eta``, and
-   sums gathered under an older shift are multiplied by ``exp(old - new)``, so
-   nothing overflows. Gradient, Hessian, imbalance, dual objective and Armijo
+   ``e = exp(eta - shift)``; each partition uses its own maximum of ``eta`` as
+   the shift, and the driver merges the partitions in partition order under the
+   running maximum (sums under a smaller shift are multiplied by
+   ``exp(old - new)``), so nothing overflows. Gradient, Hessian, imbalance, dual objective and Armijo
    test are then the in-memory ones; so are the stopping and infeasibility rules.
 3. **SE pass** — the stacked estimating equations of
    :func:`causal_core.estimators.balancing.entropy_balancing._sandwich_influence`:
    their Jacobian blocks, ``sum psi`` and ``sum psi psi'`` in one pass; the
    influence function's variance is ``d' (sum psi psi') d`` with ``d`` solving
    ``J' d = contrast``.
+
+Every pass is :meth:`causal_core.outofcore.mapped.Pass.run` of a module-level
+kernel returning small arrays (``return_weights`` aside): on a Dask backend one
+task per partition on the workers, each reading its own rows; the reduction is
+in partition order here, so estimate and SE are the serial run's bit for bit.
 
 Only the default expansion (``moments=1``, no interactions) and the Newton
 solver are streamed; other values are refused with a message.
@@ -70,22 +76,23 @@ def check_options(options: dict[str, Any]) -> tuple[int, float]:
     return int(options.get("max_iter", 200)), float(options.get("tol", 1e-8))
 
 
-def _merge_scatter(acc: tuple, X: np.ndarray) -> tuple:
-    """Chan et al.'s exact merge of (count, mean vector, scatter about the mean) with the rows ``X``."""
-    na, ma, sa = acc
-    n = X.shape[0]
-    if n == 0:
-        return acc
-    mean = X.mean(axis=0)
-    centred = X - mean
-    scatter = centred.T @ centred
-    total = na + n
-    delta = mean - ma
-    return total, ma + delta * n / total, sa + scatter + np.outer(delta, delta) * (na * n / total)
+def _arm_moments_kernel(X: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple:
+    """One partition's per-arm (treated, control) ``(count, mean, scatter, minima, maxima, outcome sum)``."""
+    out = []
+    for mask in (t == 1, t == 0):
+        X_arm, y_arm = X[mask], y[mask]
+        if X_arm.shape[0] == 0:
+            out.append(None)
+            continue
+        mean = X_arm.mean(axis=0)
+        centred = X_arm - mean
+        out.append((X_arm.shape[0], mean, centred.T @ centred, X_arm.min(axis=0), X_arm.max(axis=0),
+                    float(y_arm.sum())))
+    return tuple(out)
 
 
 class _ArmMoments:
-    """Per-arm sufficient statistics of the moments pass."""
+    """Per-arm sufficient statistics of the moments pass, merged partition by partition in partition order."""
 
     def __init__(self, k: int):
         self.acc = (0, np.zeros(k), np.zeros((k, k)))
@@ -93,26 +100,28 @@ class _ArmMoments:
         self.high = np.full(k, -np.inf)
         self.y_sum = 0.0
 
-    def add(self, X: np.ndarray, y: np.ndarray) -> None:
-        self.acc = _merge_scatter(self.acc, X)
-        if X.shape[0]:
-            self.low = np.minimum(self.low, X.min(axis=0))
-            self.high = np.maximum(self.high, X.max(axis=0))
-        self.y_sum += float(y.sum())
+    def merge(self, part: tuple | None) -> None:
+        """Chan et al.'s exact merge with one partition's ``(count, mean, scatter, minima, maxima, y sum)``."""
+        if part is None:
+            return
+        n, mean, scatter, low, high, y_sum = part
+        self.acc = _merge_scatter_stats(self.acc, (n, mean, scatter))
+        self.low = np.minimum(self.low, low)
+        self.high = np.maximum(self.high, high)
+        self.y_sum += y_sum
 
     @property
     def n(self) -> int:
         return int(self.acc[0])
 
 
-def _moments(stream, k: int) -> tuple[_ArmMoments, _ArmMoments, int, int]:
+def _moments(passes, k: int) -> tuple[_ArmMoments, _ArmMoments, int, int]:
     arms = (_ArmMoments(k), _ArmMoments(k))  # treated, control
-    n_parts = 0
-    for X, t, y in stream():
-        n_parts += 1
-        for arm, mask in zip(arms, (t == 1, t == 0)):
-            arm.add(X[mask], y[mask])
-    return arms[0], arms[1], arms[0].n + arms[1].n, n_parts
+    parts = passes.run(_arm_moments_kernel)
+    for part in parts:  # in partition order
+        for arm, arm_part in zip(arms, part):
+            arm.merge(arm_part)
+    return arms[0], arms[1], arms[0].n + arms[1].n, len(parts)
 
 
 def _pooled_scale(treated: _ArmMoments, control: _ArmMoments) -> np.ndarray:
@@ -147,60 +156,85 @@ def _whitening(arm: _ArmMoments, target: np.ndarray, scale: np.ndarray) -> np.nd
     return vectors[:, keep] / np.sqrt(eigenvalues[keep])
 
 
-class _DualSums:
-    """Shifted sums over one arm's rows at one ``lambda``: sum e, Z'e, (Ze)'Z, D'e, y'e, sum e^2."""
-
-    def __init__(self, r: int, p: int):
-        self.shift = -np.inf
-        self.s0, self.sz, self.szz = 0.0, np.zeros(r), np.zeros((r, r))
-        self.sd, self.sy, self.se2 = np.zeros(p), 0.0, 0.0
-
-    def add(self, eta: np.ndarray, Z: np.ndarray, D: np.ndarray, y: np.ndarray) -> None:
-        if eta.size == 0:
-            return
-        top = float(eta.max())
-        if top > self.shift:  # rescale what was gathered under the old shift
-            factor = np.exp(self.shift - top) if np.isfinite(self.shift) else 0.0
-            self.s0 *= factor
-            self.sz *= factor
-            self.szz *= factor
-            self.sd *= factor
-            self.sy *= factor
-            self.se2 *= factor * factor
-            self.shift = top
-        e = np.exp(eta - self.shift)
-        self.s0 += float(e.sum())
-        self.sz += Z.T @ e
-        self.szz += (Z * e[:, None]).T @ Z
-        self.sd += D.T @ e
-        self.sy += float(e @ y)
-        self.se2 += float(e @ e)
-
-    @property
-    def objective(self) -> float:
-        return float(self.shift + np.log(self.s0))
-
-
 def _arm_rows(X, t, y, arm_value, target, scale, transform):
     mask = t == arm_value
     D = (X[mask] - target) / scale
     return D, D @ transform, y[mask]
 
 
-def _dual_pass(stream, arm_value, target, scale, transform, log_q, lam) -> _DualSums:
+def _dual_sums_kernel(X, t, y, arm_value, target, scale, transform, log_q, lam) -> tuple | None:
+    """One partition's sums over the arm's rows at ``lam``, under the partition's own shift ``max eta``.
+
+    ``(shift, sum e, Z'e, (Z e)'Z, D'e, y'e, sum e^2)`` with ``e = exp(eta - shift)``; ``None`` without rows.
+    """
+    D, Z, y_arm = _arm_rows(X, t, y, arm_value, target, scale, transform)
+    eta = log_q + Z @ lam
+    if eta.size == 0:
+        return None
+    shift = float(eta.max())
+    e = np.exp(eta - shift)
+    return shift, float(e.sum()), Z.T @ e, (Z * e[:, None]).T @ Z, D.T @ e, float(e @ y_arm), float(e @ e)
+
+
+class _DualSums:
+    """Shifted sums over one arm's rows at one ``lambda``: sum e, Z'e, (Ze)'Z, D'e, y'e, sum e^2.
+
+    Partitions' sums, each under its own shift, are merged in partition order under the running
+    maximum shift: sums gathered under a smaller shift are multiplied by ``exp(old - new)``, so
+    nothing overflows and the result does not depend on where the partitions ran.
+    """
+
+    def __init__(self, r: int, p: int):
+        self.shift = -np.inf
+        self.s0, self.sz, self.szz = 0.0, np.zeros(r), np.zeros((r, r))
+        self.sd, self.sy, self.se2 = np.zeros(p), 0.0, 0.0
+
+    def merge(self, part: tuple | None) -> None:
+        if part is None:
+            return
+        shift, s0, sz, szz, sd, sy, se2 = part
+        if shift > self.shift:  # rescale what was gathered under the old shift
+            factor = np.exp(self.shift - shift) if np.isfinite(self.shift) else 0.0
+            self.s0 *= factor
+            self.sz = self.sz * factor
+            self.szz = self.szz * factor
+            self.sd = self.sd * factor
+            self.sy *= factor
+            self.se2 *= factor * factor
+            self.shift = shift
+            self.s0 += s0
+            self.sz = self.sz + sz
+            self.szz = self.szz + szz
+            self.sd = self.sd + sd
+            self.sy += sy
+            self.se2 += se2
+            return
+        factor = float(np.exp(shift - self.shift))
+        self.s0 += s0 * factor
+        self.sz = self.sz + sz * factor
+        self.szz = self.szz + szz * factor
+        self.sd = self.sd + sd * factor
+        self.sy += sy * factor
+        self.se2 += se2 * factor * factor
+
+    @property
+    def objective(self) -> float:
+        return float(self.shift + np.log(self.s0))
+
+
+def _dual_pass(passes, arm_value, target, scale, transform, log_q, lam) -> _DualSums:
     sums = _DualSums(transform.shape[1], target.size)
-    for X, t, y in stream():
-        D, Z, y_arm = _arm_rows(X, t, y, arm_value, target, scale, transform)
-        sums.add(log_q + Z @ lam, Z, D, y_arm)
+    for part in passes.run(_dual_sums_kernel, arm_value, target, scale, transform, log_q, lam):
+        sums.merge(part)  # in partition order
     return sums
 
 
-def _newton(stream, arm_value, n_arm, target, scale, transform, *, max_iter: int, tol: float):
+def _newton(passes, arm_value, n_arm, target, scale, transform, *, max_iter: int, tol: float):
     """:func:`newton_dual` with uniform base weights, each objective evaluation one pass over the partitions."""
     log_q = -np.log(n_arm)
     bound = log_q
     lam = np.zeros(transform.shape[1])
-    sums = _dual_pass(stream, arm_value, target, scale, transform, log_q, lam)
+    sums = _dual_pass(passes, arm_value, target, scale, transform, log_q, lam)
     f = sums.objective
     iterations = 0
     while True:
@@ -216,7 +250,7 @@ def _newton(stream, arm_value, n_arm, target, scale, transform, *, max_iter: int
         step, slope = newton_direction(hessian, gradient)
         size = 1.0
         for _ in range(MAX_HALVINGS):
-            trial = _dual_pass(stream, arm_value, target, scale, transform, log_q, lam + size * step)
+            trial = _dual_pass(passes, arm_value, target, scale, transform, log_q, lam + size * step)
             if trial.objective <= f + ARMIJO * size * slope:
                 break
             size /= 2
@@ -244,43 +278,52 @@ class _ArmFit:
         return self.n * np.exp(-np.log(self.n) + Z @ self.lam - self.shift) / self.s0
 
 
-def _stacked_se(stream, arms: list[_ArmFit], target: np.ndarray, scale: np.ndarray, estimand: str,
+def _stacked_se_kernel(X, t, y, arms, target, scale, estimand, starts) -> tuple:
+    """One partition's ``(sum psi psi', sum psi, its part of the Jacobian, target rows)`` of the stacked equations."""
+    p, k = target.size, int(starts[-1])
+    mu = target / scale
+    jacobian = np.zeros((k, k))
+    psi = np.zeros((t.size, k))
+    X_std = X / scale
+    centred = X_std - mu
+    target_rows = {"ATT": t == 1, "ATC": t == 0, "ATE": np.ones(t.size, dtype=bool)}[estimand]
+    psi[:, :p] = target_rows[:, None] * centred
+    block, mean_index = 1, k - 2
+    for arm in arms:
+        mask = t == arm.value
+        weight = np.zeros(t.size)
+        if arm.transform is not None:
+            Z = ((X[mask] - target) / scale) @ arm.transform
+            weight[mask] = arm.e(Z)
+            rows = slice(starts[block], starts[block + 1])
+            features = X_std @ arm.transform
+            psi[:, rows] = weight[:, None] * (centred @ arm.transform)
+            jacobian[rows, rows] += (centred @ arm.transform).T @ (features * weight[:, None])
+            jacobian[mean_index, rows] += (weight * (y - arm.mean_y)) @ features
+            block += 1
+        else:
+            weight[mask] = 1.0
+        psi[:, mean_index] = weight * (y - arm.mean_y)
+        mean_index += 1
+    return psi.T @ psi, psi.sum(axis=0), jacobian, int(target_rows.sum())
+
+
+def _stacked_se(passes, arms: list[_ArmFit], target: np.ndarray, scale: np.ndarray, estimand: str,
                 n: int) -> float:
     """The sandwich SE of ``m_treated - m_control`` from one pass of sufficient statistics."""
     p = target.size
-    mu = target / scale
     ranks = [arm.transform.shape[1] for arm in arms if arm.transform is not None]
     sizes = [p] + ranks + [1, 1]
     starts = np.concatenate(([0], np.cumsum(sizes))).astype(int)
     k = int(starts[-1])
     meat, psi_sum, jacobian = np.zeros((k, k)), np.zeros(k), np.zeros((k, k))
     n_target = 0
-    for X, t, y in stream():
-        psi = np.zeros((t.size, k))
-        X_std = X / scale
-        centred = X_std - mu
-        target_rows = {"ATT": t == 1, "ATC": t == 0, "ATE": np.ones(t.size, dtype=bool)}[estimand]
-        n_target += int(target_rows.sum())
-        psi[:, :p] = target_rows[:, None] * centred
-        block, mean_index = 1, k - 2
-        for arm in arms:
-            mask = t == arm.value
-            weight = np.zeros(t.size)
-            if arm.transform is not None:
-                Z = ((X[mask] - target) / scale) @ arm.transform
-                weight[mask] = arm.e(Z)
-                rows = slice(starts[block], starts[block + 1])
-                features = X_std @ arm.transform
-                psi[:, rows] = weight[:, None] * (centred @ arm.transform)
-                jacobian[rows, rows] += (centred @ arm.transform).T @ (features * weight[:, None])
-                jacobian[mean_index, rows] += (weight * (y - arm.mean_y)) @ features
-                block += 1
-            else:
-                weight[mask] = 1.0
-            psi[:, mean_index] = weight * (y - arm.mean_y)
-            mean_index += 1
-        meat += psi.T @ psi
-        psi_sum += psi.sum(axis=0)
+    for part_meat, part_psi, part_jacobian, part_target in passes.run(_stacked_se_kernel, tuple(arms), target,
+                                                                      scale, estimand, starts):
+        meat += part_meat  # in partition order
+        psi_sum += part_psi
+        jacobian += part_jacobian
+        n_target += part_target
     jacobian /= n
     jacobian[:p, :p] = -(n_target / n) * np.eye(p)
     block, mean_index = 1, k - 2
@@ -298,29 +341,37 @@ def _stacked_se(stream, arms: list[_ArmFit], target: np.ndarray, scale: np.ndarr
     return float(np.sqrt(max(squares - total * total / n, 0.0)) / n)
 
 
-def _weights(stream, arms: list[_ArmFit], target, scale, n_target: int) -> np.ndarray:
-    """One weight per used row, in file order, as ``cc.estimate`` reports them."""
-    out = []
-    for X, t, _ in stream():
-        w = np.ones(t.size)
-        for arm in arms:
-            if arm.transform is not None:
-                mask = t == arm.value
-                Z = ((X[mask] - target) / scale) @ arm.transform
-                w[mask] = arm.e(Z) / arm.n * n_target
-        out.append(w)
+def _weights_kernel(X, t, y, arms, target, scale, n_target: int) -> np.ndarray:
+    """One partition's weights, as ``cc.estimate`` reports them (one per complete row)."""
+    w = np.ones(t.size)
+    for arm in arms:
+        if arm.transform is not None:
+            mask = t == arm.value
+            Z = ((X[mask] - target) / scale) @ arm.transform
+            w[mask] = arm.e(Z) / arm.n * n_target
+    return w
+
+
+def _weights(passes, arms: list[_ArmFit], target, scale, n_target: int) -> np.ndarray:
+    """One weight per used row, in file order (an array of ``n`` rows: only when asked for)."""
+    out = passes.run(_weights_kernel, tuple(arms), target, scale, n_target)
     return np.concatenate(out) if out else np.empty(0)
 
 
-def streamed_entropy_balancing(stream, enc, estimand: str, *, return_weights: bool = False,
+def streamed_entropy_balancing(passes, enc, estimand: str, *, return_weights: bool = False,
                                **options: Any) -> EntropyBalancingStreamed:
-    """Entropy balancing (means) over ``stream``, the partitions of :func:`causal_core.outofcore.streamed._passes`."""
+    """Entropy balancing (means) over the partitions of ``passes`` (a :class:`~causal_core.outofcore.mapped.Pass`).
+
+    Every pass is ``passes.run(kernel, ...)``: on a Dask backend one task per
+    partition on the workers, reduced here in partition order, so the numbers
+    are the serial run's bit for bit.
+    """
     max_iter, tol = check_options(options)
     names = enc.names
     k = len(names)
     if k == 0:
         raise CausalInputError("Entropy balancing needs at least one confounder; none is assigned.")
-    treated, control, n, n_parts = _moments(stream, k)
+    treated, control, n, n_parts = _moments(passes, k)
     for arm_name, arm in (("treated", treated), ("control", control)):
         if arm.n < k + 2:  # the in-memory limit: an arm needs more rows than balance terms
             raise CausalInputError(f"Treatment column '{enc.treatment}' has {arm.n} complete {arm_name} rows for "
@@ -343,7 +394,7 @@ def streamed_entropy_balancing(stream, enc, estimand: str, *, return_weights: bo
         if outside:
             raise _infeasible(outside, *labels)
         transform = _whitening(arm, target, scale)
-        lam, sums, imbalance, steps, ok, infeasible = _newton(stream, value, arm.n, target, scale, transform,
+        lam, sums, imbalance, steps, ok, infeasible = _newton(passes, value, arm.n, target, scale, transform,
                                                               max_iter=max_iter, tol=tol)
         if infeasible:
             size = np.abs(imbalance)
@@ -362,12 +413,12 @@ def streamed_entropy_balancing(stream, enc, estimand: str, *, return_weights: bo
             warnings.append(f"The {arm_name} weights are concentrated: effective sample size {ess_after:.0f} of "
                             f"{arm.n} rows; the estimate leans on few units.")
     estimate = arms[0].mean_y - arms[1].mean_y
-    se = _stacked_se(stream, arms, target, scale, estimand, n)
-    weights = _weights(stream, arms, target, scale, n_target) if return_weights else None
+    se = _stacked_se(passes, arms, target, scale, estimand, n)
+    weights = _weights(passes, arms, target, scale, n_target) if return_weights else None
     return EntropyBalancingStreamed(float(estimate), se, n, n_parts, iterations, converged, tuple(warnings), weights)
 
 
-def kernel(stream, enc, estimand: str, **options: Any) -> tuple:
+def kernel(passes, enc, estimand: str, **options: Any) -> tuple:
     """The ``streamed_estimate`` kernel: ``(estimate, se, n_used, n_partitions, detail, warnings)``."""
-    fit = streamed_entropy_balancing(stream, enc, estimand, **options)
+    fit = streamed_entropy_balancing(passes, enc, estimand, **options)
     return fit.estimate, fit.std_error, fit.n_used, fit.n_partitions, "sandwich (M-estimation)", fit.warnings
