@@ -218,6 +218,31 @@ def test_streamed_passes_on_the_workers_equal_the_serial_run(cluster, design, pa
     assert len(chunk_tasks) == 6 * n_passes  # one task per partition and pass, each read by its worker
 
 
+@pytest.mark.parametrize("estimand", ["ATT", "ATE"])
+def test_streamed_entropy_balancing_on_one_and_two_workers_equals_the_serial_run(cluster, design, parquet_table,
+                                                                                 estimand):
+    from distributed import get_task_stream
+
+    _, roles = design
+    _, source = parquet_table
+    client = backend_module.cluster_client()
+    _wait_for_workers(client, 2)
+    with cc.backend("serial"):
+        want = streamed_estimate(source, roles, "entropy_balancing", estimand=estimand, rows_per_partition=500)
+    passes = []
+    with get_task_stream(client) as stream:
+        two = streamed_estimate(source, roles, "entropy_balancing", estimand=estimand, rows_per_partition=500,
+                                progress=lambda number, done, total: passes.append(number))
+    n_passes = max(passes)
+    assert n_passes >= 4  # moments, the dual at zero, at least one Newton trial, the SE
+    assert len([t for t in stream.data if "run_chunk" in str(t["key"])]) == 6 * n_passes  # all of them on workers
+    with cc.backend("local", n_workers=1):
+        one = streamed_estimate(source, roles, "entropy_balancing", estimand=estimand, rows_per_partition=500)
+    assert (two.estimate, two.std_error, two.n_used, two.n_partitions, two.warnings) == \
+        (want.estimate, want.std_error, want.n_used, want.n_partitions, want.warnings)
+    assert (one.estimate, one.std_error) == (want.estimate, want.std_error)
+
+
 def test_a_worker_killed_mid_irls_changes_nothing_and_the_cluster_recovers(cluster, design, parquet_table):
     _, roles = design
     _, source = parquet_table
