@@ -148,7 +148,8 @@ def test_a_task_on_a_worker_that_does_not_hold_the_data(cluster):
     assert list(client.who_has(payload)[payload.key]) == [workers[0]]
     future = client.submit(backend_module._run_chunk, [0, 7, 19_000], payload, workers=[workers[1]],
                            allow_other_workers=False, pure=False)
-    assert future.result(timeout=60) == [_sum_tail(data)(i) for i in (0, 7, 19_000)]
+    # each item comes back with the warnings it raised there (none here)
+    assert future.result(timeout=60) == [(_sum_tail(data)(i), ()) for i in (0, 7, 19_000)]
     client.cancel(payload)
 
 
@@ -518,3 +519,63 @@ def test_streamed_2sls_passes_run_on_the_workers_with_the_serial_numbers(cluster
     assert len([t for t in stream.data if "run_chunk" in str(t["key"])]) == 2 * 5  # two passes, five partitions
     in_memory = cc.estimate(df, roles, "two_stage_least_squares", estimand="LATE")
     np.testing.assert_allclose([got.estimate, got.std_error], [in_memory.estimate, in_memory.std_error], rtol=1e-10)
+
+
+def _overflowing(i: int) -> float:
+    """exp(1000) overflows (numpy's RuntimeWarning) for odd items; the value is inf or 1."""
+    return float(np.exp(np.float64(1000.0) * (i % 2)))
+
+
+def _overflowing_kernel(X: np.ndarray, t: np.ndarray, y: np.ndarray) -> float:
+    """A partition kernel that overflows once per partition (numpy's RuntimeWarning)."""
+    return float(np.exp(np.float64(800.0) + t.size))
+
+
+def _caught_lines(run) -> tuple:
+    from causal_core.core.library_warnings import capture_library_warnings, summarise_warnings
+
+    with capture_library_warnings() as caught:
+        value = run()
+    return value, summarise_warnings(caught)
+
+
+def test_warnings_raised_on_the_workers_come_back_with_the_serial_lines_and_counts(cluster, design, parquet_table):
+    from causal_core.outofcore.mapped import Pass
+    from causal_core.outofcore.streamed import _encoding
+
+    _, roles = design
+    _, source = parquet_table
+    _wait_for_workers(backend_module.cluster_client(), 2)
+    items = list(range(9))
+    passes = Pass(source, ("treat", "y", *CONFOUNDERS), _encoding(source, roles).arrays, 500)
+    on_cluster = _caught_lines(lambda: backend_module.map_tasks(_overflowing, items, chunk_size=2))
+    on_cluster_parts = _caught_lines(lambda: passes.run(_overflowing_kernel))
+    with cc.backend("serial"):
+        serial = _caught_lines(lambda: backend_module.map_tasks(_overflowing, items))
+        serial_parts = _caught_lines(lambda: passes.run(_overflowing_kernel))
+    assert on_cluster == serial and on_cluster_parts == serial_parts
+    assert serial[1] == (f"RuntimeWarning from {__name__}: overflow encountered in exp (4 times)",)
+    assert serial_parts[1] == (f"RuntimeWarning from {__name__}: overflow encountered in exp (6 times)",)
+    # nothing is lost on the way back to a caller that does not capture them either: the driver's filters decide
+    with pytest.warns(RuntimeWarning, match="overflow encountered in exp"):
+        backend_module.map_tasks(_overflowing, [1])
+
+
+def test_a_streamed_estimate_carries_the_workers_warnings_as_the_serial_run(cluster, design, tmp_path):
+    df, roles = design
+    path = tmp_path / "huge.parquet"
+    df.assign(y=df["y"] * 1e155).to_parquet(path)  # squared deviations overflow: numpy warns in every partition
+    _wait_for_workers(backend_module.cluster_client(), 2)
+    got = streamed_estimate(open_table(path), roles, "difference_in_means", rows_per_partition=100)
+    with cc.backend("serial"):
+        want = streamed_estimate(open_table(path), roles, "difference_in_means", rows_per_partition=100)
+    line = "RuntimeWarning from causal_core.outofcore.streamed: overflow encountered in square (4 times)"
+    assert got.library_warnings == want.library_warnings == (line,)  # 2 partitions x 2 arms
+    assert got.warnings == want.warnings and got.warnings[-1] == "Library warning: " + line
+
+def test_warnings_raised_in_joblib_processes_come_back_too():
+    with cc.backend("serial"):
+        in_processes = _caught_lines(lambda: backend_module.map_tasks(_overflowing, list(range(5)), n_jobs=2))
+        here = _caught_lines(lambda: backend_module.map_tasks(_overflowing, list(range(5))))
+    assert in_processes == here
+    assert here[1] == (f"RuntimeWarning from {__name__}: overflow encountered in exp (2 times)",)

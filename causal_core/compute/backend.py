@@ -24,13 +24,25 @@ it held it, the scattered data with it: the lost chunks are scattered and
 submitted again, so a fan-out survives losing workers as long as some remain.
 A cluster whose workers run other versions of the packages that decide the
 numbers is refused, with a message naming the difference.
+
+Warnings raised inside a task on a worker (a Dask worker, or one of joblib's
+processes) are recorded there, every occurrence (``simplefilter("always")``),
+sent back with the task's result and raised again on the driver, item by item
+in item order, from the same module, file and line: a
+:func:`~causal_core.core.library_warnings.capture_library_warnings` around the
+fan-out (``cc.estimate``, ``streamed_estimate``) then holds the same records,
+so the same lines and counts, as the serial run, and the driver's own warning
+filters decide what is shown, as they do serially.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import platform
+import sys
 import threading
+import types
+import warnings as _warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -323,6 +335,52 @@ def _aligned(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _CaughtWarning:
+    """A warning raised inside a task on a worker, as it travels back to the driver."""
+
+    category: type
+    message: str
+    filename: str
+    lineno: int
+    module: str  # the dotted module it was raised from, resolved on the worker
+
+    def warn_again(self) -> None:
+        """Raise it on the driver as if raised here: same module (filters, once-per-location registry) and line."""
+        module = sys.modules.get(self.module)
+        if not isinstance(module, types.ModuleType):
+            module = None
+        filename = getattr(module, "__file__", None) or self.filename  # the driver's copy of that module
+        registry = module.__dict__.setdefault("__warningregistry__", {}) if module is not None else None
+        _warnings.warn_explicit(self.message, self.category, filename, self.lineno, module=self.module,
+                                registry=registry)
+
+
+def _run_captured(task: Callable[[Any], Any], item: Any) -> tuple[Any, tuple[_CaughtWarning, ...]]:
+    """``task(item)`` and every warning it raised (on a worker, where nobody would see them)."""
+    from causal_core.core.library_warnings import _module_name
+
+    with _warnings.catch_warnings(record=True) as records:
+        _warnings.simplefilter("always")
+        value = task(item)
+    modules: dict[str, str] = {}
+    caught = []
+    for record in records:
+        if record.filename not in modules:
+            modules[record.filename] = _module_name(record.filename)
+        caught.append(_CaughtWarning(record.category, str(record.message), record.filename, int(record.lineno or 0),
+                                     modules[record.filename]))
+    return value, tuple(caught)
+
+
+def _warned(pair: tuple[Any, tuple[_CaughtWarning, ...]]) -> Any:
+    """Raise a task's worker warnings again here and return its value."""
+    value, caught = pair
+    for warning in caught:
+        warning.warn_again()
+    return value
+
+
 class _Payload:
     """The task function, scattered once per fan-out (it carries the data it closes over)."""
 
@@ -331,7 +389,7 @@ class _Payload:
 
 
 def _run_chunk(items: Sequence[Any], payload: _Payload) -> list:
-    return [payload.task(item) for item in items]
+    return [_run_captured(payload.task, item) for item in items]
 
 
 def _chunks(items: Sequence[Any], n_workers: int, chunk_size: int | None = None) -> list[list[Any]]:
@@ -357,6 +415,7 @@ def map_tasks(task: Callable[[Any], Any], items: Sequence[Any], *, n_jobs: int =
     :func:`progress_listener` hears it too.
     On a cluster, items go in tasks of ``chunk_size`` (default: about
     :data:`TASKS_PER_WORKER` tasks per worker). An exception raised by ``task`` propagates (callers guard what may fail).
+    Warnings a task raises on a worker are raised again here, in item order (see the module docstring).
     """
     items = list(items)
     total = len(items)
@@ -371,9 +430,9 @@ def map_tasks(task: Callable[[Any], Any], items: Sequence[Any], *, n_jobs: int =
         from joblib import Parallel, delayed
 
         out = []
-        for i, value in enumerate(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-                delayed(task)(item) for item in items)):
-            out.append(value)
+        for i, pair in enumerate(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+                delayed(_run_captured)(task, item) for item in items)):
+            out.append(_warned(pair))  # in item order, as the serial run raises them
             _tell(progress, i + 1, total)
         return out
     return _map_on_cluster(active.client, task, items, active.info.n_workers, progress, chunk_size)
@@ -413,4 +472,5 @@ def _map_on_cluster(client: Any, task: Callable[[Any], Any], items: list, n_work
         if not lost:
             break
         pending = sorted(lost)
-    return [value for chunk in results for value in chunk]
+    # the workers' warnings are raised here in item order once all chunks are in (a lost chunk's never came back)
+    return [_warned(pair) for chunk in results for pair in chunk]

@@ -36,6 +36,7 @@ import pandas as pd
 
 from causal_core.core.data import binary_treatment, target_rows
 from causal_core.core.errors import CausalInputError
+from causal_core.core.library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
 from causal_core.core.roles import Roles
 from causal_core.inference import analytic_inference
 from causal_core.outofcore.mapped import Pass
@@ -67,6 +68,9 @@ class StreamedEstimate:
     se_method: str
     covariate_names: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    #: Warnings raised by the kernels (here or on the workers), one deduplicated line each, as ``cc.estimate``
+    #: keeps them; also in ``warnings``, prefixed "Library warning: ".
+    library_warnings: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         return {"method": self.method, "estimand": self.estimand, "estimate": self.estimate,
@@ -274,8 +278,22 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     Under an active Dask backend each pass over the partitions runs on the
     workers (one task per partition, each reading its own rows from the file,
     combined in partition order: the numbers equal the serial run's bit for
-    bit); ``progress(pass_number, done, total)`` follows the passes.
+    bit); ``progress(pass_number, done, total)`` follows the passes. Warnings
+    the passes raise, here or on the workers, are kept on the result as
+    ``cc.estimate`` keeps them (``library_warnings``; in ``warnings`` prefixed
+    "Library warning: "), the same lines and counts on every backend.
     """
+    with capture_library_warnings() as caught:
+        result = _streamed_estimate(source, roles, method, estimand, rows_per_partition, progress, options)
+    library = summarise_warnings(caught)
+    if not library:
+        return result
+    return dataclasses.replace(result, library_warnings=library,
+                               warnings=result.warnings + tuple(LIBRARY_WARNING_PREFIX + line for line in library))
+
+
+def _streamed_estimate(source: TableSource, roles: Roles, method: str, estimand: str, rows_per_partition: int,
+                       progress: Callable[[int, int, int], None] | None, options: dict) -> StreamedEstimate:
     if method not in STREAMED_METHODS:
         raise CausalInputError(f"Method '{method}' has no streamed form; use estimate_large, which runs it on a "
                                f"seeded sample. Streamed methods: {', '.join(STREAMED_METHODS)}.")
