@@ -244,6 +244,24 @@ def test_streamed_entropy_balancing_on_one_and_two_workers_equals_the_serial_run
     assert (one.estimate, one.std_error) == (want.estimate, want.std_error)
 
 
+def test_the_streamed_balance_table_counts_its_ks_on_the_workers_as_serially(cluster, design, parquet_table):
+    from distributed import get_task_stream
+
+    from causal_core.outofcore.tables import streamed_balance_table
+
+    _, roles = design
+    _, source = parquet_table
+    client = backend_module.cluster_client()
+    _wait_for_workers(client, 2)
+    with get_task_stream(client) as stream:
+        got = streamed_balance_table(source, roles, estimand="ATT", rows_per_partition=500)
+    with cc.backend("serial"):
+        want = streamed_balance_table(source, roles, estimand="ATT", rows_per_partition=500)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.attrs == want.attrs
+    assert len([t for t in stream.data if "run_chunk" in str(t["key"])]) == 6  # one ECDF-count task per partition
+
+
 def test_a_worker_killed_mid_irls_changes_nothing_and_the_cluster_recovers(cluster, design, parquet_table):
     _, roles = design
     _, source = parquet_table

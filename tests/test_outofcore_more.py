@@ -19,7 +19,8 @@ from causal_core.outofcore import estimate_large, open_table, streamed_estimate
 from causal_core.outofcore.streamed import _encoding, encoded_passes
 from causal_core.outofcore.streamed_balancing import streamed_entropy_balancing
 from causal_core.outofcore.streamed_iv import streamed_2sls_fit
-from causal_core.outofcore.tables import ks_from_quantiles, streamed_balance_table, streamed_subgroup_table
+from causal_core.outofcore.grid_ks import ks_bracket
+from causal_core.outofcore.tables import streamed_balance_table, streamed_subgroup_table
 
 RTOL = 1e-10
 CONFOUNDERS = ["x1", "x2", "x3", "x4", "region", "small", "flag"]
@@ -216,25 +217,55 @@ def test_streamed_balance_table_equals_the_in_memory_table(tables, estimand, bin
     for column in ("type", "balanced", "var_ratio_ok"):
         pd.testing.assert_series_equal(got[column], want[column])
     assert got.attrs["ess"] == want.attrs["ess"]
-    bound = got.attrs["ks_bound"]
-    n1, n0 = want.attrs["ess"]["treated"]["before"], want.attrs["ess"]["control"]["before"]
-    assert bound == pytest.approx(1 / 1000 + 1 / n1 + 1 / n0, rel=1e-12)
-    gap = (got[["ks_before", "ks_after"]] - want[["ks_before", "ks_after"]]).abs().to_numpy()
-    assert np.all(gap <= bound)
+    bounds = got.attrs["ks_bounds"]
+    assert got.attrs["ks_bound"] == max(bounds.values()) and list(bounds) == list(want.index)
+    for name in want.index:  # the streamed KS is a lower bound, the exact one at most its bound above
+        exact, streamed = want.loc[name, "ks_before"], got.loc[name, "ks_before"]
+        assert streamed <= exact + 1e-15 and exact <= streamed + bounds[name] + 1e-15, name
+    assert (got["ks_after"] == got["ks_before"]).all()
+    assert bounds["small"] == 0.0 and got.loc["small", "ks_before"] == pytest.approx(want.loc["small", "ks_before"],
+                                                                                   abs=1e-15)  # all values on the grid
     binary_rows = want["type"] == "binary"
     np.testing.assert_allclose(got.loc[binary_rows, "ks_before"], want.loc[binary_rows, "ks_before"], rtol=RTOL)
 
 
-def test_ks_from_quantiles_is_within_its_bound_of_the_exact_ks():
+def test_the_streamed_ks_bound_is_small_on_100k_rows_and_holds(tmp_path):
+    df, _ = linear_confounded(n=100_000, seed=4)
+    df["skewed"] = np.exp(2 * df["x1"])  # heavy right tail: a min/max grid would fail here, quantiles do not
+    df.to_parquet(tmp_path / "big.parquet")
+    roles = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "skewed"])
+    got = streamed_balance_table(open_table(tmp_path / "big.parquet"), roles, rows_per_partition=30_000)
+    want = cc.balance_table(df, roles)
+    # the grid holds each arm's quantiles at k/1000 (the sample is the whole table here): about 1/1000 of an arm
+    # lies between neighbouring points, so the bound is near 0.001; 2/1000 leaves room for ties and arm sizes
+    assert 0 < got.attrs["ks_bound"] < 2 / 1000
+    for name, bound in got.attrs["ks_bounds"].items():
+        exact, streamed = want.loc[name, "ks_before"], got.loc[name, "ks_before"]
+        assert streamed <= exact + 1e-15 and exact <= streamed + bound + 1e-15, name
+
+
+def _bracket(x1: np.ndarray, x0: np.ndarray, grid: np.ndarray) -> tuple[float, float]:
+    counts = [np.searchsorted(np.sort(x), grid, side=side) for x in (x1, x0) for side in ("right", "left")]
+    return ks_bracket(counts[0], counts[1], x1.size, counts[2], counts[3], x0.size)
+
+
+def test_the_grid_ks_brackets_the_exact_ks_on_any_grid():
     from causal_core.diagnostics.balance import weighted_ks
 
     rng = np.random.default_rng(11)
-    for n1, n0, grid in ((50, 70, 10), (400, 900, 40), (3000, 2000, 1000)):
+    for n1, n0, points in ((50, 70, 5), (400, 900, 40), (3000, 2000, 200)):
         x1, x0 = rng.gamma(2.0, size=n1), rng.gamma(2.5, size=n0).round(1)  # ties in one arm
-        levels = np.arange(grid + 1) / grid
-        approx = ks_from_quantiles(np.quantile(x1, levels), np.quantile(x0, levels))
         exact = weighted_ks(x1, np.ones(n1), x0, np.ones(n0))
-        assert abs(approx - exact) <= 1 / grid + 1 / n1 + 1 / n0
+        coarse = np.unique(np.quantile(np.concatenate([x1, x0]), np.linspace(0.05, 0.95, points)))  # tails off it
+        low, high = _bracket(x1, x0, coarse)
+        assert low <= exact <= high
+        # the gap is at most the largest mass of one arm strictly between neighbouring grid points (or beyond them)
+        edges = np.concatenate(([-np.inf], coarse, [np.inf]))
+        strictly_between = max(np.max(((x[:, None] > edges[:-1]) & (x[:, None] < edges[1:])).mean(axis=0))
+                               for x in (x1, x0))
+        assert high - low <= strictly_between + 1e-15
+        low, high = _bracket(x1, x0, np.union1d(x1, x0))  # a grid holding every value: the bracket closes
+        assert low == high == pytest.approx(exact, abs=1e-15)
 
 
 @pytest.mark.parametrize("by, sample", [("income", "simpson"), ("region", "df"), ("small", "df")])

@@ -9,16 +9,16 @@ in a GROUP BY over the complete rows, every level of a text confounder as a
 for the ATE, treated SD for the ATT, control SD for the ATC, the raw difference
 in proportions for 0/1 covariates).
 
-**KS from quantiles.** For a 0/1 covariate the KS statistic is exactly
-``|p1 - p0|``. For any other, each arm's quantiles ``Q_a(k/G)``, ``k = 0..G``
-(DuckDB ``quantile_cont``, numpy's linear interpolation) define the step CDF
-``F~_a(x) = max{k/G : Q_a(k/G) <= x}``; the statistic reported is
-``max_x |F~_1(x) - F~_0(x)|``, attained at one of the ``2 (G + 1)`` grid points.
-For every ``x`` the arm's empirical CDF satisfies
-``-1/n_a <= F_a(x) - F~_a(x) <= 1/G + 1/n_a`` (the interpolated quantile lies
-between the order statistics ``floor((n-1)p)`` and the next), so the reported
-KS is within ``1/G + 1/n_1 + 1/n_0`` of the exact one; the bound is in
-``attrs["ks_bound"]``. ``G = 1000`` by default.
+**KS in bounded memory.** For a 0/1 covariate the KS statistic is exactly
+``|p1 - p0|``. For any other it comes from
+:mod:`causal_core.outofcore.grid_ks`: the arms' exact ECDF counts at a grid of
+about ``2 (G + 1)`` points per covariate (each arm's quantiles at ``k/G`` in a
+seeded sample, plus the exact minimum and maximum), counted in one partition
+pass. The reported KS is a lower bound of the exact one, and the exact one is
+at most ``attrs["ks_bound"]`` above it (the largest over covariates; per
+covariate in ``attrs["ks_bounds"]``), a bound counted exactly from the same
+pass. ``G = 1000`` by default; memory is set by the partition, the sample and
+``G``, not by the number of rows.
 
 :func:`streamed_subgroup_table` is :func:`causal_core.diagnostics.subgroups.subgroup_table`
 from one GROUP BY over (stratum, arm) and one over arm: counts, means and
@@ -35,16 +35,18 @@ import pandas as pd
 from causal_core.core.data import binary_treatment
 from causal_core.core.errors import CausalInputError, plain
 from causal_core.core.roles import Roles
+from causal_core.core.seeds import check_seed
 from causal_core.diagnostics.balance import VARIANCE_RATIO_RANGE, check_balance_options, standardized_mean_difference
 from causal_core.diagnostics.subgroups import (ALL_LABEL, Z_95, SubgroupTable, _arm_label, _explain, _noise_note,
                                                is_reversal, within_noise)
 from causal_core.outofcore.cells import complete_rows_sql
-from causal_core.outofcore.source import TableSource, _connect, _quote
+from causal_core.outofcore.grid_ks import grid_ks
+from causal_core.outofcore.source import DEFAULT_PARTITION_ROWS, TableSource, _connect, _quote
 from causal_core.outofcore.streamed_iv import MAX_LEVELS, is_numeric_type
 
-__all__ = ["streamed_balance_table", "streamed_subgroup_table", "ks_from_quantiles", "DEFAULT_KS_GRID"]
+__all__ = ["streamed_balance_table", "streamed_subgroup_table", "DEFAULT_KS_GRID"]
 
-#: Quantile levels per arm for the KS statistic: the reported KS is within 1/G + 1/n1 + 1/n0 of the exact one.
+#: Quantile levels per arm that place the KS grid (2 (G + 1) points at most per covariate, plus min and max).
 DEFAULT_KS_GRID = 1000
 
 
@@ -62,22 +64,10 @@ def _arms(con, complete: str, treatment: str, treated_level: Any) -> tuple[Any, 
     return _python(treated), _python(control)
 
 
-def ks_from_quantiles(q1: np.ndarray, q0: np.ndarray) -> float:
-    """``max_x |F~_1(x) - F~_0(x)|`` for the step CDFs of two arms' quantiles at ``k/G``, ``k = 0..G``."""
-    q1, q0 = np.asarray(q1, dtype=float), np.asarray(q0, dtype=float)
-    grid = np.union1d(q1, q0)
-    levels = np.arange(q1.size) / (q1.size - 1)
-    f1 = np.where(np.searchsorted(q1, grid, side="right") > 0,
-                  levels[np.maximum(np.searchsorted(q1, grid, side="right") - 1, 0)], 0.0)
-    f0 = np.where(np.searchsorted(q0, grid, side="right") > 0,
-                  levels[np.maximum(np.searchsorted(q0, grid, side="right") - 1, 0)], 0.0)
-    return float(np.max(np.abs(f1 - f0)))
-
-
-def _covariates(con, source: TableSource, complete: str, confounders) -> list[tuple[str, str, bool]]:
-    """The balance covariates as ``(name, SQL expression, is_binary)``, in the in-memory order."""
+def _covariates(con, source: TableSource, complete: str, confounders) -> list[tuple[str, str, bool, tuple]]:
+    """The balance covariates as ``(name, SQL expression, is_binary, (min, max))``, in the in-memory order."""
     types = dict(zip(source.columns, source.types))
-    out: list[tuple[str, str, bool]] = []
+    out: list[tuple[str, str, bool, tuple]] = []
     for column in confounders:
         q = _quote(column)
         if is_numeric_type(types[column]):
@@ -85,7 +75,7 @@ def _covariates(con, source: TableSource, complete: str, confounders) -> list[tu
             low, high, binary = con.execute(f"SELECT min({x}), max({x}), bool_and({x} IN (0, 1)) "
                                             f"FROM ({complete})").fetchone()
             if low != high:  # constant columns are dropped, as in memory
-                out.append((str(column), x, bool(binary)))
+                out.append((str(column), x, bool(binary), (float(low), float(high))))
             continue
         levels = sorted({str(r[0]) for r in con.execute(
             f"SELECT DISTINCT CAST({q} AS VARCHAR) FROM ({complete}) LIMIT {MAX_LEVELS + 1}").fetchall()})
@@ -93,17 +83,27 @@ def _covariates(con, source: TableSource, complete: str, confounders) -> list[tu
             raise CausalInputError(f"Confounder column '{column}' is text with more than {MAX_LEVELS} distinct "
                                    f"values; recode it or drop it (at most {MAX_LEVELS} categories are one-hot encoded).")
         if len(levels) >= 2:
-            out += [(f"{column}={level}", f"CAST(CAST({q} AS VARCHAR) = {_text(level)} AS DOUBLE)", True)
+            out += [(f"{column}={level}", f"CAST(CAST({q} AS VARCHAR) = {_text(level)} AS DOUBLE)", True, (0.0, 1.0))
                     for level in levels]
     return out
 
 
 def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str = "ATE", threshold: float = 0.1,
-                           binary: str = "raw", ks_grid: int = DEFAULT_KS_GRID) -> pd.DataFrame:
-    """The unweighted balance table of the rows on disk, with the columns and ``attrs`` of ``balance_table``."""
+                           binary: str = "raw", ks_grid: int = DEFAULT_KS_GRID, seed: int = 0,
+                           rows_per_partition: int = DEFAULT_PARTITION_ROWS) -> pd.DataFrame:
+    """The unweighted balance table of the rows on disk, with the columns and ``attrs`` of ``balance_table``.
+
+    Means and variances are SQL aggregates; the KS statistics come from one partition pass
+    (:mod:`causal_core.outofcore.grid_ks`, grid placed by a sample drawn with ``seed``), each a lower
+    bound of the exact KS with the exact one at most ``attrs["ks_bound"]`` above.
+    """
     check_balance_options(estimand, binary, threshold, roles)
     if isinstance(ks_grid, bool) or not isinstance(ks_grid, int) or not 10 <= ks_grid <= 100_000:
         raise CausalInputError(f"Option 'ks_grid' must be an integer from 10 to 100000; got {plain(ks_grid)!r}.")
+    seed = check_seed(seed)
+    if isinstance(rows_per_partition, bool) or not isinstance(rows_per_partition, int) or rows_per_partition < 100:
+        raise CausalInputError("Option 'rows_per_partition' must be an integer of at least 100; "
+                               f"got {plain(rows_per_partition)!r}.")
     if not roles.confounders:
         raise CausalInputError("Balance needs at least one column in the 'confounders' role; none is assigned.")
     used = list(dict.fromkeys(c for c in roles.columns()))
@@ -113,15 +113,16 @@ def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str =
     complete = complete_rows_sql(source, used)
     con = _connect()
     try:
+        # one thread: the aggregates' scan buffers stay flat in n (measured peak 437 MiB at 1M rows, 463 MiB at
+        # 5M; with DuckDB's threads 441 and 554 MiB; bench/balance_table_memory.py)
+        con.execute("SET threads = 1")
         treated, _ = _arms(con, complete, roles.treatment, roles.treated_level)
         covariates = _covariates(con, source, complete, roles.confounders)
         if not covariates:
             raise CausalInputError("No confounder is left after dropping constant columns; balance cannot be computed.")
-        grid = "[" + ", ".join(repr(k / ks_grid) for k in range(ks_grid + 1)) + "]"
         parts = ["count(*)"]
-        for j, (_, x, is_binary) in enumerate(covariates):
+        for _, x, _, _ in covariates:
             parts += [f"avg({x})", f"var_samp({x})"]
-            parts.append("NULL" if is_binary else f"quantile_cont({x}, {grid})")
         rows = con.execute(f"SELECT CAST({_quote(roles.treatment)} = ? AS INTEGER) AS arm, {', '.join(parts)} "
                            f"FROM ({complete}) GROUP BY arm", [treated]).fetchall()
     finally:
@@ -130,9 +131,13 @@ def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str =
     if set(by_arm) != {0, 1}:
         raise CausalInputError(f"Treatment column '{roles.treatment}' needs complete rows in both arms.")
     n1, n0 = int(by_arm[1][0]), int(by_arm[0][0])
+    continuous = [(name, limits) for name, _, is_binary, limits in covariates if not is_binary]
+    ks_of, _, _ = grid_ks(source, roles.treatment, treated, used, [name for name, _ in continuous],
+                          [low for _, (low, _) in continuous], [high for _, (_, high) in continuous],
+                          points=ks_grid, seed=seed, rows_per_partition=rows_per_partition)
     records = []
-    for j, (name, _, is_binary) in enumerate(covariates):
-        (m1, v1, q1), (m0, v0, q0) = by_arm[1][1 + 3 * j: 4 + 3 * j], by_arm[0][1 + 3 * j: 4 + 3 * j]
+    for j, (name, _, is_binary, _) in enumerate(covariates):
+        (m1, v1), (m0, v0) = by_arm[1][1 + 2 * j: 3 + 2 * j], by_arm[0][1 + 2 * j: 3 + 2 * j]
         m1, m0 = float(m1), float(m0)
         if is_binary:
             v1, v0 = m1 * (1 - m1), m0 * (1 - m0)
@@ -142,7 +147,7 @@ def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str =
         smd = difference if (is_binary and binary == "raw") else standardized_mean_difference(
             difference, np.sqrt(v1), np.sqrt(v0), estimand)
         ratio = float("nan") if is_binary or not (v0 > 0 and np.isfinite(v1)) else float(v1 / v0)
-        ks = abs(difference) if is_binary else ks_from_quantiles(q1, q0)
+        ks = abs(difference) if is_binary else ks_of[name].ks
         row: dict[str, Any] = {"type": "binary" if is_binary else "continuous"}
         for stage in ("before", "after"):
             row.update({f"mean_treated_{stage}": m1, f"mean_control_{stage}": m0, f"smd_{stage}": float(smd),
@@ -160,7 +165,8 @@ def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str =
     table.attrs["estimand"] = estimand
     table.attrs["threshold"] = float(threshold)
     table.attrs["binary"] = binary
-    table.attrs["ks_bound"] = 1.0 / ks_grid + 1.0 / n1 + 1.0 / n0
+    table.attrs["ks_bounds"] = {name: (0.0 if is_binary else ks_of[name].bound) for name, _, is_binary, _ in covariates}
+    table.attrs["ks_bound"] = max(table.attrs["ks_bounds"].values())
     return table
 
 
