@@ -2,12 +2,14 @@
 
 Usage::
 
-    .venv/bin/python bench/balance_table_memory.py --rows 1000000 5000000
+    .venv/bin/python bench/balance_table_memory.py --rows 1000000 5000000 [--out /tmp/table.md]
 
 For each size the Parquet file of ``bench/scale.py`` (``rows`` x 10 normal
 covariates, treatment, outcome; written in chunks) is built once, then
 ``streamed_balance_table`` runs in a fresh child process whose own peak
-resident memory is read with ``wait4``. Prints one Markdown row per size.
+resident memory is read with ``wait4``. Prints one Markdown row per size (and
+writes the table to ``--out``); ``bench/results/balance_table_memory.md`` holds a run
+with its context.
 """
 from __future__ import annotations
 
@@ -53,18 +55,23 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    print("| rows | peak MiB | seconds | ks_bound |\n|---:|---:|---:|---:|")
+    lines = ["| rows | peak MiB | seconds | ks_bound |", "|---:|---:|---:|---:|"]
+    print("\n".join(lines))
     with tempfile.TemporaryDirectory() as folder:
         for rows in args.rows:
             path = Path(folder) / f"t{rows}.parquet"
             write_parquet(path, rows)
             got = measure(path)
             if "error" in got:
-                print(f"| {rows:,} | {got['error']} | | |")
+                lines.append(f"| {rows:,} | {got['error']} | | |")
             else:
-                print(f"| {rows:,} | {got['peak_mib']:.0f} | {got['seconds']:.1f} | {got['ks_bound']:.4f} |")
+                lines.append(f"| {rows:,} | {got['peak_mib']:.0f} | {got['seconds']:.1f} | {got['ks_bound']:.4f} |")
+            print(lines[-1])
             path.unlink()
+    if args.out is not None:
+        args.out.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
