@@ -110,29 +110,29 @@ def _grids(source: TableSource, columns: Sequence[str], encode: _CompleteRows, l
 def grid_ks(source: TableSource, treatment: str, treated: Any, used: Sequence[str], covariates: Sequence[str],
             lows: Sequence[float], highs: Sequence[float], *, points: int, seed: int = 0,
             sample_rows: int = DEFAULT_KS_SAMPLE_ROWS,
-            rows_per_partition: int = DEFAULT_PARTITION_ROWS) -> tuple[dict[str, GridKS], int, int]:
-    """The KS bracket of each numeric covariate over the complete rows of ``used``; also ``(n_treated, n_control)``.
+            rows_per_partition: int = DEFAULT_PARTITION_ROWS) -> dict[str, GridKS]:
+    """The KS bracket of each numeric covariate over the complete rows of ``used`` (both arms must have rows).
 
     ``lows``/``highs`` are the covariates' exact minima and maxima over the complete rows (from SQL).
     """
+    if not covariates:
+        return {}
     types = dict(zip(source.columns, source.types))
     columns = tuple(dict.fromkeys(used))
     numeric = tuple(c for c in columns if is_numeric_type(types[c]) and not types[c].startswith("BOOLEAN"))
     encode = _CompleteRows(treatment, treated, columns, numeric, tuple(covariates))
     grids = _grids(source, columns, encode, lows, highs, points, sample_rows, seed)
     parts = map_partitions(source, columns, encode, rows_per_partition, _ecdf_counts_kernel, (grids,))
-    n1 = n0 = 0
     counts = [[[np.zeros(g.size, np.int64), np.zeros(g.size, np.int64)] for _ in range(2)] for g in grids]
     for part in parts:  # in partition order (integer sums: exact on every backend anyway)
         for j, per_arm in enumerate(part):
             for a, (at, below) in enumerate(per_arm):
                 counts[j][a][0] += at
                 counts[j][a][1] += below
-    if grids:
-        n1, n0 = int(counts[0][0][0][-1]), int(counts[0][1][0][-1])  # #(x <= max) is the arm's row count
+    n1, n0 = int(counts[0][0][0][-1]), int(counts[0][1][0][-1])  # #(x <= max) is the arm's row count
     out = {}
     for j, name in enumerate(covariates):
         (at1, below1), (at0, below0) = counts[j]
         low, high = ks_bracket(at1, below1, n1, at0, below0, n0)
         out[str(name)] = GridKS(low, high - low, int(grids[j].size))
-    return out, n1, n0
+    return out

@@ -132,9 +132,9 @@ def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str =
         raise CausalInputError(f"Treatment column '{roles.treatment}' needs complete rows in both arms.")
     n1, n0 = int(by_arm[1][0]), int(by_arm[0][0])
     continuous = [(name, limits) for name, _, is_binary, limits in covariates if not is_binary]
-    ks_of, _, _ = grid_ks(source, roles.treatment, treated, used, [name for name, _ in continuous],
+    ks_of = grid_ks(source, roles.treatment, treated, used, [name for name, _ in continuous],
                           [low for _, (low, _) in continuous], [high for _, (_, high) in continuous],
-                          points=ks_grid, seed=seed, rows_per_partition=rows_per_partition)
+                     points=ks_grid, seed=seed, rows_per_partition=rows_per_partition)
     records = []
     for j, (name, _, is_binary, _) in enumerate(covariates):
         (m1, v1), (m0, v0) = by_arm[1][1 + 2 * j: 3 + 2 * j], by_arm[0][1 + 2 * j: 3 + 2 * j]
