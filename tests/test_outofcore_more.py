@@ -244,6 +244,14 @@ def test_the_streamed_ks_bound_is_small_on_100k_rows_and_holds(tmp_path):
         assert streamed <= exact + 1e-15 and exact <= streamed + bound + 1e-15, name
 
 
+def test_a_balance_table_of_0_1_covariates_has_exact_ks_and_no_bound(tables):
+    roles = cc.Roles(treatment="treat", outcome="y", confounders=["flag", "region"])
+    got = streamed_balance_table(open_table(tables["folder"] / "one.parquet"), roles)
+    want = cc.balance_table(tables["df"], roles)
+    assert got.attrs["ks_bound"] == 0.0 and set(got.attrs["ks_bounds"].values()) == {0.0}
+    np.testing.assert_allclose(got["ks_before"], want["ks_before"], rtol=RTOL)
+
+
 def _bracket(x1: np.ndarray, x0: np.ndarray, grid: np.ndarray) -> tuple[float, float]:
     counts = [np.searchsorted(np.sort(x), grid, side=side) for x in (x1, x0) for side in ("right", "left")]
     return ks_bracket(counts[0], counts[1], x1.size, counts[2], counts[3], x0.size)
