@@ -26,7 +26,7 @@ import pandas as pd
 from causal_core.core.errors import CausalInputError, CausalWarning, plain
 from causal_core.core.results import kish_ess
 from causal_core.core.seeds import check_seed
-from causal_core.studies.mechanism.weighted_gmm import sample_gmm, select_weighted_gmm
+from causal_core.studies.mechanism.weighted_gmm import sample_gmm, select_weighted_gmms
 from causal_core.studies.mechanism.weights import front_door_weight_matrix, mechanism_log_densities
 
 __all__ = ["front_door_resample", "front_door_weights", "MAX_CAUSE_LEVELS", "MIN_ROWS_PER_LEVEL"]
@@ -232,6 +232,19 @@ def _weights_for(frame: pd.DataFrame, cause: str, mechanisms: list[str], *, seed
     return weights, levels, info
 
 
+def _standardised_by_level(values: np.ndarray, weights: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each cause value ``j``: the features centred and scaled by their ``weights[:, j]``-weighted mean and SD,
+    the centre and the scale (1 where a feature is constant)."""
+    out = []
+    for j in range(weights.shape[1]):
+        w = weights[:, j]
+        centre = np.average(values, axis=0, weights=w)
+        scale = np.sqrt(np.average((values - centre) ** 2, axis=0, weights=w))
+        scale[scale == 0] = 1.0
+        out.append(((values - centre) / scale, centre, scale))
+    return out
+
+
 def front_door_resample(
     data: pd.DataFrame,
     cause: str,
@@ -304,6 +317,11 @@ def front_door_resample(
     warnings: list[str] = []
     if n_dropped:
         warnings.append(f"{n_dropped} of {len(data)} rows dropped for missing or infinite values in the used columns.")
+    if method == "cw_gmm":
+        standardised = _standardised_by_level(features_frame.to_numpy(dtype=float), weights)
+        fits = select_weighted_gmms([(X, weights[:, j]) for j, (X, _, _) in enumerate(standardised)],
+                                    max_components=options["max_components"], seed=seed, n_init=options["n_init"],
+                                    reg_covar=options["reg_covar"])
     for j, level in enumerate(levels):
         w = weights[:, j]
         ess[level] = kish_ess(w)
@@ -311,12 +329,8 @@ def front_door_resample(
             rows = rng.choice(frame.shape[0], size=sizes[j], replace=True, p=w)
             block = features_frame.iloc[rows].reset_index(drop=True)
         else:
-            values = features_frame.to_numpy(dtype=float)
-            centre = np.average(values, axis=0, weights=w)
-            scale = np.sqrt(np.average((values - centre) ** 2, axis=0, weights=w))
-            scale[scale == 0] = 1.0
-            fit, _ = select_weighted_gmm((values - centre) / scale, w, max_components=options["max_components"],
-                                         seed=seed, n_init=options["n_init"], reg_covar=options["reg_covar"])
+            _, centre, scale = standardised[j]
+            fit = fits[j][0]
             components[level] = fit.n_components
             draws = sample_gmm(fit, int(sizes[j]), rng) * scale + centre
             block = pd.DataFrame(draws, columns=feature_list)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from causal_core.studies.mechanism.weighted_gmm import gmm_log_density, select_weighted_gmm
+from causal_core.studies.mechanism.weighted_gmm import gmm_log_density, select_weighted_gmms
 
 __all__ = ["mechanism_log_densities", "front_door_weight_matrix"]
 
@@ -40,9 +40,9 @@ def _continuous_log_densities(
     standardised = (mechanism - centre) / scale
     out = np.empty((mechanism.shape[0], n_levels))
     components = []
-    for j in range(n_levels):
-        fit, _ = select_weighted_gmm(standardised[cause_codes == j], max_components=max_components, seed=seed,
-                                     reg_covar=1e-4)
+    selected = select_weighted_gmms([(standardised[cause_codes == j], None) for j in range(n_levels)],
+                                    max_components=max_components, seed=seed, reg_covar=1e-4)  # one fan-out
+    for j, (fit, _) in enumerate(selected):
         out[:, j] = gmm_log_density(standardised, fit)
         components.append(fit.n_components)
     return out, components
