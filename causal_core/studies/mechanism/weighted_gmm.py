@@ -237,12 +237,14 @@ def select_weighted_gmms(
 ) -> list[tuple[GaussianMixtureFit, dict[int, float]]]:
     """:func:`select_weighted_gmm` of several ``(X, weights)`` data sets (one per cause value), in one fan-out.
 
-    Every (data set, number of components) fit is one item of
-    :func:`~causal_core.compute.backend.map_tasks` (each an EM fit of tens to
-    hundreds of ms: the default grouping gives tasks of about 100 ms and more),
-    so the data are scattered once and a Dask backend's workers fit the sizes
-    and cause values side by side. The fits depend on their item alone and the
-    BIC choice is made here, in size order, so the result is the serial one.
+    Every (data set, number of components) fit is one task of
+    :func:`~causal_core.compute.backend.map_tasks`: each is ``n_init`` EM runs,
+    tens of ms for one component on a thousand rows and up to about a second
+    for five on a few thousand, and there are at most 20 x ``max_components``
+    of them, so one per task, the largest first, balances the workers best
+    (grouped, the large sizes of one data set would share a task). The data
+    are scattered once. The fits depend on their item alone and the BIC choice
+    is made here, in size order, so the result is the serial one.
     """
     prepared = []
     for X, weights in problems:
@@ -250,7 +252,7 @@ def select_weighted_gmms(
         X = X[:, None] if X.ndim == 1 else X
         n_eff = X.shape[0] if weights is None else float(np.sum(weights) ** 2 / np.sum(np.asarray(weights) ** 2))
         prepared.append((X, weights, candidate_sizes(n_eff, X.shape[1], max_components)))
-    items = [(i, k) for i, (_, _, sizes) in enumerate(prepared) for k in sizes]
+    items = sorted(((i, k) for i, (_, _, sizes) in enumerate(prepared) for k in sizes), key=lambda ik: -ik[1])
 
     def fit(item: tuple[int, int]) -> GaussianMixtureFit:
         i, k = item
@@ -259,7 +261,7 @@ def select_weighted_gmms(
 
     from causal_core.compute.backend import map_tasks  # on a Dask backend's workers when one is set
 
-    fits = dict(zip(items, map_tasks(fit, items)))
+    fits = dict(zip(items, map_tasks(fit, items, chunk_size=1)))
     out = []
     for i, (X, weights, sizes) in enumerate(prepared):
         bics: dict[int, float] = {}
