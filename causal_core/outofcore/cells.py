@@ -74,7 +74,7 @@ def cell_statistics(source: TableSource, roles: Roles, n_bins: int | None = None
     treated = _treated_level(source, roles.treatment, roles.treated_level)
     complete = complete_rows_sql(source, used)
     numeric = [c for c in roles.confounders if is_numeric_type(types[c])]
-    con = _connect()
+    con = _connect(source)
     try:
         parts = ["count(*)"]
         for column in numeric:

@@ -1,7 +1,8 @@
 """Tables too large for memory, opened through DuckDB: profile, preview, seeded samples, fixed partitions.
 
-A :class:`TableSource` names a Parquet file, a folder of Parquet files or a
-CSV file; nothing is loaded when it is opened. Everything else is SQL that
+A :class:`TableSource` names a Parquet file, a folder of Parquet files, a
+CSV file (:func:`open_table`) or a DuckDB ``SELECT`` over such files
+(:func:`open_query`); nothing is loaded when it is opened. Everything else is SQL that
 DuckDB runs over the file in bounded memory:
 
 * :func:`profile` — per column: type, missing values, distinct values;
@@ -22,6 +23,7 @@ three functions, which hand it to its own methods.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -30,7 +32,7 @@ import pandas as pd
 
 from causal_core.core.errors import CausalInputError
 
-__all__ = ["TableSource", "open_table", "resolve_under", "profile", "preview", "sample", "partitions",
+__all__ = ["TableSource", "open_table", "open_query", "MAX_QUERY_CHARS", "resolve_under", "profile", "preview", "sample", "partitions",
            "distinct_values", "Partition", "partition_plan", "read_partition", "DEFAULT_PARTITION_ROWS"]
 
 #: Rows per partition of a streamed pass: 250k rows × 12 float64 columns is about 24 MB per partition.
@@ -45,15 +47,19 @@ STREAM_MEMORY_LIMIT = "256MB"
 class TableSource:
     """A table on disk, by path; ``n_rows`` and ``columns`` come from DuckDB without loading the data."""
 
-    path: str
-    kind: str  # "parquet" or "csv"
+    path: str  # the file or folder; for a query, the query's text
+    kind: str  # "parquet", "csv" or "query"
     n_rows: int
     columns: tuple[str, ...]
     types: tuple[str, ...]
+    #: For a query: the folder its files must lie in (DuckDB refuses any other file), or None for no restriction.
+    data_root: str | None = None
 
     @property
     def relation(self) -> str:
-        """The SQL table expression that reads the file (the path as a quoted SQL literal)."""
+        """The SQL table expression that reads the file (the path as a quoted SQL literal), or the query."""
+        if self.kind == "query":  # on lines of its own, so a trailing "--" comment cannot swallow the bracket
+            return f"(\n{self.path}\n)"
         literal = "'" + self.path.replace("'", "''") + "'"
         if self.kind == "csv":
             return f"read_csv_auto({literal})"
@@ -62,13 +68,34 @@ class TableSource:
         return f"read_parquet({pattern})"
 
 
-def _connect():
+def _connect(source: "TableSource | None" = None, *, threads: int | None = None,
+             memory_limit: str = DUCKDB_MEMORY_LIMIT):
+    """A fresh in-memory DuckDB connection; for a query source restricted to reading files under its data folder.
+
+    The settings come first: a query's connection is then sandboxed
+    (``allowed_directories`` plus ``enable_external_access = false``, so no file
+    outside the folder can be read, no extension installed or loaded) and its
+    configuration locked, so nothing the query does can undo that. A query
+    opened in code without a data folder is not restricted.
+    """
     import duckdb
 
     con = duckdb.connect(":memory:")
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    if source is not None and source.kind == "query" and source.data_root is not None:
+        root = str(Path(source.data_root).resolve()).rstrip(os.sep) + os.sep
+        con.execute(f"SET allowed_directories = [{_literal(root)}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     return con
+
+
+def _literal(text: str) -> str:
+    """``text`` as a quoted SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _quote(column: str) -> str:
@@ -116,6 +143,98 @@ def open_table(path: str | os.PathLike, *, data_root: str | os.PathLike | None =
                        tuple(str(r[1]) for r in described))
 
 
+#: Longest query text accepted (characters).
+MAX_QUERY_CHARS = 100_000
+#: Longest a query may run when it is opened (its columns and a count of its rows), in seconds.
+OPEN_QUERY_SECONDS = 120.0
+
+
+def open_query(sql: str, *, data_root: str | os.PathLike | None = None) -> TableSource:
+    """A DuckDB ``SELECT`` over Parquet/CSV files as a table source, without loading its result.
+
+    The query is one read-only statement (``SELECT``, ``WITH ... SELECT``,
+    ``FROM ...`` or ``VALUES``), checked by DuckDB's own parser: a second
+    statement, ``COPY``, ``ATTACH``, ``INSTALL``, ``LOAD``, ``PRAGMA``, ``SET``,
+    ``CREATE`` and the rest are refused. With ``data_root`` (always, in the app)
+    every connection that runs it may read files under that folder only
+    (DuckDB's ``allowed_directories`` with external access off, the
+    configuration locked), so a query naming ``/etc/passwd`` or ``../other`` is
+    refused by DuckDB itself. Files are named by absolute paths (DuckDB checks
+    the path as written, so a relative one is refused under a data folder).
+
+    Its rows are read in the order one DuckDB thread produces them, the same
+    on every run and every worker (each read uses one thread); end the query
+    with ``ORDER BY`` to fix that order by the data itself.
+    """
+    import duckdb
+
+    if not isinstance(sql, str) or not sql.strip():
+        raise CausalInputError("The query is empty; write one SELECT statement over your Parquet or CSV files.")
+    if len(sql) > MAX_QUERY_CHARS:
+        raise CausalInputError(f"The query has {len(sql):,} characters; at most {MAX_QUERY_CHARS:,} are accepted.")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise CausalInputError(f"The query could not be parsed: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise CausalInputError(f"The query holds {len(statements)} statements; give exactly one SELECT statement.")
+    statement = statements[0]
+    if statement.type != duckdb.StatementType.SELECT:
+        raise CausalInputError(f"Only a read-only SELECT statement is run; this query is of type "
+                               f"{statement.type.name}.")
+    text = _as_subquery(statement.query.strip())
+    root = None
+    if data_root is not None:
+        root_path = Path(data_root).resolve()
+        if not root_path.is_dir():
+            raise CausalInputError(f"The data folder {str(data_root)!r} does not exist.")
+        root = str(root_path)
+    probe = TableSource(text, "query", 0, (), (), root)
+    con = _connect(probe)
+    timer = threading.Timer(OPEN_QUERY_SECONDS, con.interrupt)  # a runaway query must not hold the server
+    timer.start()
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {probe.relation}").fetchall()
+        n_rows = con.execute(f"SELECT count(*) FROM {probe.relation}").fetchone()[0]
+    except duckdb.InterruptException:
+        raise CausalInputError(f"Counting the query's rows took over {OPEN_QUERY_SECONDS:g} s; simplify it "
+                               "(the estimators read it several times) or write its result to Parquet first.") from None
+    except duckdb.PermissionException:
+        raise CausalInputError(f"The query reads a file outside the data folder {root!r}; only files under it "
+                               "can be read.") from None
+    except duckdb.Error as exc:
+        raise CausalInputError(f"The query could not be run: {str(exc).splitlines()[0]}") from None
+    finally:
+        timer.cancel()
+        con.close()
+    return TableSource(text, "query", int(n_rows), tuple(r[0] for r in described),
+                       tuple(str(r[1]) for r in described), root)
+
+
+def _as_subquery(text: str) -> str:
+    """The statement's text without its terminating semicolon, checked to parse as ``SELECT * FROM (text)``.
+
+    The semicolon may be followed by a comment, so the last one is dropped only
+    when the query then still parses as one subquery (DuckDB's parser decides,
+    so a semicolon inside a string literal is left alone).
+    """
+    import duckdb
+
+    candidates = [text]
+    if ";" in text:
+        cut = text.rindex(";")
+        candidates.append(text[:cut] + text[cut + 1:])
+    for candidate in candidates:
+        try:
+            parsed = duckdb.extract_statements(f"SELECT * FROM (\n{candidate}\n)")
+        except duckdb.Error:
+            continue
+        if len(parsed) == 1 and parsed[0].type == duckdb.StatementType.SELECT:
+            return candidate.strip()
+    raise CausalInputError("The query cannot be read as a table: write it as one SELECT statement "
+                           "(a SELECT, WITH ... SELECT, FROM ... or VALUES).")
+
+
 def _check_columns(source: TableSource, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in source.columns]
     if missing:
@@ -124,7 +243,7 @@ def _check_columns(source: TableSource, columns: Sequence[str]) -> None:
 
 def profile(source: TableSource) -> pd.DataFrame:
     """One row per column: DuckDB type, missing values and distinct values (approximate above 100k)."""
-    con = _connect()
+    con = _connect(source)
     try:
         rows = []
         for column, kind in zip(source.columns, source.types):
@@ -139,7 +258,7 @@ def profile(source: TableSource) -> pd.DataFrame:
 
 def preview(source: TableSource, n: int = 20) -> pd.DataFrame:
     """The first ``n`` rows, in file order."""
-    con = _connect()
+    con = _connect(source)
     try:
         return con.execute(f"SELECT * FROM {source.relation} LIMIT {int(n)}").df()
     finally:
@@ -151,7 +270,7 @@ def distinct_values(source: TableSource, column: str, limit: int = 51) -> list:
     if not isinstance(source, TableSource):  # another source (a Dask dataframe) reads itself
         return source.distinct_values(column, limit)
     _check_columns(source, [column])
-    con = _connect()
+    con = _connect(source)
     try:
         q = _quote(column)
         values = [r[0] for r in con.execute(
@@ -173,9 +292,8 @@ def sample(source: TableSource, n: int, seed: int, columns: Sequence[str] | None
     _check_columns(source, columns)
     if n >= source.n_rows:
         return next(iter(partitions(source, columns, rows=max(source.n_rows, 1))), pd.DataFrame(columns=columns))
-    con = _connect()
+    con = _connect(source, threads=1)
     try:
-        con.execute("SET threads = 1")
         select = ", ".join(_quote(c) for c in columns)
         return con.execute(f"SELECT {select} FROM {source.relation} "
                            f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)})").df()
@@ -242,9 +360,8 @@ def read_partition(source: TableSource, columns: Sequence[str], part: Partition)
         if not tables:
             return pd.DataFrame(columns=columns)
         return pa.concat_tables(tables, promote_options="default").to_pandas().reset_index(drop=True)
-    con = _connect()
+    con = _connect(source, threads=1)  # one thread: DuckDB then reads the CSV (or the query) in its order
     try:
-        con.execute("SET threads = 1")  # one thread: DuckDB then reads the CSV in file order
         select = ", ".join(_quote(c) for c in columns)
         return con.execute(f"SELECT {select} FROM {source.relation} LIMIT {part.stop - part.start} "
                            f"OFFSET {part.start}").df()
@@ -292,12 +409,10 @@ def partitions(source: TableSource, columns: Sequence[str], rows: int = DEFAULT_
         for part in partition_plan(source, rows):
             yield read_partition(source, columns, part)
         return
-    con = _connect()
+    # one thread and a small buffer pool: the scan then streams in file order and its memory stays flat in n
+    # (with several threads DuckDB buffers results to keep their order; measured 451 vs 281 MiB at 3M rows)
+    con = _connect(source, threads=1, memory_limit=STREAM_MEMORY_LIMIT)
     try:
-        # one thread and a small buffer pool: the scan then streams in file order and its memory stays flat in n
-        # (with several threads DuckDB buffers results to keep their order; measured 451 vs 281 MiB at 3M rows)
-        con.execute("SET threads = 1")
-        con.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT}'")
         select = ", ".join(_quote(c) for c in columns)
         result = con.execute(f"SELECT {select} FROM {source.relation}")
         vectors = max(1, -(-int(rows) // 2048))  # DuckDB hands out rows in vectors of 2,048

@@ -111,11 +111,10 @@ def streamed_balance_table(source: TableSource, roles: Roles, *, estimand: str =
         if column not in source.columns:
             raise CausalInputError(f"Column '{column}' given in the roles is not in {source.path!r}.")
     complete = complete_rows_sql(source, used)
-    con = _connect()
+    # one thread: the aggregates' scan buffers stay flat in n (measured peak 437 MiB at 1M rows, 463 MiB at
+    # 5M; with DuckDB's threads 441 and 554 MiB; bench/balance_table_memory.py)
+    con = _connect(source, threads=1)
     try:
-        # one thread: the aggregates' scan buffers stay flat in n (measured peak 437 MiB at 1M rows, 463 MiB at
-        # 5M; with DuckDB's threads 441 and 554 MiB; bench/balance_table_memory.py)
-        con.execute("SET threads = 1")
         treated, _ = _arms(con, complete, roles.treatment, roles.treated_level)
         covariates = _covariates(con, source, complete, roles.confounders)
         if not covariates:
@@ -184,7 +183,7 @@ def streamed_subgroup_table(source: TableSource, treatment: str, outcome: str, b
         raise CausalInputError(f"Outcome column '{outcome}' must be numeric; it holds {types[outcome]} values.")
     complete = complete_rows_sql(source, [treatment, outcome, by])
     t, b, y = _quote(treatment), _quote(by), f"CAST({_quote(outcome)} AS DOUBLE)"
-    con = _connect()
+    con = _connect(source)
     try:
         n_complete, y_binary = con.execute(f"SELECT count(*), bool_and({y} IN (0, 1)) FROM ({complete})").fetchone()
         if n_complete == 0:
