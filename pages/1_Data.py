@@ -14,7 +14,7 @@ from causal_core.datasets.table_fixes import dates_to_days
 from causal_core.datasets.safe_read import read_upload
 from causal_core.datasets.samples import get_sample, list_samples, load_sample
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS, excel_sheet_names
-from causal_core.outofcore import open_table, preview, profile
+from causal_core.outofcore import open_query, open_table, preview, profile
 from causal_core.outofcore.large_run import (IN_MEMORY_CELL_LIMIT, ROLES_FRAME_ROWS, choose_path, load_in_memory,
                                              roles_frame)
 from pages._state import (
@@ -109,14 +109,27 @@ def _upload_section() -> None:
 
 def _open_path(typed: str, mode: str) -> None:
     """Open ``typed`` under the data folder: into memory or kept on disk; on failure the loaded table stays."""
-    root = os.environ.get(DATA_DIR_ENV, "")
-    keep = " The data already loaded is unchanged." if get_dataset() is not None else ""
-    try:
+    def opener(root: str):
         if not typed.strip():
             raise cc.CausalInputError("Type the path of a Parquet file or folder, or a CSV file, in the data folder.")
         source = open_table(typed.strip(), data_root=root)
+        return source, Path(source.path).name
+
+    _open_source(opener, mode, what=repr(typed))
+
+
+def _open_query(sql: str, mode: str) -> None:
+    """Open a DuckDB query over files in the data folder, as a path is opened; on failure the loaded table stays."""
+    _open_source(lambda root: (open_query(sql, data_root=root), "DuckDB query"), mode, what="The query")
+
+
+def _open_source(opener, mode: str, *, what: str) -> None:
+    """Open a table source (``opener(data_root) -> (source, name)``) into memory or kept on disk, with one message."""
+    root = os.environ.get(DATA_DIR_ENV, "")
+    keep = " The data already loaded is unchanged." if get_dataset() is not None else ""
+    try:
+        source, name = opener(root)
         where = choose_path(source.n_rows, len(source.columns), mode)
-        name = Path(source.path).name
         if where == "memory":
             set_dataset(load_in_memory(source), name=name, source="path")
             text = f"Loaded '{name}' into memory: {source.n_rows:,} rows, {len(source.columns)} columns."
@@ -128,7 +141,7 @@ def _open_path(typed: str, mode: str) -> None:
         set_page_value("_data_message", ("error", f"{exc}{keep}"))
         return
     except Exception as exc:  # never a traceback on the page
-        set_page_value("_data_message", ("error", f"{typed!r} could not be opened ({type(exc).__name__}: {exc}).{keep}"))
+        set_page_value("_data_message", ("error", f"{what} could not be opened ({type(exc).__name__}: {exc}).{keep}"))
         return
     set_page_value("_data_message", ("success", text))
 
@@ -138,6 +151,7 @@ def _path_section() -> None:
     if not os.environ.get(DATA_DIR_ENV):
         return
     with st.expander("Open a large table by path on the server", expanded=False):
+        root = str(Path(os.environ[DATA_DIR_ENV]).resolve())
         st.caption("A Parquet file, a folder of Parquet files or a CSV file inside the data folder configured on "
                    f"the server ({DATA_DIR_ENV}); paths outside it are refused. Nothing is uploaded: DuckDB reads "
                    "the file where it is.")
@@ -149,6 +163,17 @@ def _path_section() -> None:
         if st.button("Open", key="data_path_open", icon=":material/folder_open:"):
             with st.spinner("Reading the table's size and columns..."):
                 _open_path(typed, mode)
+        sql = st.text_area(
+            "Or a DuckDB query over files in the data folder", key="data_query", height=100,
+            placeholder=f"SELECT c.*, p.region FROM '{root}/claims.parquet' c\n"
+                        f"JOIN '{root}/patients.parquet' p USING (patient_id) WHERE c.year >= 2020",
+            help="One read-only SELECT statement. Name files by their full path inside the data folder "
+                 f"({root}); DuckDB refuses every other file, and any statement that writes or changes settings. "
+                 "The result is handled as a table of that size (the choice above applies); add ORDER BY to fix "
+                 "its row order by the data.")
+        if st.button("Run the query and open its result", key="data_query_open", icon=":material/database:"):
+            with st.spinner("Reading the query's columns and counting its rows..."):
+                _open_query(sql, mode)
 
 
 def _sample_section() -> None:

@@ -178,3 +178,57 @@ def test_a_run_where_every_method_streams_says_so_on_diagnostics(data_folder):
     assert run.notes == {"difference_in_means": run.notes["difference_in_means"]}
     with pytest.raises(cc.CausalInputError, match="Option 'sample_rows' must be an integer of at least 100"):
         run_large(source, ROLES, ["ipw"], sample_rows=5)
+
+
+def _open_query_in_app(at: AppTest, sql: str, mode: str) -> None:
+    at.text_area(key="data_query").set_value(sql)
+    at.radio(key="data_path_mode").set_value(mode)
+    at.button(key="data_query_open").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_duckdb_query_opens_on_disk_and_its_streamed_estimates_equal_the_engines(data_folder):
+    from causal_core.outofcore import open_query, streamed_estimate
+
+    sql = f"SELECT * FROM '{data_folder / 'big.parquet'}' WHERE x2 > -1.5"
+    at = _app()
+    _open_query_in_app(at, sql, "disk")
+    dataset = at.session_state["dataset"]
+    source = open_query(sql, data_root=data_folder)
+    assert dataset.source == "large" and dataset.table == source and dataset.n_rows == source.n_rows < N_ROWS
+    assert any("Opened 'DuckDB query' on disk" in s.value for s in at.success)
+
+    at.switch_page("pages/2_Roles.py").run()
+    at.selectbox(key="roles_treatment").set_value("treat").run()
+    at.selectbox(key="roles_outcome").set_value("y").run()
+    at.multiselect(key="roles_confounders").set_value(["x1", "x2"]).run()
+    at.switch_page("pages/4_Estimate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    for info in cc.list_methods():
+        box = at.checkbox(key=f"est_use_{info.id}")
+        if not box.disabled:
+            box.set_value(info.id in ("difference_in_means", "ipw"))
+    at.run()
+    at.button(key="est_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    bundle = at.session_state["results"]
+    for method in ("difference_in_means", "ipw"):
+        want = streamed_estimate(source, ROLES, method)
+        row = bundle.table.set_index("method").loc[method]
+        assert (row["estimate"], row["std_error"]) == (want.estimate, want.std_error)
+        assert bundle.scale_notes[method].startswith(f"Streamed over all {source.n_rows:,} rows")
+
+
+def test_a_hostile_query_shows_one_message_and_the_loaded_data_stays(data_folder):
+    at = _app()
+    at.selectbox(key="data_sample").set_value("simulated_linear").run()
+    at.button(key="data_load_sample").click().run()
+    before = at.session_state["dataset"]
+    for sql, fragment in ((f"COPY (SELECT 1) TO '{data_folder / 'x.csv'}'", "of type COPY"),
+                          (f"SELECT * FROM '{data_folder.parent / 'outside.parquet'}'", "outside the data folder"),
+                          ("SELECT 1; SELECT 2", "2 statements")):
+        _open_query_in_app(at, sql, "auto")
+        errors = [e.value for e in at.error]
+        assert any(fragment in e and "already loaded is unchanged" in e for e in errors), errors
+        assert at.session_state["dataset"] is before
+    assert not (data_folder / "x.csv").exists()
