@@ -190,9 +190,8 @@ note_column.caption("Results of unchanged settings are reused instantly; change 
                     "Runs compute in the background: you can move to other pages, reload, or cancel.")
 if run:
     try:
-        if dataset.table is not None:
-            with st.spinner(f"Estimating on the {dataset.n_rows:,}-row table on disk..."):
-                run_on_disk(dataset, roles, estimand, chosen, options, int(seed), sample_rows)
+        if dataset.table is not None:  # a background run too: streamed passes count as its progress
+            run_on_disk(dataset, roles, estimand, chosen, options, int(seed), sample_rows)
         else:
             start_run(dataset, roles, estimand, chosen, options, int(seed))
     except Exception as exc:

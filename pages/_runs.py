@@ -63,12 +63,15 @@ def cache_key(version: int, roles: cc.Roles, estimand: str, method: str, options
 
 
 def _key(run: RunRef, method: str) -> tuple:
-    return cache_key(run.data_version, run.roles, run.estimand, method, run.options.get(method, {}), run.seed)
+    key = cache_key(run.data_version, run.roles, run.estimand, method, run.options.get(method, {}), run.seed)
+    return key if run.sample_rows is None else key + (("sample_rows", run.sample_rows),)
 
 
 def _bundle(run: RunRef) -> ResultsBundle:
     """The results table of ``run``, every method taken from the cache."""
     cache = result_cache()
+    if run.sample_rows is not None:
+        return _bundle_on_disk(run)
     rows: list[dict[str, Any]] = []
     results: dict[str, cc.EstimateResult] = {}
     for method in run.methods:
@@ -84,6 +87,28 @@ def _bundle(run: RunRef) -> ResultsBundle:
     return ResultsBundle(data_version=run.data_version, data_name=run.data_name, roles=run.roles,
                          estimand=run.estimand, seed=run.seed, table=table, results=results,
                          options={m: dict(run.options.get(m, {})) for m in run.methods})
+
+
+def _bundle_on_disk(run: RunRef) -> ResultsBundle:
+    """The results of a run on a table kept on disk: streamed and sampled methods, each with its scale note."""
+    from causal_core.outofcore.large_run import assemble_large_run
+
+    cache = result_cache()
+    outcomes = {m: cache.get(_key(run, m), "The run ended before this method was computed.") for m in run.methods}
+    large = assemble_large_run(run.table, run.roles, outcomes, estimand=run.estimand, seed=run.seed,
+                               sample_rows=run.sample_rows)
+    table = large.table.assign(label=[cc.get_method(m).label for m in large.table["method"]],
+                               family=[cc.get_method(m).family for m in large.table["method"]])
+    table = table.reindex(columns=["method", "estimand"] + TABLE_COLUMNS + ["computed_on"])
+    return ResultsBundle(data_version=run.data_version, data_name=run.data_name, roles=run.roles,
+                         estimand=run.estimand, seed=run.seed, table=table, results=dict(large.results),
+                         options={m: dict(run.options.get(m, {})) for m in run.methods},
+                         scale_notes=dict(large.notes), frame=large.frame)
+
+
+def _n_estimates(bundle: ResultsBundle) -> int:
+    """Methods of the bundle that gave an estimate (streamed ones included)."""
+    return int((bundle.table["error"].fillna("").astype(str) == "").sum())
 
 
 def last_run_note() -> tuple[str, str] | None:
@@ -102,16 +127,17 @@ def _finish(run: RunRef, status: JobStatus | None) -> None:
     if status is None:
         set_page_value(_NOTE_KEY, ("lost", "The run started earlier is no longer known to the server (it may "
                                                "have restarted); run the methods again."))
-    elif status.state == "done" and not _bundle(run).results and get_results() is not None:
+    elif status.state == "done" and not _n_estimates(bundle := _bundle(run)) and (
+            get_results() is not None or run.sample_rows is not None):
         # nothing gave an estimate: the earlier results stay, and the failures are said once
-        errors = sorted({str(e) for e in _bundle(run).table["error"].fillna("") if e})
+        errors = sorted({str(e) for e in bundle.table["error"].fillna("") if e})
         set_page_value(_NOTE_KEY, ("stopped", f"No method gave an estimate ({' / '.join(errors)}); the earlier "
                                                "results are kept."))
     elif status.state == "done":
-        bundle = _bundle(run)
         set_results(bundle)
-        set_page_value(_NOTE_KEY, ("done", f"Done: {len(bundle.results)} of {len(run.methods)} method(s) gave "
-                                               "an estimate."))
+        on = "" if run.sample_rows is None else f" on the {run.table.n_rows:,}-row table"
+        set_page_value(_NOTE_KEY, ("done", f"Done: {_n_estimates(bundle)} of {len(run.methods)} method(s) gave "
+                                               f"an estimate{on}."))
     else:
         finished = sum(1 for m in run.methods if _key(run, m) in cache)
         why = "Run cancelled" if status.state == "cancelled" else "Run failed"
@@ -132,15 +158,36 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
     """Run ``methods``: cached ones at once, the rest as one background job that the page then follows."""
     run = RunRef(job_id="", data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
                  methods=tuple(methods), options={m: dict(options.get(m, {})) for m in methods}, seed=int(seed))
+    _start(run, dataset.df)
+
+
+def run_on_disk(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[str],
+                options: dict[str, dict[str, Any]], seed: int, sample_rows: int) -> None:
+    """Run ``methods`` on a table kept on disk as a background job: streamed where possible, else on a sample.
+
+    The job is followed like any other run (progress, counting each streamed
+    pass's partitions; Cancel; a reload re-attaches).
+    """
+    from causal_core.outofcore.large_run import changed_options, check_sample_rows
+
+    used = {m: changed_options(m, options.get(m, {})) for m in methods}
+    run = RunRef(job_id="", data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
+                 methods=tuple(methods), options=used, seed=int(seed), sample_rows=check_sample_rows(sample_rows),
+                 table=dataset.table)
+    _start(run, dataset.table)
+
+
+def _start(run: RunRef, data: Any) -> None:
+    """Reuse the cached methods of ``run``, send the rest to one background job, and follow it."""
     cache = result_cache()
-    missing = [m for m in methods if _key(run, m) not in cache]
+    missing = [m for m in run.methods if _key(run, m) not in cache]
     pop_page_value(_NOTE_KEY)
     if not missing:
         _finish(run, JobStatus(job_id="", state="done", methods=run.methods, outcomes={}))
         return
     runner = job_runner()
-    job_id = runner.submit(dataset.df, roles, missing, estimand=estimand, seed=int(seed), options=run.options,
-                           backend=run_backend_address())
+    job_id = runner.submit(data, run.roles, missing, estimand=run.estimand, seed=run.seed, options=run.options,
+                           backend=run_backend_address(), sample_rows=run.sample_rows)
     run = replace(run, job_id=job_id)
     set_active_run(run)
     status = runner.wait(job_id, timeout=INLINE_WAIT_SECONDS if _browser_follows_fragments() else None)
@@ -148,31 +195,6 @@ def start_run(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[st
         _finish(run, status)
     else:
         st.rerun()  # the page comes back with the progress panel above it
-
-
-def run_on_disk(dataset: Dataset, roles: cc.Roles, estimand: str, methods: list[str],
-                options: dict[str, dict[str, Any]], seed: int, sample_rows: int) -> None:
-    """Run ``methods`` on a table kept on disk, in this page run: streamed where possible, else on a sample."""
-    from causal_core.outofcore.large_run import changed_options, run_large
-
-    pop_page_value(_NOTE_KEY)
-    used = {m: changed_options(m, options.get(m, {})) for m in methods}
-    run = run_large(dataset.table, roles, methods, estimand=estimand, seed=int(seed), options=used,
-                    sample_rows=int(sample_rows))
-    table = run.table.assign(label=[cc.get_method(m).label for m in run.table["method"]],
-                             family=[cc.get_method(m).family for m in run.table["method"]])
-    table = table.reindex(columns=["method", "estimand"] + TABLE_COLUMNS + ["computed_on"])
-    if not len(run.notes):
-        errors = sorted({str(e) for e in table["error"].fillna("") if e})
-        set_page_value(_NOTE_KEY, ("stopped", f"No method gave an estimate ({' / '.join(errors)}); the earlier "
-                                               "results are kept."))
-        return
-    set_results(ResultsBundle(data_version=dataset.version, data_name=dataset.name, roles=roles, estimand=estimand,
-                              seed=int(seed), table=table, results=dict(run.results),
-                              options={m: dict(used[m]) for m in methods}, scale_notes=dict(run.notes),
-                              frame=run.frame))
-    set_page_value(_NOTE_KEY, ("done", f"Done: {len(run.notes)} of {len(methods)} method(s) gave an estimate on "
-                                       f"the {dataset.n_rows:,}-row table."))
 
 
 def _progress_text(run: RunRef, status: JobStatus) -> tuple[float, str]:
@@ -187,7 +209,8 @@ def _progress_text(run: RunRef, status: JobStatus) -> tuple[float, str]:
     if status.tasks is not None and status.tasks[1] > 1:  # fed by the fan-out's completed tasks
         tasks_done, tasks_total = status.tasks
         where = " on the cluster" if status.backend else ""
-        text += f" {tasks_done:,} of {tasks_total:,} replicates or repeats done{where}."
+        what = "partitions of this pass" if run.sample_rows is not None else "replicates or repeats"
+        text += f" {tasks_done:,} of {tasks_total:,} {what} done{where}."
         return (done + tasks_done / tasks_total) / total, text
     return done / total, text
 

@@ -239,6 +239,9 @@ class RunRef:
     methods: tuple[str, ...]
     options: dict[str, dict[str, Any]]
     seed: int
+    #: For a table kept on disk: the sample size of the methods without a streamed form, and the table itself.
+    sample_rows: int | None = None
+    table: Any = None
 
 
 def get_dataset() -> Dataset | None:

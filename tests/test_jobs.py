@@ -167,3 +167,61 @@ def test_unknown_ids_and_bad_arguments(runner, design):
     with pytest.raises(ValueError, match="'max_workers' parameter of JobRunner must be at least 1"):
         JobRunner(max_workers=0)
     assert default_max_workers() >= 1
+
+
+@pytest.fixture(scope="module")
+def table_on_disk(tmp_path_factory, design):
+    from causal_core.outofcore import open_table
+
+    df, _ = linear_confounded(n=3000, seed=8)
+    path = tmp_path_factory.mktemp("on_disk") / "table.parquet"
+    df.to_parquet(path, row_group_size=700)
+    return open_table(path)
+
+
+def test_a_run_on_a_table_on_disk_streams_in_the_worker_with_the_direct_numbers(runner, design, table_on_disk):
+    from causal_core.outofcore import estimate_large
+
+    _, roles = design
+    options = {"ipw": {"rows_per_partition": 500}, "propensity_score_matching": {}}
+    job_id = runner.submit(table_on_disk, roles, ["ipw", "propensity_score_matching", "no_such_method"],
+                           estimand="ATT", seed=4, options=options, sample_rows=1000)
+    status = runner.wait(job_id, timeout=120)
+    assert status.state == "done", status
+    streamed = estimate_large(table_on_disk, roles, "ipw", estimand="ATT", seed=4, sample_rows=1000,
+                              rows_per_partition=500)
+    sampled = estimate_large(table_on_disk, roles, "propensity_score_matching", estimand="ATT", seed=4,
+                             sample_rows=1000)
+    got = status.outcomes
+    assert (got["ipw"].estimate, got["ipw"].std_error, got["ipw"].n_partitions) == \
+        (streamed.estimate, streamed.std_error, 6)
+    assert (got["propensity_score_matching"].estimate, got["propensity_score_matching"].std_error) == \
+        (sampled.estimate, sampled.std_error)
+    assert isinstance(got["no_such_method"], str) and "no_such_method" in got["no_such_method"]
+
+
+def test_a_run_on_disk_tells_each_streamed_pass_s_partitions(design, table_on_disk):
+    _, roles = design
+    told = []
+    outcomes = run_methods(table_on_disk, roles, ["ipw"], estimand="ATE", seed=0,
+                           options={"ipw": {"rows_per_partition": 500}}, sample_rows=1000,
+                           passes_progress=lambda number, done, total: told.append((number, done, total)))
+    assert outcomes["ipw"].n_partitions == 6
+    passes = max(number for number, _, _ in told)
+    assert passes > 4 and told == [(p, d, 6) for p in range(1, passes + 1) for d in range(1, 7)]
+
+
+def test_cancelling_a_run_on_disk_kills_the_worker_and_keeps_the_streamed_method(runner, design, table_on_disk):
+    _, roles = design
+    job_id = runner.submit(table_on_disk, roles, ["difference_in_means", "regression_adjustment"], estimand="ATE",
+                           seed=0, options=SLOW, sample_rows=2000)  # random-forest bootstrap: on the sample, slow
+    status = _wait_running(runner, job_id)
+    deadline = time.monotonic() + 60
+    while status.current != "regression_adjustment" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        status = runner.status(job_id)
+    assert status.current == "regression_adjustment" and list(status.outcomes) == ["difference_in_means"], status
+    pid = status.pid
+    cancelled = runner.cancel(job_id)
+    assert cancelled.state == "cancelled" and _gone(pid)
+    assert cancelled.outcomes["difference_in_means"].n_rows == 3000  # streamed over the whole table: kept

@@ -212,6 +212,10 @@ def test_a_duckdb_query_opens_on_disk_and_its_streamed_estimates_equal_the_engin
     at.button(key="est_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     bundle = at.session_state["results"]
+    from pages._runs import job_runner
+
+    jobs = [job for job in job_runner()._jobs.values() if job.methods == ("difference_in_means", "ipw")]
+    assert jobs and jobs[-1].state == "done"  # computed by a background job, not in the page's own run
     for method in ("difference_in_means", "ipw"):
         want = streamed_estimate(source, ROLES, method)
         row = bundle.table.set_index("method").loc[method]

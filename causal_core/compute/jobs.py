@@ -67,11 +67,16 @@ def run_methods(
     seed: int,
     options: dict[str, dict[str, Any]],
     report: Callable[[str, str, Outcome | None], None] | None = None,
+    sample_rows: int | None = None,
+    passes_progress: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, Outcome]:
     """Estimate with each method in turn; a method that fails gives its error message instead of a result.
 
     ``report(event, method, outcome)`` is called with ``"start"`` before and
-    ``"done"`` after each method.
+    ``"done"`` after each method. With ``sample_rows``, ``df`` is a table on
+    disk (:class:`causal_core.outofcore.TableSource`) and each method goes
+    through :func:`causal_core.outofcore.large_run.large_outcome` (streamed, or on
+    a seeded sample of that many rows), its passes told to ``passes_progress``.
     """
     from causal_core.core.api import estimate  # late: the worker imports the engine once, in the fork server
 
@@ -79,12 +84,18 @@ def run_methods(
     for method in methods:
         if report is not None:
             report("start", method, None)
-        try:
-            outcome: Outcome = estimate(df, roles, method, estimand=estimand, seed=seed, **options.get(method, {}))
-        except CausalInputError as exc:
-            outcome = str(exc)
-        except Exception as exc:  # one broken method must not stop the others
-            outcome = f"Unexpected failure ({type(exc).__name__}: {exc})."
+        if sample_rows is not None:
+            from causal_core.outofcore.large_run import large_outcome
+
+            outcome = large_outcome(df, roles, method, estimand=estimand, seed=seed, sample_rows=sample_rows,
+                                    options=options.get(method, {}), progress=passes_progress)
+        else:
+            try:
+                outcome = estimate(df, roles, method, estimand=estimand, seed=seed, **options.get(method, {}))
+            except CausalInputError as exc:
+                outcome = str(exc)
+            except Exception as exc:  # one broken method must not stop the others
+                outcome = f"Unexpected failure ({type(exc).__name__}: {exc})."
         outcomes[method] = outcome
         if report is not None:
             report("done", method, outcome)
@@ -100,10 +111,11 @@ def _stop_on_sigterm(signum, frame) -> None:
 
 
 def _worker(connection: Connection, df, roles, methods, estimand, seed, options, threads: int,
-            backend: str | None = None) -> None:
+            backend: str | None = None, sample_rows: int | None = None) -> None:
     """Body of a worker process: run the methods and send each event through ``connection``.
 
-    With ``backend`` (a Dask scheduler's address) the run's fan-outs go to that cluster.
+    With ``backend`` (a Dask scheduler's address) the run's fan-outs go to that cluster; with
+    ``sample_rows`` ``df`` is a table on disk (see :func:`run_methods`).
     """
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(threads)
@@ -146,7 +158,9 @@ def _worker(connection: Connection, df, roles, methods, estimand, seed, options,
 
     try:
         with progress_listener(tasks_progress):
-            run_methods(df, roles, methods, estimand=estimand, seed=seed, options=options, report=report)
+            run_methods(df, roles, methods, estimand=estimand, seed=seed, options=options, report=report,
+                        sample_rows=sample_rows,
+                        passes_progress=lambda number, done, total: tasks_progress(done, total))
     except _RunCancelled:  # Cancel: the fan-out has cancelled its futures; end without a traceback
         connection.close()
         return
@@ -257,17 +271,22 @@ class JobRunner:
 
     # ------------------------------------------------------------------ public
     def submit(self, df: pd.DataFrame, roles: Roles, methods: list[str] | tuple[str, ...], *, estimand: str,
-               seed: int, options: dict[str, dict[str, Any]] | None = None, backend: str | None = None) -> str:
+               seed: int, options: dict[str, dict[str, Any]] | None = None, backend: str | None = None,
+               sample_rows: int | None = None) -> str:
         """Queue a run of ``methods``; returns its id (unguessable).
 
         ``backend``: the address of a Dask scheduler whose workers take the
         run's fan-outs (bootstrap replicates...); ``None`` computes in the worker.
+        ``sample_rows``: ``df`` is a table on disk (a small picklable
+        ``TableSource``), run streamed or on a seeded sample of that many rows;
+        the progress then also counts each streamed pass's partitions.
         """
         if not methods:
             raise ValueError("A job needs at least one method; got none.")
         options = {m: dict((options or {}).get(m, {})) for m in methods}
         job = _Job(job_id=secrets.token_urlsafe(16), methods=tuple(methods),
-                   arguments=(df, roles, list(methods), str(estimand), int(seed), options, self.threads, backend),
+                   arguments=(df, roles, list(methods), str(estimand), int(seed), options, self.threads, backend,
+                              None if sample_rows is None else int(sample_rows)),
                    backend=backend)
         with self._lock:
             if self._closed:

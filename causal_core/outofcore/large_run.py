@@ -15,7 +15,7 @@ Whether an opened table is loaded into memory or kept on disk is decided by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -27,7 +27,8 @@ from causal_core.outofcore.source import TableSource, partitions, sample
 from causal_core.outofcore.streamed import DEFAULT_SAMPLE_ROWS, StreamedEstimate, estimate_large
 
 __all__ = ["IN_MEMORY_CELL_LIMIT", "ROLES_FRAME_ROWS", "PATH_CHOICES", "LargeRun", "choose_path", "run_large",
-           "scale_note", "report_notes", "changed_options", "load_in_memory", "roles_frame"]
+           "scale_note", "report_notes", "changed_options", "load_in_memory", "roles_frame", "large_outcome",
+           "assemble_large_run", "check_sample_rows"]
 
 #: Above this many cells (rows x columns) a table opened by path stays on disk. The in-memory estimators peak at
 #: about 14 times the raw float64 size (issue 13's measurements), so 20M cells (160 MB raw) peak near 2.2 GiB.
@@ -134,33 +135,46 @@ class LargeRun:
     n_rows: int
 
 
-def run_large(source: TableSource, roles: Roles, methods: Sequence[str], *, estimand: str = "ATE", seed: int = 0,
-              options: Mapping[str, Mapping[str, Any]] | None = None,
-              sample_rows: int = DEFAULT_SAMPLE_ROWS) -> LargeRun:
-    """Run each method through :func:`estimate_large`; a method that fails gives its message in ``error``."""
+def check_sample_rows(sample_rows: Any) -> int:
+    """``sample_rows`` as an int, or a one-sentence error."""
     if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 100:
         raise CausalInputError(f"Option 'sample_rows' must be an integer of at least 100; got {sample_rows!r}.")
-    options = {m: dict((options or {}).get(m, {})) for m in methods}
+    return int(sample_rows)
+
+
+def large_outcome(source: TableSource, roles: Roles, method: str, *, estimand: str, seed: int, sample_rows: int,
+                  options: Mapping[str, Any],
+                  progress: Callable[[int, int, int], None] | None = None) -> StreamedEstimate | EstimateResult | str:
+    """One method through :func:`estimate_large`: its result, or the message of why it failed (never raises)."""
+    try:
+        return estimate_large(source, roles, method, estimand=estimand, seed=seed, sample_rows=sample_rows,
+                              progress=progress, **options)
+    except CausalInputError as exc:
+        return str(exc)
+    except Exception as exc:  # one broken method must not stop the others
+        return f"Unexpected failure ({type(exc).__name__}: {exc})."
+
+
+def assemble_large_run(source: TableSource, roles: Roles, outcomes: Mapping[str, Any], *, estimand: str, seed: int,
+                       sample_rows: int) -> LargeRun:
+    """The :class:`LargeRun` of per-method outcomes (results, or failure messages), in ``outcomes``' order.
+
+    Used by :func:`run_large` and by the app, whose background job returns the
+    outcomes one method at a time.
+    """
     rows, results, streamed, notes = [], {}, {}, {}
-    for method in methods:
-        try:
-            outcome = estimate_large(source, roles, method, estimand=estimand, seed=seed, sample_rows=sample_rows,
-                                     **options[method])
-        except CausalInputError as exc:
-            rows.append({"method": method, "estimand": estimand, "error": str(exc)})
-            continue
-        except Exception as exc:  # one broken method must not stop the others
-            rows.append({"method": method, "estimand": estimand,
-                         "error": f"Unexpected failure ({type(exc).__name__}: {exc})."})
-            continue
+    for method, outcome in outcomes.items():
         if isinstance(outcome, StreamedEstimate):
             streamed[method] = outcome
             notes[method] = scale_note(outcome, source.n_rows)
             row = {**outcome.summary(), "warnings": " | ".join(outcome.warnings)}
-        else:
+        elif isinstance(outcome, EstimateResult):
             results[method] = outcome
             notes[method] = scale_note(outcome, source.n_rows, min(sample_rows, source.n_rows))
             row = outcome.summary()
+        else:
+            rows.append({"method": method, "estimand": estimand, "error": str(outcome)})
+            continue
         rows.append({**row, "computed_on": notes[method], "error": ""})
     frame = None
     if results:  # the very sample estimate_large drew (same call, same seed): the Diagnostics page reads it
@@ -169,3 +183,14 @@ def run_large(source: TableSource, roles: Roles, methods: Sequence[str], *, esti
     table = table.reindex(columns=_RESULT_COLUMNS + [c for c in table.columns if c not in _RESULT_COLUMNS])
     return LargeRun(table=table, results=results, streamed=streamed, frame=frame, notes=notes,
                     n_rows=source.n_rows)
+
+
+def run_large(source: TableSource, roles: Roles, methods: Sequence[str], *, estimand: str = "ATE", seed: int = 0,
+              options: Mapping[str, Mapping[str, Any]] | None = None,
+              sample_rows: int = DEFAULT_SAMPLE_ROWS) -> LargeRun:
+    """Run each method through :func:`estimate_large`; a method that fails gives its message in ``error``."""
+    sample_rows = check_sample_rows(sample_rows)
+    outcomes = {method: large_outcome(source, roles, method, estimand=estimand, seed=seed, sample_rows=sample_rows,
+                                      options=dict((options or {}).get(method, {})))
+                for method in methods}
+    return assemble_large_run(source, roles, outcomes, estimand=estimand, seed=seed, sample_rows=sample_rows)

@@ -329,11 +329,14 @@ def _streamed_estimate(source: TableSource, roles: Roles, method: str, estimand:
 
 def estimate_large(source: TableSource, roles: Roles, method: str, *, estimand: str = "ATE", seed: int = 0,
                    sample_rows: int = DEFAULT_SAMPLE_ROWS, rows_per_partition: int = DEFAULT_PARTITION_ROWS,
-                   **options: Any):
-    """A streamed estimate where the method has one, else ``cc.estimate`` on a seeded sample, saying so."""
+                   progress: Callable[[int, int, int], None] | None = None, **options: Any):
+    """A streamed estimate where the method has one, else ``cc.estimate`` on a seeded sample, saying so.
+
+    ``progress(pass_number, done, total)`` follows a streamed estimate's passes (see :func:`streamed_estimate`).
+    """
     if method in STREAMED_METHODS and set(options) <= set(STREAMED_METHODS[method]):
         return streamed_estimate(source, roles, method, estimand=estimand, rows_per_partition=rows_per_partition,
-                                 **options)
+                                 progress=progress, **options)
     from causal_core.core.api import estimate
 
     frame = sample(source, sample_rows, seed, columns=list(dict.fromkeys(roles.columns())))
