@@ -27,6 +27,7 @@ import streamlit as st
 
 import causal_core as cc
 from causal_core.outofcore.large_run import report_notes
+from causal_core.outofcore.streamed import DEFAULT_SAMPLE_ROWS
 from causal_core.report import (
     AnalysisSpec,
     NamedFigure,
@@ -46,6 +47,7 @@ from causal_core.report import (
     static_export_problem,
 )
 from causal_core.datasets.table_reader import SUPPORTED_EXTENSIONS
+from causal_core.report.script_on_disk import on_disk_reproduction_script
 from causal_core.report.figures import FigureCache, FigurePlan, analysis_figure_plans
 from causal_core.report.export_tables import analysis_tables
 from causal_core.report.reference_effect import reference_effect
@@ -318,8 +320,14 @@ def _bundle_builder(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec,
     def build() -> bytes:
         part = _robustness_or_none(robustness)
         figures = charts.all_figures() + (part.figures if part is not None else [])
+        script = None
+        if dataset.table is not None:  # the table stays on disk: the script reopens it where it lies
+            script = on_disk_reproduction_script(spec, dataset.table, n_rows=dataset.n_rows,
+                                                 sample_rows=_on_disk_sample_rows(bundle),
+                                                 compute=analysis_compute(bundle.results))
         return build_bundle(spec=spec, tables=_tables(dataset, bundle, robustness), figures=figures,
-                            report_html=build_report(), data_source=_data_source(dataset)[0], stem=stem)
+                            report_html=build_report(), data_source=_data_source(dataset)[0], stem=stem,
+                            script=script)
 
     return build
 
@@ -338,11 +346,25 @@ def _download_bundle(dataset: Dataset, bundle: ResultsBundle, spec: AnalysisSpec
                f"data fingerprint and the reproduction script. Rendering the charts takes a little while.{data}")
 
 
-def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str, compute: dict | None = None) -> None:
+def _on_disk_sample_rows(bundle: ResultsBundle | None) -> int:
+    """The sample size the sampled methods of a run on disk used (its sample's rows; the default if none ran)."""
+    frame = bundle.frame if bundle is not None else None
+    return len(frame) if frame is not None and len(frame) else DEFAULT_SAMPLE_ROWS
+
+
+def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str, compute: dict | None = None,
+                         bundle: ResultsBundle | None = None) -> None:
     st.subheader("Reproduce the analysis")
     source, needs_data = _data_source(dataset)
+    on_disk = dataset.table is not None
     try:
-        analysis_text, script = dump_analysis(spec), reproduction_script(spec, source, compute=compute)
+        if on_disk:  # reopened where it lies and run through the same run_large, streamed or on the same sample
+            script = on_disk_reproduction_script(spec, dataset.table, n_rows=dataset.n_rows,
+                                                 sample_rows=_on_disk_sample_rows(bundle), compute=compute)
+            source, needs_data = "", False
+        else:
+            script = reproduction_script(spec, source, compute=compute)
+        analysis_text = dump_analysis(spec)
     except cc.CausalInputError as exc:
         st.error(f"The analysis cannot be saved as a file: {exc}", icon=":material/error:")
         return
@@ -355,7 +377,10 @@ def _downloads_reproduce(dataset: Dataset, spec: AnalysisSpec, stem: str, comput
     with right:
         st.download_button("Python script", data=script, file_name=f"{stem}_reproduce.py", mime="text/x-python",
                            key="report_script", on_click="ignore", icon=":material/code:")
-        if source == dataset.sample_id:
+        if on_disk:
+            st.caption("Reopens the table where it lies on the server (its path, or the query and its data "
+                       "folder) and runs the same streamed and sampled estimates; run it from the workbench folder.")
+        elif source == dataset.sample_id:
             st.caption(f"Reads the bundled sample `{source}`; run it from the workbench folder.")
         else:
             st.caption(f"Reads `{source}` from the script's folder; run it from the workbench folder.")
@@ -494,7 +519,7 @@ def _page() -> None:
                    "time; after that the downloads reuse what was built.")
     _download_bundle(dataset, bundle, spec, stem, charts, robustness)
     _downloads_results(dataset, bundle, spec, stem, robustness)
-    _downloads_reproduce(dataset, spec, stem, analysis_compute(bundle.results))
+    _downloads_reproduce(dataset, spec, stem, analysis_compute(bundle.results), bundle)
     _downloads_charts(charts, robustness, stem, n_rows, _robustness_units(bundle, n_rows))
 
 

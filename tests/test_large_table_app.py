@@ -164,6 +164,7 @@ def test_on_disk_profile_streamed_and_sampled_estimates_diagnostics_and_report(d
     at.switch_page("pages/6_Report.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Streamed over all 3,000 rows" in i.value for i in at.info)
+    assert any("Reopens the table where it lies" in c.value for c in at.caption), [c.value for c in at.caption]
     html = build_html_report(data_name=dataset.name, df=bundle.frame, roles=bundle.roles, estimand="ATE",
                              table=bundle.table, results=bundle.results, seed=0,
                              notes=report_notes(dataset.name, dataset.n_rows, notes))
@@ -236,3 +237,43 @@ def test_a_hostile_query_shows_one_message_and_the_loaded_data_stays(data_folder
         assert any(fragment in e and "already loaded is unchanged" in e for e in errors), errors
         assert at.session_state["dataset"] is before
     assert not (data_folder / "x.csv").exists()
+
+
+def _script_results(script: str, folder: Path) -> tuple[pd.DataFrame, str]:
+    import subprocess
+    import sys
+
+    path = folder / "reproduce.py"
+    path.write_text(script, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    start = lines.index("## Results") + 1
+    rows = [line.split() for line in lines[start:lines.index("", start)]]
+    return pd.DataFrame(rows[1:], columns=rows[0]), done.stdout
+
+
+@pytest.mark.parametrize("kind", ["path", "query"])
+def test_the_on_disk_script_reopens_the_table_and_prints_the_apps_numbers(data_folder, tmp_path, kind):
+    from causal_core.outofcore import open_query
+    from causal_core.report.analysis_file import AnalysisSpec
+    from causal_core.report.script_on_disk import on_disk_reproduction_script
+
+    # a hostile file name: quotes, a newline and code; it must stay data in the script
+    name = "big'\"\n__import__('os').system('touch PWNED').parquet"
+    (data_folder / name).write_bytes((data_folder / "big.parquet").read_bytes())
+    if kind == "path":
+        source = open_table(name, data_root=data_folder)
+    else:
+        literal = str(data_folder / name).replace("'", "''")
+        source = open_query(f"SELECT * FROM '{literal}' WHERE x1 > -1 -- \"\"\" comment", data_root=data_folder)
+    methods = ["difference_in_means", "ipw", "propensity_score_matching"]
+    run = run_large(source, ROLES, methods, estimand="ATT", seed=3, sample_rows=SAMPLE_ROWS)
+    spec = AnalysisSpec.from_data(run.frame, data_name=name, roles=ROLES, estimand="ATT", methods=methods, seed=3)
+    script = on_disk_reproduction_script(spec, source, n_rows=source.n_rows, sample_rows=SAMPLE_ROWS)
+    printed, stdout = _script_results(script, tmp_path)
+    assert printed["method"].tolist() == methods
+    np.testing.assert_allclose(printed["estimate"].astype(float), run.table["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(printed["std_error"].astype(float), run.table["std_error"], rtol=1e-12)
+    assert f"- propensity_score_matching: Estimated on a sample of {SAMPLE_ROWS:,} of {source.n_rows:,} rows" in stdout
+    assert not (tmp_path / "PWNED").exists() and not (ROOT / "PWNED").exists()

@@ -94,6 +94,7 @@ def build_bundle(
     stem: str = "analysis",
     images: bool = True,
     progress: Callable[[str], None] | None = None,
+    script: str | None = None,
 ) -> bytes:
     """The analysis as one zip file (see the module docstring for its layout).
 
@@ -117,6 +118,9 @@ def build_bundle(
         ``False``, or without Chromium, there is no ``charts/`` folder.
     progress : callable, optional
         Called with a short sentence before each slow step.
+    script : str, optional
+        The reproduction script to include instead of writing one for ``data_source`` (a table kept on disk:
+        :func:`causal_core.report.script_on_disk.on_disk_reproduction_script`).
 
     Returns
     -------
@@ -140,7 +144,7 @@ def build_bundle(
     notes: list[str] = []
     members[BundleContents.REPORT] = report_html.encode("utf-8")
     for name, write in ((BundleContents.ANALYSIS, lambda: dump_analysis(spec)),
-                        (BundleContents.SCRIPT, lambda: reproduction_script(spec, data_source))):
+                        (BundleContents.SCRIPT, lambda: script if script is not None else reproduction_script(spec, data_source))):
         try:
             members[name] = write().encode("utf-8")
         except CausalInputError as exc:  # an option that is not plain data: the rest of the bundle still helps
