@@ -137,3 +137,17 @@ def test_the_sandbox_cannot_be_undone_from_inside_the_query(folder):
             con.execute(f"SELECT * FROM '{outside / 'secret.parquet'}'")
     finally:
         con.close()
+
+
+def test_a_streamed_estimate_says_where_it_was_computed(cluster, folder):  # noqa: F811
+    from causal_core.outofcore.large_run import scale_note
+
+    root, _ = folder
+    source = open_query(_query(root), data_root=root)
+    on_cluster = streamed_estimate(source, ROLES, "difference_in_means", rows_per_partition=ROWS)
+    assert on_cluster.compute["backend"] == "local" and on_cluster.compute["n_workers"] == 2
+    assert "numpy" in str(on_cluster.compute)  # the package versions travel with it
+    assert scale_note(on_cluster, source.n_rows).endswith(f"of at most {ROWS:,} rows, on a local Dask cluster of 2 workers).")
+    with cc.backend("serial"):
+        here = streamed_estimate(source, ROLES, "difference_in_means", rows_per_partition=ROWS)
+    assert here.compute["backend"] == "serial" and scale_note(here, source.n_rows).endswith(f"{ROWS:,} rows).")

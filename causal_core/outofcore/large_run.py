@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from causal_core.compute.backend import describe_compute
 from causal_core.core.errors import CausalInputError
 from causal_core.core.results import EstimateResult
 from causal_core.core.roles import Roles
@@ -72,8 +73,10 @@ def roles_frame(source: TableSource, rows: int = ROLES_FRAME_ROWS) -> pd.DataFra
 def scale_note(result: StreamedEstimate | EstimateResult, n_rows: int, sample_rows: int | None = None) -> str:
     """How ``result`` used a table of ``n_rows`` rows, in one sentence."""
     if isinstance(result, StreamedEstimate):
+        compute = dict(result.compute or {})
+        where = "" if compute.get("backend", "serial") == "serial" else f", on {describe_compute(compute)}"
         return (f"Streamed over all {n_rows:,} rows ({result.n_partitions} partition(s) of at most "
-                f"{result.partition_rows:,} rows).")
+                f"{result.partition_rows:,} rows{where}).")
     if sample_rows is None or sample_rows >= n_rows:
         return f"Estimated on all {n_rows:,} rows, loaded as one sample (the table is not larger than the sample)."
     return f"Estimated on a sample of {sample_rows:,} of {n_rows:,} rows (seeded DuckDB sample; no streamed form)."

@@ -28,15 +28,17 @@ DuckDB sample and says so in the result.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from causal_core.compute.backend import current_backend
 from causal_core.core.data import binary_treatment, target_rows
 from causal_core.core.errors import CausalInputError
 from causal_core.core.library_warnings import LIBRARY_WARNING_PREFIX, capture_library_warnings, summarise_warnings
+from causal_core.core.results import FrozenMapping
 from causal_core.core.roles import Roles
 from causal_core.inference import analytic_inference
 from causal_core.outofcore.mapped import Pass
@@ -71,6 +73,9 @@ class StreamedEstimate:
     #: Warnings raised by the kernels (here or on the workers), one deduplicated line each, as ``cc.estimate``
     #: keeps them; also in ``warnings``, prefixed "Library warning: ".
     library_warnings: tuple[str, ...] = ()
+    #: Where it was computed: the backend, its address and workers, and the package versions
+    #: (:meth:`causal_core.compute.backend.BackendInfo.as_dict`, as :attr:`EstimateResult.compute`).
+    compute: Mapping[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"method": self.method, "estimand": self.estimand, "estimate": self.estimate,
@@ -286,6 +291,7 @@ def streamed_estimate(source: TableSource, roles: Roles, method: str, *, estiman
     with capture_library_warnings() as caught:
         result = _streamed_estimate(source, roles, method, estimand, rows_per_partition, progress, options)
     library = summarise_warnings(caught)
+    result = dataclasses.replace(result, compute=FrozenMapping(current_backend().as_dict()))
     if not library:
         return result
     return dataclasses.replace(result, library_warnings=library,
