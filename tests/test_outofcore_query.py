@@ -3,6 +3,9 @@ in-memory estimators on the loaded result, bit-identical on a real 2-worker clus
 SELECT over files inside the data folder is refused."""
 from __future__ import annotations
 
+import os
+import shutil
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -151,3 +154,75 @@ def test_a_streamed_estimate_says_where_it_was_computed(cluster, folder):  # noq
     with cc.backend("serial"):
         here = streamed_estimate(source, ROLES, "difference_in_means", rows_per_partition=ROWS)
     assert here.compute["backend"] == "serial" and scale_note(here, source.n_rows).endswith(f"{ROWS:,} rows).")
+
+
+def _fingerprint(folder) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_query_cannot_read_the_spill_files_of_the_other_connections(folder, tmp_path, monkeypatch):
+    # DuckDB adds its spill folder to the allowed ones; its default is ".tmp" under the working directory, where
+    # every other DuckDB connection of the app (another user's table, another query) spills its blocks
+    root, _ = folder
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "duckdb_temp_block").write_bytes(b"another session's rows")
+    with pytest.raises(cc.CausalInputError, match="outside the data folder"):
+        open_query(f"SELECT * FROM read_blob('{tmp_path / '.tmp'}/*')", data_root=root)
+    source = open_query(f"SELECT * FROM '{root / 'main.parquet'}'", data_root=root)
+    first, second = source_module._connect(source), source_module._connect(source)
+    try:
+        allowed = [con.execute("SELECT current_setting('allowed_directories')").fetchone()[0] for con in (first, second)]
+        spills = [con.execute("SELECT current_setting('temp_directory')").fetchone()[0] for con in (first, second)]
+    finally:
+        first.close()
+        second.close()
+    assert spills[0] != spills[1]  # each connection its own folder, none shared with another session
+    for folders, spill in zip(allowed, spills):
+        assert sorted(folders) == sorted([str(root.resolve()) + "/", spill + "/"])
+    # the spill folders lie in one private folder of this process (mode 0700), created by DuckDB when it spills
+    parent = source_module._spill_parent()
+    assert all(os.path.dirname(s) == parent for s in spills) and (os.stat(parent).st_mode & 0o077) == 0
+
+
+def test_a_link_inside_the_folder_to_a_file_outside_it_is_refused(folder, tmp_path):
+    root, outside = folder
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    shutil.copy(root / "main.parquet", linked / "real.parquet")
+    (linked / "alias.parquet").symlink_to(linked / "real.parquet")  # a link within the folder is read
+    (linked / "secret.parquet").symlink_to(outside / "secret.parquet")  # DuckDB resolves links before it checks
+    assert open_query(f"SELECT * FROM '{linked / 'alias.parquet'}'", data_root=linked).n_rows == 3000
+    with pytest.raises(cc.CausalInputError, match="outside the data folder"):
+        open_query(f"SELECT * FROM '{linked / 'secret.parquet'}'", data_root=linked)
+
+
+@pytest.mark.parametrize("sql, fragment", [
+    ("COPY (SELECT 1 AS y) TO '{root}/main.parquet' (FORMAT parquet)", "type COPY"),  # over an existing file
+    ("SELECT * FROM '{root}/main.parquet'; COPY (SELECT 1 AS y) TO '{root}/main.parquet'", "2 statements"),
+    ("SELECT * FROM query('COPY (SELECT 1) TO ''{root}/written.csv''')", "could not be run"),
+    ("SELECT * FROM read_text('{root}/../{outside_name}/secret.parquet')", "outside the data folder"),
+    ("SELECT * FROM read_csv('https://example.com/x.csv')", "outside the data folder"),
+])
+def test_a_refused_query_leaves_every_file_byte_for_byte(folder, sql, fragment):
+    root, outside = folder
+    before, secret = _fingerprint(root), _fingerprint(outside)
+    with pytest.raises(cc.CausalInputError, match=fragment):
+        open_query(sql.format(root=root, outside_name=outside.name), data_root=root)
+    assert _fingerprint(root) == before and _fingerprint(outside) == secret
+
+
+def test_the_query_text_reaches_duckdb_as_one_literal_and_a_trusted_query_is_locked_too(folder):
+    root, outside = folder
+    odd = open_query("SELECT 'it''s'') --' AS x", data_root=root)  # quotes, a bracket and a comment marker: data
+    assert odd.relation == "query('SELECT ''it''''s'''') --'' AS x')" and preview(odd)["x"].tolist() == ["it's') --"]
+    trusted = open_query(f"SELECT * FROM '{outside / 'secret.parquet'}'")  # code, no data folder: any file
+    con = source_module._connect(trusted)
+    try:
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("SET threads = 4")
+    finally:
+        con.close()

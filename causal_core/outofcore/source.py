@@ -22,8 +22,13 @@ three functions, which hand it to its own methods.
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -58,8 +63,8 @@ class TableSource:
     @property
     def relation(self) -> str:
         """The SQL table expression that reads the file (the path as a quoted SQL literal), or the query."""
-        if self.kind == "query":  # on lines of its own, so a trailing "--" comment cannot swallow the bracket
-            return f"(\n{self.path}\n)"
+        if self.kind == "query":  # DuckDB's query() parses the text itself, as one SELECT: never pasted into SQL
+            return f"query({_literal(self.path)})"
         literal = "'" + self.path.replace("'", "''") + "'"
         if self.kind == "csv":
             return f"read_csv_auto({literal})"
@@ -75,8 +80,12 @@ def _connect(source: "TableSource | None" = None, *, threads: int | None = None,
     The settings come first: a query's connection is then sandboxed
     (``allowed_directories`` plus ``enable_external_access = false``, so no file
     outside the folder can be read, no extension installed or loaded) and its
-    configuration locked, so nothing the query does can undo that. A query
-    opened in code without a data folder is not restricted.
+    configuration locked, so nothing the query does can undo that. DuckDB also
+    allows its spill folder, so a query connection spills into a fresh folder of
+    its own, never the shared default (``.tmp`` under the working directory,
+    where the app's other connections spill other sessions' rows). A query
+    opened in code without a data folder reads any file, but its configuration
+    is locked all the same.
     """
     import duckdb
 
@@ -85,12 +94,29 @@ def _connect(source: "TableSource | None" = None, *, threads: int | None = None,
     con.execute("SET preserve_insertion_order = true")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
-    if source is not None and source.kind == "query" and source.data_root is not None:
-        root = str(Path(source.data_root).resolve()).rstrip(os.sep) + os.sep
-        con.execute(f"SET allowed_directories = [{_literal(root)}]")
-        con.execute("SET enable_external_access = false")
+    if source is not None and source.kind == "query":
+        # DuckDB adds its spill folder to the allowed ones; the default (".tmp" under the server's working
+        # directory) is where every other connection of the app spills, so a query gets a folder of its own
+        con.execute(f"SET temp_directory = {_literal(_private_spill_folder())}")
+        if source.data_root is not None:
+            root = str(Path(source.data_root).resolve()).rstrip(os.sep) + os.sep
+            con.execute(f"SET allowed_directories = [{_literal(root)}]")
+            con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con
+
+
+@functools.lru_cache(maxsize=1)
+def _spill_parent() -> str:
+    """This process's private parent of the query connections' spill folders (mode 0700, removed at exit)."""
+    parent = tempfile.mkdtemp(prefix="causal_query_spill_")
+    atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    return parent
+
+
+def _private_spill_folder() -> str:
+    """A fresh path for one connection's spill files: DuckDB creates it when it spills and removes it on close."""
+    return os.path.join(_spill_parent(), uuid.uuid4().hex)
 
 
 def _literal(text: str) -> str:
