@@ -190,7 +190,11 @@ def open_query(sql: str, *, data_root: str | os.PathLike | None = None) -> Table
 
     Its rows are read in the order one DuckDB thread produces them, the same
     on every run and every worker (each read uses one thread); end the query
-    with ``ORDER BY`` to fix that order by the data itself.
+    with ``ORDER BY`` to fix that order by the data itself. A cluster worker
+    reads its partition with ``LIMIT``/``OFFSET``, running the query up to its
+    offset, so a pass of P partitions costs about (P + 1) / 2 runs of the query
+    on a cluster against one serially (a 977k-row join of two Parquet files in
+    4 partitions: 0.6-0.7 s of partition reads against 0.2-0.3 s for one scan).
     """
     import duckdb
 
