@@ -69,9 +69,9 @@ def _key(run: RunRef, method: str) -> tuple:
 
 def _bundle(run: RunRef) -> ResultsBundle:
     """The results table of ``run``, every method taken from the cache."""
-    cache = result_cache()
     if run.sample_rows is not None:
         return _bundle_on_disk(run)
+    cache = result_cache()
     rows: list[dict[str, Any]] = []
     results: dict[str, cc.EstimateResult] = {}
     for method in run.methods:

@@ -213,6 +213,18 @@ def analysis_compute(results: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def plain_options(spec: AnalysisSpec) -> dict[str, dict[str, Any]]:
+    """The analysis's non-empty method options as plain literals (a JSON round trip turns numpy scalars and
+    tuples into numbers and lists), or a one-sentence error when an option is not plain data."""
+    options = {m: dict(o) for m, o in spec.method_options.items() if o}
+    try:
+        return json.loads(json.dumps(options, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
+    except (TypeError, ValueError) as exc:
+        raise CausalInputError(
+            f"The method options cannot be written into the script ({exc}); use numbers, strings, booleans or lists."
+        ) from None
+
+
 def _backend_lines(compute: Mapping[str, Any] | None) -> list[str]:
     """The ``cc.set_backend(...)`` line of an analysis that ran on a Dask cluster (none for a serial run).
 
@@ -269,14 +281,7 @@ def reproduction_script(spec: AnalysisSpec, data_path_or_sample_id: str | os.Pat
     source = os.fspath(data_path_or_sample_id)
     if not source:
         raise CausalInputError("The data path or sample id for the script is empty; name a data file or a sample.")
-    options = {m: dict(o) for m, o in spec.method_options.items() if o}
-    # JSON round trip turns numpy scalars and tuples into plain literals
-    try:
-        options = json.loads(json.dumps(options, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
-    except (TypeError, ValueError) as exc:
-        raise CausalInputError(
-            f"The method options cannot be written into the script ({exc}); use numbers, strings, booleans or lists."
-        ) from None
+    options = plain_options(spec)
     today = _dt.date.today().isoformat()
     # No user string is ever written into the docstring or a comment: the data name and the versions
     # come from uploads and analysis files, so they appear only as repr literals in code position below.

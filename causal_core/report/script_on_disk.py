@@ -17,13 +17,12 @@ as a ``repr`` literal in code position, through the literal writers of
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from typing import Any, Mapping
 
 from causal_core.core.errors import CausalInputError
 from causal_core.report.analysis_file import AnalysisSpec
 from causal_core.report.script import (PRINTED_COLUMNS, _backend_lines, _check_parses, _literal_one_line, _plain,
-                                       _python_literal, _roles_literal)
+                                       _python_literal, _roles_literal, plain_options)
 
 __all__ = ["on_disk_reproduction_script"]
 
@@ -57,13 +56,7 @@ def on_disk_reproduction_script(spec: AnalysisSpec, table: Any, *, n_rows: int, 
     """
     if not isinstance(spec, AnalysisSpec):
         raise CausalInputError(f"The reproduction script needs an AnalysisSpec; got {type(spec).__name__}.")
-    options = {m: dict(o) for m, o in spec.method_options.items() if o}
-    try:
-        options = json.loads(json.dumps(options, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
-    except (TypeError, ValueError) as exc:
-        raise CausalInputError(
-            f"The method options cannot be written into the script ({exc}); use numbers, strings, booleans or lists."
-        ) from None
+    options = plain_options(spec)
     today = _dt.date.today().isoformat()
     lines = [
         "#!/usr/bin/env python",
