@@ -135,3 +135,23 @@ def test_separation_helpers():
     assert linearly_separated(X, t)
     overlapping = np.array([[0.0], [1.0], [2.0], [0.5], [1.5], [0.2]])
     assert not linearly_separated(overlapping, t)
+
+
+def test_separation_on_bigger_tables_is_decided_by_all_rows():
+    """Past 1,000 rows a seeded subset is tried first; it can only prove non-separation, so the answer is
+    the LP over every row: a separated table stays separated, and one control row on the treated side
+    (which a 500-row subset misses 5 times in 6) still makes the table not separated."""
+    from causal_core.core.limits import SEPARATION_SUBSET_ROWS
+
+    rng = np.random.default_rng(4)
+    n = 6 * SEPARATION_SUBSET_ROWS
+    X = rng.normal(size=(n, 3))
+    t = (X[:, 0] + X[:, 1] > 0).astype(float)       # separated by x1 + x2, by neither column alone
+    assert separating_covariate(X, t, ("a", "b", "c")) is None
+    assert linearly_separated(X, t)
+    stray = int(np.flatnonzero(t == 0)[0])
+    X_stray = X.copy()
+    X_stray[stray, :2] = 3.0                         # a control row deep on the treated side
+    assert not linearly_separated(X_stray, t)
+    overlapping = rng.normal(size=(n, 3))
+    assert not linearly_separated(overlapping, rng.binomial(1, 0.5, n).astype(float))

@@ -128,17 +128,35 @@ def separating_covariate(X: np.ndarray, t: np.ndarray, names: tuple[str, ...]) -
     return None
 
 
+#: Rows of the subset tried first by :func:`linearly_separated` on bigger tables.
+SEPARATION_SUBSET_ROWS = 500
+
+
 def linearly_separated(X: np.ndarray, t: np.ndarray) -> bool:
     """Whether a hyperplane strictly separates treated from control rows (one small LP, HiGHS).
 
     Feasibility of ``s_i (x_i w + b) >= 1`` with ``s_i = +1`` for treated and
-    ``-1`` for control rows, on standardised covariates.
+    ``-1`` for control rows, on standardised covariates. A hyperplane that
+    separates the table separates every subset of its rows, so on tables of
+    more than twice ``SEPARATION_SUBSET_ROWS`` rows a fixed seeded subset is
+    tried first: when no hyperplane separates it, none separates the table,
+    and the LP over every row is skipped (at 4,000 rows it was about a tenth
+    of an X-learner's run). Otherwise the answer comes from all rows.
     """
-    from scipy.optimize import linprog
-
-    n, p = X.shape
+    n = t.shape[0]
     scale = X.std(axis=0)
     Xs = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    if n > 2 * SEPARATION_SUBSET_ROWS:
+        subset = np.random.default_rng(0).choice(n, SEPARATION_SUBSET_ROWS, replace=False)
+        if not _separable(Xs[subset], t[subset]):
+            return False
+    return _separable(Xs, t)
+
+
+def _separable(Xs: np.ndarray, t: np.ndarray) -> bool:
+    from scipy.optimize import linprog
+
+    n, p = Xs.shape
     sign = np.where(t == 1, 1.0, -1.0)
     A = -sign[:, None] * np.column_stack([Xs, np.ones(n)])
     result = linprog(np.zeros(p + 1), A_ub=A, b_ub=-np.ones(n), bounds=[(None, None)] * (p + 1), method="highs")
