@@ -59,6 +59,16 @@ def test_bases_square_only_many_valued_columns_and_drop_empty_products():
         assert basis_size(X, name) == cate_basis(X, names, name).size, name
 
 
+def test_splines_leave_out_constant_columns_of_tied_knots():
+    """A column of 70% zeros ties the lower quantile knots; the splines constant on the data are not terms."""
+    rng = np.random.default_rng(2)
+    earnings = np.where(rng.random(500) < 0.7, 0.0, rng.exponential(5000.0, 500))[:, None]
+    basis = cate_basis(earnings, ("re74",), "splines")
+    assert 1 < basis.size < 1 + SPLINE_KNOTS + SPLINE_DEGREE - 1
+    assert np.all(np.ptp(basis.matrix[:, 1:], axis=0) > 0)
+    assert np.linalg.matrix_rank(basis.matrix) == basis.size
+
+
 def test_splines_span_the_linear_basis():
     """An additive cubic spline basis (with intercept) reproduces any linear function of a column exactly."""
     x = np.random.default_rng(1).normal(size=(300, 1))

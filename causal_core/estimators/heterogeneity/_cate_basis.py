@@ -14,8 +14,9 @@ it. The bases, from the smallest:
 * ``"splines"``: ``[1]`` plus an additive cubic B-spline basis of every column
   with at least :data:`MIN_SPLINE_VALUES` distinct values (scikit-learn's
   ``SplineTransformer``, :data:`SPLINE_KNOTS` knots at the quantiles, one
-  spline per column dropped as it is spanned by the intercept) and the other
-  columns linear.
+  spline per column dropped as it is spanned by the intercept, and splines that
+  are constant on the data, as tied quantile knots of a column with many zeros
+  leave, dropped too) and the other columns linear.
 
 The basis depends on ``X`` only (no outcome), so building it on all rows
 leaks nothing into the cross-validation below.
@@ -102,8 +103,9 @@ def _splines(X: np.ndarray, names: tuple[str, ...]) -> tuple[list[np.ndarray], l
             continue
         spline = SplineTransformer(n_knots=SPLINE_KNOTS, degree=SPLINE_DEGREE, knots="quantile", include_bias=False)
         values = spline.fit_transform(X[:, [j]])
-        columns += [values[:, b] for b in range(values.shape[1])]
-        terms += [f"spline {b + 1} of {name}" for b in range(values.shape[1])]
+        kept = [b for b in range(values.shape[1]) if np.ptp(values[:, b]) > 0]  # tied quantile knots (a column
+        columns += [values[:, b] for b in kept]                                # of many zeros) leave constants
+        terms += [f"spline {b + 1} of {name}" for b in kept]
     return columns, terms
 
 
@@ -125,7 +127,7 @@ def cate_basis(X: np.ndarray, names: tuple[str, ...], name: str) -> Basis:
 
 
 def basis_size(X: np.ndarray, name: str) -> int:
-    """Terms of :func:`cate_basis` ``name`` on ``X`` (intercept included), counted without building it."""
+    """Terms of :func:`cate_basis` ``name`` on ``X`` (intercept included); built only for the richest bases."""
     p = X.shape[1]
     squared = sum(_many_valued(X[:, j], 3) for j in range(p))
     if name == "constant":
@@ -134,9 +136,6 @@ def basis_size(X: np.ndarray, name: str) -> int:
         return 1 + p
     if name == "polynomial":
         return 1 + p + squared
-    if name == "splines":
-        splined = sum(_many_valued(X[:, j], MIN_SPLINE_VALUES) for j in range(p))
-        return 1 + (p - splined) + splined * (SPLINE_KNOTS + SPLINE_DEGREE - 2)
     return len(cate_basis(X, tuple(f"x{j}" for j in range(p)), name).terms)
 
 
