@@ -177,12 +177,12 @@ def dml(data: PreparedData, *, estimand: str, seed: int, final_model: str = "lin
     """
     model_y, model_t = nuisance_models("dml", outcome_model, propensity_model, seed=seed)
     X, t, y = data.X, data.t, data.y
-    with threadpool_limits(1):
+    with threadpool_limits(1):  # one thread: the same numbers on every machine, and the basis choice with them
         folds = stratified_folds(t, int(n_folds), seed=seed)
         y_res, t_res, ps = dml_residuals(X, t, y, data.covariate_names, model_y, model_t, folds)
-    basis, selection, notes = _final_basis(data, final_model, y_res, t_res, folds)
-    F = basis.matrix
-    beta, beta_influence = r_learner_fit(y_res, t_res, F)
+        basis, selection, notes = _final_basis(data, final_model, y_res, t_res, folds)
+        F = basis.matrix
+        beta, beta_influence = r_learner_fit(y_res, t_res, F)
     effects = F @ beta
     low, high = cate_intervals(F, beta, beta_influence)
     target = target_rows(t, estimand)
