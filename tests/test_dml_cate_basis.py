@@ -100,6 +100,30 @@ def test_per_row_intervals_match_statsmodels_hc0():
     np.testing.assert_allclose(high, F @ fit.params + Z_95 * se, rtol=1e-10)
 
 
+def test_sandwich_holds_on_badly_scaled_columns():
+    """Earnings-like columns (about 1e4) and their squares (about 1e9) beside 0/1 columns: SEs still equal statsmodels'.
+
+    ``D = T~ F`` then has a condition number near 7e9 and ``D'D`` near 5e19, past
+    what its pseudo-inverse resolves in double precision (the unscaled fit gave
+    SEs of almost 0 here, and shrank those of the LaLonde PSID V-INTERACTION fit
+    from 1,247 to 496); the fit works on unit-scaled columns.
+    """
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    earnings = np.where(rng.random((n, 2)) < 0.3, 0.0, rng.gamma(2.0, 8000.0, size=(n, 2)))
+    X = np.column_stack([earnings, rng.integers(0, 2, size=n), rng.normal(40, 10, size=n)])
+    F = cate_basis(X, ("re74", "re75", "black", "age"), "polynomial").matrix
+    t_res = rng.binomial(1, 0.3, size=n) - 0.3
+    y_res = t_res * 1000.0 + rng.normal(scale=5000.0, size=n)
+    beta, influence = r_learner_fit(y_res, t_res, F)
+    fit = sm.OLS(y_res, t_res[:, None] * F).fit(cov_type="HC0")
+    assert np.linalg.cond(t_res[:, None] * F) > 1e9  # the case the scaling is for
+    np.testing.assert_allclose(F @ beta, F @ fit.params, rtol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.sum(influence**2, axis=0)) / n, fit.bse, rtol=1e-6)
+
+
 def test_dml_returns_the_intervals_of_its_own_fit():
     df, roles, _ = _design(600, 4, quadratic=True)
     r = cc.estimate(df, roles, "dml", seed=0, final_model="polynomial", outcome_model="linear", n_folds=3)

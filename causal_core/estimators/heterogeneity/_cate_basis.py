@@ -143,6 +143,7 @@ def _fold_losses(y_res: np.ndarray, t_res: np.ndarray, F: np.ndarray,
                  folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Out-of-fold R-loss of every row: ``(Y~ - T~ F beta)^2`` with ``beta`` fitted on the other folds."""
     D = t_res[:, None] * F
+    D = D / np.where(np.any(D != 0, axis=0), np.sqrt(np.mean(D**2, axis=0)), 1.0)  # conditioning, as in the fit
     losses = np.empty(y_res.shape[0])
     for train, test in folds:
         beta, *_ = np.linalg.lstsq(D[train], y_res[train], rcond=None)

@@ -70,12 +70,23 @@ def r_learner_fit(y_res: np.ndarray, t_res: np.ndarray, F: np.ndarray) -> tuple[
 
     ``beta`` is the OLS of ``y_res`` on ``t_res * F``; the influence of row i is
     ``(D'D / n)^-1 D_i e_i`` (the HC0 sandwich: ``cov = influence' influence / n^2``).
+    Both are computed on columns scaled to unit root mean square and scaled
+    back, the same numbers in exact arithmetic: squares of earnings (about
+    1e9) beside 0/1 columns would otherwise make ``D'D`` too ill-conditioned
+    for the pseudo-inverse, which would drop directions and shrink the SEs.
     """
-    D = t_res[:, None] * F
+    D, scale = _unit_scaled(t_res[:, None] * F)
     beta, *_ = np.linalg.lstsq(D, y_res, rcond=None)
     residual = y_res - D @ beta
     bread = np.linalg.pinv(D.T @ D / D.shape[0])
-    return beta, (D * residual[:, None]) @ bread.T
+    return beta / scale, ((D * residual[:, None]) @ bread.T) / scale
+
+
+def _unit_scaled(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``D`` with each column divided by its root mean square (1 for an all-zero column), and those scales."""
+    scale = np.sqrt(np.mean(D**2, axis=0))
+    scale = np.where(scale > 0, scale, 1.0)
+    return D / scale, scale
 
 
 def cate_intervals(F: np.ndarray, beta: np.ndarray, influence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
