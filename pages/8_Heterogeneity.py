@@ -35,12 +35,17 @@ DEFAULTS: dict[str, Any] = {"method": "gmm_subgroups", "estimand": None, "option
 #: standard ones (estimate, std_error, ci_low, ci_high, p_value) keep the labels of ``labelled_table``.
 CHECK_COLUMNS = {"covariate": "Covariate", "importance": "Importance", "term": "Term",
                  "group": "Quantile group of the predicted CATE (1 = lowest)", "n_rows": "Rows",
-                 "mean_predicted": "Mean predicted CATE"}
+                 "mean_predicted": "Mean predicted CATE", "basis": "Basis", "n_terms": "Terms",
+                 "cv_r_loss": "Cross-validated R-loss", "excess_loss": "Excess over the lowest",
+                 "excess_std_error": "Std. error of the excess", "chosen": "Chosen"}
 GROUP_EFFECT_LABEL = "Group average effect (mean DR score)"
 #: (diagnostics key, heading, caption) of the CATE check tables, in the order shown.
 CHECK_TABLES = (
+    ("cate_basis_selection", "Choice of the CATE basis",
+     "Each basis's R-loss on held-out folds of the cross-fitted residuals (lower fits the effect better); the "
+     "chosen one is the smallest whose excess over the lowest is at most one standard error."),
     ("cate_coefficients", "Coefficients of the CATE",
-     "The effect as a function of the covariates, tau(x) = intercept + sum of coefficient x covariate, with "
+     "The effect as a function of the covariates, tau(x) = sum of coefficient x term of the basis, with "
      "sandwich standard errors (with the 'constant' final model, one term: the effect)."),
     ("variable_importance", "Variable importance",
      "How much of the forest's split improvement each covariate gives (shares summing to 1): the covariates "
@@ -135,10 +140,12 @@ def _show_unit_effects(result: cc.EstimateResult, dataset, roles: cc.Roles, sett
                              help="Plot the estimated unit effects against this covariate.")
     settings["covariate"] = covariate
     low, high = result.diagnostics.get("cate_ci_low"), result.diagnostics.get("cate_ci_high")
-    if low is not None and high is not None:  # a method with per-row CATE intervals (the causal forest)
+    if low is not None and high is not None:  # a method with per-row CATE intervals (causal forest, dml)
         st.plotly_chart(cate_intervals_plot(effects, low, high, average=result.estimate,
                                             average_label=result.estimand), width="stretch",
                         key="het_cate_intervals")
+        if result.diagnostics.get("cate_interval_method"):
+            st.caption(f"Per-row intervals: {result.diagnostics['cate_interval_method']}.")
         st.plotly_chart(effect_by_feature_plot(data.X[:, names.index(covariate)], effects, low, high, name=covariate),
                         width="stretch", key="het_by_covariate")
     else:

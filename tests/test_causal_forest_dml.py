@@ -161,7 +161,8 @@ def test_cate_checks_are_exact_on_known_scores():
     ("causal_forest", "outcome_model", "svm", "'outcome_model' option of method 'causal_forest' must be one of"),
     ("causal_forest", "propensity_model", 3, "'propensity_model' option of method 'causal_forest' must be"),
     ("causal_forest", "n_folds", 1, "'n_folds' option of method 'causal_forest' must be an integer from 2"),
-    ("dml", "final_model", "quadratic", "'final_model' option of method 'dml' must be one of 'linear', 'constant'"),
+    ("dml", "final_model", "quadratic", "'final_model' option of method 'dml' must be one of 'linear', 'constant', "
+            "'polynomial'"),
     ("dml", "outcome_model", "lasso", "'outcome_model' option of method 'dml' must be one of"),
     ("dml", "outcome_model", "auto", "'outcome_model' option of method 'dml' must be one of"),
     ("dml", "n_folds", 50, "'n_folds' option of method 'dml' must be an integer from 2 to 20"),
@@ -233,8 +234,8 @@ def test_heterogeneity_page_shows_the_dml_coefficients():
     at.selectbox(key="het_outcome_model").set_value("linear").run()
     at.button(key="het_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == 3  # histogram, effect by covariate, Qini (no per-row intervals)
-    (coefficients,) = [frame.value for frame in at.dataframe]
+    assert len(at.get("plotly_chart")) == 4  # histogram, CATE intervals, effect by covariate with its band, Qini
+    (coefficients,) = [frame.value for frame in at.dataframe]  # the basis-choice table comes with 'auto' only
     assert list(coefficients.columns) == ["Term", "Estimate", "Std. error", "95% CI low", "95% CI high", "p-value"]
     assert list(coefficients["Term"])[0] == "intercept"
 
