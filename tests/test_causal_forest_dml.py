@@ -232,6 +232,8 @@ def test_heterogeneity_page_shows_the_dml_coefficients():
     at.switch_page("pages/8_Heterogeneity.py").run()
     at.selectbox(key="het_method").set_value("dml").run()
     at.selectbox(key="het_outcome_model").set_value("linear").run()
+    assert at.selectbox(key="het_final_model").value == "auto"  # the default
+    at.selectbox(key="het_final_model").set_value("linear").run()
     at.button(key="het_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.get("plotly_chart")) == 4  # histogram, CATE intervals, effect by covariate with its band, Qini

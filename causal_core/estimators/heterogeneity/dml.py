@@ -11,12 +11,16 @@ minimises ``sum (Y~ - tau(X) T~)^2`` over ``tau(x) = F(x)' beta`` for a basis
   ``theta = sum T~ Y~ / sum T~^2`` of the partially linear model
   ``Y = theta T + g(X) + e``. With varying effects it is the average effect
   weighted by ``e(1 - e)`` (the overlap-weighted average), not the ATE.
-* ``final_model="linear"`` (default, EconML's ``LinearDML``): ``F = [1, x]``.
+* ``final_model="linear"`` (EconML's ``LinearDML``): ``F = [1, x]``.
 * ``"polynomial"`` (squares), ``"polynomial_interactions"`` (squares and
   pairwise products), ``"splines"`` (additive cubic B-splines).
-* ``"auto"``: the smallest of the non-constant bases within one paired
-  standard error of the lowest cross-validated R-loss
-  (:func:`._cate_basis.choose_basis`), reported in the diagnostics.
+* ``"auto"`` (default): the smallest of the non-constant bases within one
+  paired standard error of the lowest cross-validated R-loss
+  (:func:`._cate_basis.choose_basis`), reported in the diagnostics. On
+  ``bench/heterogeneity_forest.py`` it kept ``"linear"`` in 8 of 8 draws of
+  a linear effect and took squares in 8 of 8 of a quadratic one (sqrt(PEHE)
+  0.317 against 0.744 for ``"linear"``, per-row coverage 0.93 against 0.52);
+  on LaLonde it keeps ``"linear"`` except on PSID.
 
 The ATE, ATT or ATC is the mean of ``tau`` over all, treated or control rows.
 Its standard error comes from the influence function of that mean: the
@@ -145,7 +149,7 @@ _BASIS_WORDS = {"constant": "constant effect (partially linear)", "linear": "eff
     reference="Chernozhukov, Chetverikov, Demirer, Duflo, Hansen, Newey & Robins (2018), Econometrics Journal 21, "
               "C1-C68; Nie & Wager (2021), Biometrika 108, 299-319.",
     options=(
-        OptionSpec("final_model", "choice", "linear", "The basis of the effect tau(x) (an R-learner CATE per row "
+        OptionSpec("final_model", "choice", "auto", "The basis of the effect tau(x) (an R-learner CATE per row "
                    "with a sandwich 95% interval): 'linear' in the covariates; 'polynomial' adds their squares, "
                    "'polynomial_interactions' also their pairwise products; 'splines' is additive cubic splines; "
                    "'auto' takes the smallest of these whose cross-validated R-loss is within one standard error "
@@ -164,7 +168,7 @@ _BASIS_WORDS = {"constant": "constant effect (partially linear)", "linear": "eff
     gives_unit_effects=True, explores_heterogeneity=True, order=221,
     cheap_test_options=(("outcome_model", "linear"), ("n_folds", 3)),
 )
-def dml(data: PreparedData, *, estimand: str, seed: int, final_model: str = "linear",
+def dml(data: PreparedData, *, estimand: str, seed: int, final_model: str = "auto",
         outcome_model: Any = "gradient_boosting", propensity_model: Any = None, n_folds: int = 5) -> MethodOutput:
     """Double machine learning effect (partially linear or R-learner) with influence-function SEs.
 
