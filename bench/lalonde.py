@@ -22,7 +22,7 @@ Usage::
 
 Each method runs in a forked process and is stopped after ``--time-limit`` seconds.
 
-Writes ``bench/results/lalonde.md`` and prints it.
+Writes ``bench/results/lalonde.md`` and prints it; ``--readme`` prints the README's table from that file.
 """
 from __future__ import annotations
 
@@ -165,13 +165,41 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+README_COLUMNS = (("cps", "V-RAW"), ("cps", "V-INTERACTION"), ("psid", "V-RAW"), ("psid", "V-INTERACTION"))
+
+
+def readme_table(results: str) -> str:
+    """The README's LaLonde table (estimate (SE), ✗ where the 95% CI misses $1,794, — where a method failed)
+    read from a results file written by this script."""
+    cells: dict[tuple[str, str, str], str] = {}
+    methods: list[str] = []
+    for line in results.splitlines():
+        parts = [part.strip() for part in line.strip().strip("|").split("|")]
+        if len(parts) < 12 or parts[0] in ("sample", "---") or set(parts[0]) <= {"-"}:
+            continue
+        sample, covariates, method, att, _bias, se, _ci, covers = parts[:8]
+        if method not in methods:
+            methods.append(method)
+        cells[(sample, covariates, method)] = "—" if not att else f"{att} ({se})" + (" ✗" if covers == "no" else "")
+    lines = ["| method | CPS V-RAW | CPS V-INTERACTION | PSID V-RAW | PSID V-INTERACTION |",
+             "|---|---|---|---|---|"]
+    for method in methods:
+        row = [cells.get((sample, covariates, method), "—") for sample, covariates in README_COLUMNS]
+        lines.append(f"| `{method}` | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", nargs="+", default=list(DEFAULT_SAMPLES))
     parser.add_argument("--methods", nargs="+", default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds allowed per method and data set")
+    parser.add_argument("--readme", action="store_true", help="print the README's table from --out and stop")
     args = parser.parse_args(argv)
+    if args.readme:
+        print(readme_table(args.out.read_text()))
+        return
 
     def write(table: pd.DataFrame) -> str:
         text = _document(table, args.time_limit)
