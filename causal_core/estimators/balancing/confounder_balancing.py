@@ -158,22 +158,25 @@ def _beta_step(Q: np.ndarray, b: np.ndarray, nu: float, beta: np.ndarray) -> np.
             signs[j] = -np.sign(gradient[j])
             active[j] = True
         index = np.flatnonzero(active)
-        target = _solve_block(Q[np.ix_(index, index)], b[index] - nu / 2 * signs[index])
+        # x is zero off the active set, so the objective along the step is that of the active block
+        Q_active, b_active = Q[index][:, index], b[index]
+
+        def objective(z: np.ndarray) -> float:
+            return float(z @ Q_active @ z - 2 * b_active @ z + nu * np.abs(z).sum())
+
+        target = _solve_block(Q_active, b_active - nu / 2 * signs[index])
         start = x[index]
         direction = target - start
         # points where a coefficient with a sign crosses zero, and the full step
         with np.errstate(divide="ignore", invalid="ignore"):
             crossing = -start / direction
-        steps = np.unique(np.r_[crossing[(crossing > 0) & (crossing < 1) & (start != 0)], 1.0])
-        current = _lasso_objective(Q, b, nu, x)
+        steps = sorted(set(crossing[(crossing > 0) & (crossing < 1) & (start != 0)].tolist()) | {1.0})
+        current = objective(start)
         best_value, best = np.inf, start
         for step in steps:
             candidate = start + step * direction
-            hits = (crossing == step) & (start != 0)
-            candidate[hits] = 0.0
-            full = np.zeros(p)
-            full[index] = candidate
-            value = _lasso_objective(Q, b, nu, full)
+            candidate[(crossing == step) & (start != 0)] = 0.0
+            value = objective(candidate)
             if value < best_value:
                 best_value, best = value, candidate
         if best_value >= current:  # no descent (a singular active block): let FISTA finish
@@ -200,32 +203,37 @@ def _weight_step(a: float, s: np.ndarray, c: np.ndarray, delta: float,
     s_squared = s * s
 
     def state(theta: float, nu: float) -> tuple[float, np.ndarray, np.ndarray]:
-        W = np.maximum(0.0, -(c + theta * s + nu)) * half
+        W = s * -theta  # W = max(0, -(c + theta s + nu)) / (2 delta), in place
+        W -= c
+        W -= nu
+        np.maximum(W, 0.0, out=W)
+        W *= half
         value = -theta * theta / 4 - theta * a - nu - delta * float(W @ W)
-        return value, W, np.array([-theta / 2 - a + W @ s, W.sum() - 1.0])
+        return value, W, np.array([-theta / 2 - a + float(W @ s), float(W.sum()) - 1.0])
 
     theta, nu = (0.0, -float(c.mean()) - 2 * delta / n) if start is None else start
     value, W, gradient = state(theta, nu)
     for _ in range(DUAL_STEPS):
-        size_now = float(np.max(np.abs(gradient)))
+        size_now = max(abs(gradient[0]), abs(gradient[1]))
         if size_now < DUAL_TOL:
             break
-        active = (W > 0).astype(float)
+        active = W > 0
         # minus the Hessian of the dual on the current active set, and the Newton step by Cramer's rule
-        h11 = 0.5 + half * float(active @ s_squared)
-        h12 = half * float(active @ s)
-        h22 = half * float(active.sum())
+        h11 = 0.5 + half * float(s_squared @ active)
+        h12 = half * float(s @ active)
+        h22 = half * float(np.count_nonzero(active))
         determinant = h11 * h22 - h12 * h12
         if determinant > 0 and np.isfinite(determinant):
             step = np.array([h22 * gradient[0] - h12 * gradient[1], h11 * gradient[1] - h12 * gradient[0]])
             step /= determinant
         else:
             step = gradient
+        slope = float(gradient @ step)
         size = 1.0
         for _ in range(50):
             candidate = state(theta + size * step[0], nu + size * step[1])
-            if (candidate[0] >= value + 1e-4 * size * float(gradient @ step)
-                    or float(np.max(np.abs(candidate[2]))) < size_now):
+            if (candidate[0] >= value + 1e-4 * size * slope
+                    or max(abs(candidate[2][0]), abs(candidate[2][1])) < size_now):
                 break
             size /= 2
         theta, nu = theta + size * step[0], nu + size * step[1]
