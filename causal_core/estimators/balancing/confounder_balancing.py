@@ -27,9 +27,8 @@ the rows with the smallest residuals). The ATT follows the paper; the ATC
 reweights the treated to the control means and the ATE reweights each arm to
 the full sample.
 The standard error is by default a seeded bootstrap stratified by arm; each
-replicate refits the alternating scheme
-from the same cold start as the point estimate (``WARM_START_REPLICATES``
-says why); COVERAGE_NOTE
+replicate refits the alternating scheme to its own stationary point, starting
+from the full-sample solution (``WARM_START_REPLICATES``); COVERAGE_NOTE
 ``n_boot=0`` gives instead the
 plug-in variance of approximate residual balancing (Athey, Imbens & Wager
 2018) with the confounder weights' linear outcome model as ``m(X)``, no
@@ -62,13 +61,13 @@ ACTIVE_SET_STEPS = 1000
 #: The beta block is solved to a KKT residual (the largest violation of its subgradient condition) of at most
 #: ``BETA_KKT_TOL * (1 + max|2b|)``; the weight block's dual gradient to at most ``DUAL_TOL``.
 BETA_KKT_TOL = 1e-10
-#: Start bootstrap replicates from the full-sample solution (when that fit converged)? Off. With the stop at a
-#: certified stationary point warm and cold starts reach the same replicate estimates (to 2e-8 SE on 20 LaLonde
-#: CPS and PSID V-RAW replicates) in 10 rather than 17 iterations, but on CPS V-INTERACTION a warm start left
-#: the Anderson extrapolation rejected at almost every step (one replicate in six still unconverged after 100
-#: iterations, 22 from the cold start). (Before the stationarity stop, when the scheme stopped on a relative
-#: objective change, warm starts moved single replicates by up to 2.5% of the SE.)
-WARM_START_REPLICATES = False
+#: Start bootstrap replicates from the full-sample solution (when that fit converged)? On: with the stop at a
+#: certified stationary point warm and cold starts reach the same replicate estimates (to 1e-8 of the SE on 10-20
+#: LaLonde CPS and PSID V-RAW replicates) in 11 rather than 17 iterations. A warm-started replicate that does
+#: not converge within ``max_iter`` is refitted from the cold start, as the point estimate. (When the scheme
+#: stopped on a relative objective change of 1e-8, where it stopped depended on the start and warm starts moved
+#: single replicates by up to 2.5% of the SE; hence cold starts until then.)
+WARM_START_REPLICATES = True
 DUAL_TOL = 1e-13
 #: A fit is stationary when the weight block is exact and the beta block's KKT residual at those weights is at
 #: most ``STATIONARITY_TOL * (1 + max|2b|)``: the beta block solver's own accuracy, so there the next alternating
@@ -259,17 +258,26 @@ def beta_block(X: np.ndarray, y: np.ndarray, target: np.ndarray, W: np.ndarray, 
 
     ``gram = X'X``, ``cross = X'y`` and ``X_transposed`` (a C-ordered copy of
     ``X'``) may be passed precomputed; the weighted part ``X' diag(W) X`` is one
-    matrix product.
+    matrix product, over the rows with positive weight when they are fewer than
+    half.
     """
     n, p = X.shape
     XT = np.ascontiguousarray(X.T) if X_transposed is None else X_transposed
     gram = XT @ X if gram is None else gram
     cross = XT @ y if cross is None else cross
-    weighted = XT * W
-    gap = target - XT @ W
+    support = np.flatnonzero(W)
+    if support.size < n // 2:  # the weights' support only: gathering a third of the columns beats the product
+        rows = np.take(XT, support, axis=1)
+        weighted = rows * W[support]
+        weighted_gram, weighted_cross = weighted @ rows.T, weighted @ y[support]
+        gap = target - weighted.sum(axis=1)
+    else:
+        weighted = XT * W
+        weighted_gram, weighted_cross = weighted @ X, weighted @ y
+        gap = target - XT @ W
     factor = outcome_loss / n
-    Q = np.outer(gap, gap) + factor * (gram + weighted @ X) + beta_l2 * np.eye(p)
-    b = factor * (cross + weighted @ y)
+    Q = np.outer(gap, gap) + factor * (gram + weighted_gram) + beta_l2 * np.eye(p)
+    b = factor * (cross + weighted_cross)
     return Q, b
 
 
@@ -320,8 +328,9 @@ def dcb_weights(
     ``anderson_memory = m > 0`` the next ``beta`` is extrapolated from the last
     ``m + 1`` iterations (:func:`_anderson_point`) and kept only when the
     objective there (at its own optimal weights) is no higher than at the
-    current ``beta``; otherwise the plain alternating step is taken, so the
-    objective never rises, as in plain alternation (``m = 0``). It stops when
+    current ``beta``; otherwise the plain alternating step is taken and the
+    history restarts, so the objective never rises, as in plain alternation
+    (``m = 0``). It stops when
     ``(beta, W)`` is stationary: ``W`` is exact for ``beta`` (its dual gradient
     below ``DUAL_TOL``) and the beta block's KKT residual at ``W`` is at most
     ``tol * (1 + max|2b|)``; or after ``max_iter`` iterations (weight-block
@@ -354,18 +363,21 @@ def dcb_weights(
     W0, beta0 = (np.full(n, 1.0 / n), np.zeros(p)) if start is None else (start[0].copy(), start[1].copy())
     Q, b = beta_block(X, y, target_c, W0, **block)
     current = evaluate(_beta_step(Q, b, beta_l1, beta0), None)
-    iterations, points, images = 1, [], []
+    iterations, points, images, needed = 1, [], [], 2
     while current.kkt_residual > current.kkt_bound and iterations < max_iter:
         points = (points + [current.beta])[-(anderson_memory + 1):]
         images = (images + [current.image])[-(anderson_memory + 1):]
-        if len(points) >= 2:
+        if anderson_memory > 0 and len(points) >= needed:
             trial = evaluate(_anderson_point(points, images), current.dual_point)
             iterations += 1
             # rounding slack: objectives that agree to a few ulps are equal
             if trial.objective <= current.objective + 4 * np.finfo(float).eps * abs(current.objective):
                 current = trial
                 continue
-            points, images = points[-1:], images[-1:]  # the extrapolation did not descend: restart the history
+            # the extrapolation did not descend: restart the history and extrapolate again from two differences
+            # (one, a secant step, can fail again and again in a flat valley: every other step wasted)
+            points, images = points[-1:], images[-1:]
+            needed = min(3, anderson_memory + 1)
             if iterations >= max_iter:
                 break
         current = evaluate(current.image, current.dual_point)
@@ -432,12 +444,12 @@ def differentiated_confounder_balancing(
 
     full_sample: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # arm -> (weight of each row, beta)
 
-    def fit(rows: np.ndarray) -> tuple[float, np.ndarray, list[tuple[str, DCBFit, np.ndarray]]]:
+    def fit(rows: np.ndarray) -> tuple[float, np.ndarray, list[tuple[str, DCBFit, np.ndarray | None]]]:
         Xr, yr, treated = X_std[rows], data.y[rows], data.treated[rows]
         target_rows = {"ATT": treated, "ATC": ~treated, "ATE": np.ones(rows.size, dtype=bool)}[estimand]
         target = Xr[target_rows].mean(axis=0)
         weights = np.where(target_rows, 1.0, 0.0)
-        fits: list[tuple[str, DCBFit, np.ndarray]] = []
+        fits: list[tuple[str, DCBFit, np.ndarray | None]] = []
         for mask, arm_name in ((treated, "treated"), (~treated, "control")):
             if estimand == "ATE" or (estimand == "ATT") == (arm_name == "control"):
                 start = None
@@ -446,8 +458,11 @@ def differentiated_confounder_balancing(
                     W0 = row_weights[rows[mask]]
                     start = (W0 / W0.sum() if W0.sum() > 0 else np.full(W0.size, 1.0 / W0.size), beta)
                 result = dcb_weights(Xr[mask], yr[mask], target, start=start, **settings)
+                if start is not None and not result.converged:  # no stationary point from there: as the estimate
+                    result = dcb_weights(Xr[mask], yr[mask], target, **settings)
                 weights[mask] = result.weights * target_rows.sum()
-                fits.append((arm_name, result, dcb_outcome_model(Xr, Xr[mask], yr[mask], result.beta)))
+                fits.append((arm_name, result, None if full_sample else
+                             dcb_outcome_model(Xr, Xr[mask], yr[mask], result.beta)))
         mean_treated = weights[treated] @ yr[treated] / weights[treated].sum()
         mean_control = weights[~treated] @ yr[~treated] / weights[~treated].sum()
         return float(mean_treated - mean_control), weights, fits
