@@ -16,7 +16,8 @@ import causal_core as cc
 from causal_core.core.data import prepare
 from causal_core.datasets.simulate import linear_confounded
 from causal_core.estimators.balancing.confounder_balancing import (
-    BETA_KKT_TOL, STATIONARITY_TOL, _beta_step, _weight_step, beta_block, beta_kkt_residual, dcb_weights)
+    BETA_KKT_TOL, STATIONARITY_TOL, _beta_step, _weight_step, beta_block, beta_kkt_residual, dcb_objective,
+    dcb_weights)
 from causal_core.estimators.balancing.residual_balancing import (
     DUAL_GAP_TOL, approximate_balancing_weights_cvxpy, balancing_objective, balancing_weights_dual)
 from causal_core.nuisance.features import expand_covariates, pooled_scale
@@ -167,7 +168,10 @@ def test_accelerated_alternation_reaches_plain_alternations_stationary_point(des
     assert accelerated.iterations < plain.iterations
     for fit in (accelerated, plain):
         Q, b = beta_block(X, y, target, fit.weights, outcome_loss=1.0, beta_l2=1e-3)
-        # the certificate holds when recomputed from the returned weights, not only as the fit reports it
+        # the objective and the certificate hold when recomputed from the returned weights, not only as reported
+        assert fit.objective == pytest.approx(dcb_objective(X, y, target, fit.weights, fit.beta, outcome_loss=1.0,
+                                                            weight_penalty=1.0, beta_l2=1e-3, beta_l1=1e-3),
+                                              rel=y.size * np.finfo(float).eps)  # rounding of n-term sums
         assert max(fit.kkt_residual, beta_kkt_residual(Q, b, 1e-3, fit.beta)) <= STATIONARITY_TOL * (1 + 2 * np.abs(b).max())
     bound = _distance_bound(X, y, target, (accelerated, plain))
     assert np.linalg.norm(accelerated.beta - plain.beta) <= bound
