@@ -171,11 +171,15 @@ def x_learner_models(X: np.ndarray, t: np.ndarray, y: np.ndarray, model: Any,
     only through the other arm's stage-2 targets.
     """
     treated = t == 1
-    mu1, mu0 = t_learner_arms(X, t, y, model, X)
-    tau1 = _fit_predict(model, X[treated], y[treated] - mu0[treated], X)
-    tau0 = _fit_predict(model, X[~treated], mu1[~treated] - y[~treated], X)
-    cross_arms = FoldArms(np.where(treated, mu0 + tau0, mu1), np.where(treated, mu0, mu1 - tau1))
-    return ps * tau0 + (1 - ps) * tau1, cross_arms
+    # each first-stage model is needed only on the other arm's rows (no prediction on its own training rows)
+    mu1_control = _fit_predict(model, X[treated], y[treated], X[~treated])
+    mu0_treated = _fit_predict(model, X[~treated], y[~treated], X[treated])
+    tau1 = _fit_predict(model, X[treated], y[treated] - mu0_treated, X)
+    tau0 = _fit_predict(model, X[~treated], mu1_control - y[~treated], X)
+    mu1, mu0 = np.empty(t.shape[0]), np.empty(t.shape[0])
+    mu1[treated], mu1[~treated] = mu0_treated + tau0[treated], mu1_control
+    mu0[treated], mu0[~treated] = mu0_treated, mu1_control - tau1[~treated]
+    return ps * tau0 + (1 - ps) * tau1, FoldArms(mu1, mu0)
 
 
 def plug_in_fit(method: str, X: np.ndarray, t: np.ndarray, y: np.ndarray, *, model: Any, n_folds: int, seed: int,
