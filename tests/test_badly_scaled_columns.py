@@ -19,6 +19,7 @@ import causal_core as cc
 from causal_core.datasets.simulate import linear_confounded
 from causal_core.estimators.matching._shared import whiten_mahalanobis
 from causal_core.nuisance.models import fit_outcome
+from causal_core.studies.stable_learning import stable_fit, stable_learning_data
 
 ROLES = cc.Roles(treatment="treat", outcome="y", confounders=["x1", "x2", "x3", "x4", "x1_sq"])
 SCALE = 1e5
@@ -66,3 +67,13 @@ def test_estimate_and_se_do_not_depend_on_units(method: str):
     unit, scaled = results
     assert abs(scaled.estimate - unit.estimate) < REL_TOL * unit.std_error, (unit.estimate, scaled.estimate)
     assert scaled.std_error == pytest.approx(unit.std_error, rel=REL_TOL)
+
+
+def test_stable_learning_ordinary_fit_is_ols_on_badly_scaled_columns():
+    df = stable_learning_data(seed=0)
+    df = df.assign(s1=df["s1"] * SCALE)
+    df["s1_sq"] = df["s1"] ** 2
+    features = ["s1", "s2", "s3", "v1", "s1_sq"]
+    model = stable_fit(df, "y", features, reweight=False)
+    reference = sm.OLS(df["y"], sm.add_constant(df[features])).fit().params
+    np.testing.assert_allclose(model.coefficients.to_numpy(), reference[features].to_numpy(), rtol=REL_TOL)
