@@ -15,6 +15,7 @@ from causal_core.core.errors import CausalInputError, plain
 __all__ = [
     "default_propensity_model",
     "default_outcome_model",
+    "least_squares_regressor",
     "fit_propensity",
     "fit_outcome",
     "check_separation",
@@ -40,9 +41,26 @@ def default_propensity_model() -> Any:
 
 
 def default_outcome_model() -> Any:
-    """Ordinary least squares."""
+    """Ordinary least squares (:func:`least_squares_regressor`)."""
+    return least_squares_regressor()
+
+
+def least_squares_regressor() -> Any:
+    """Ordinary least squares on standardised columns: ``StandardScaler`` then ``LinearRegression``.
+
+    The fitted values are OLS's in exact arithmetic; the scaling is for
+    conditioning. ``LinearRegression`` cuts singular values of the centred
+    design below ``tol`` (1e-6) times the largest (scikit-learn >= 1.9 passes
+    ``tol`` to ``scipy.linalg.lstsq`` as ``cond``), so on raw columns of very
+    different sizes (squared earnings, about 1e9, beside 0/1 columns: a
+    condition number of 1e10 or more) it silently dropped directions, the
+    treatment's among them in an S-learner. Sample weights go to the
+    regression as ``linearregression__sample_weight``.
+    """
     from sklearn.linear_model import LinearRegression
-    return LinearRegression()
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), LinearRegression())
 
 
 def check_separation(X: np.ndarray, t: np.ndarray, names: tuple[str, ...] | list[str]) -> None:
@@ -169,7 +187,7 @@ _NAMED_MODELS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("gradient_boosting", "regressor"): ("sklearn.ensemble.HistGradientBoostingRegressor", _BOOSTED_TREES),
     ("regularised_boosting", "regressor"): ("sklearn.ensemble.HistGradientBoostingRegressor",
                                             {"max_depth": 2, "learning_rate": 0.05, "min_samples_leaf": 50}),
-    ("linear", "regressor"): ("sklearn.linear_model.LinearRegression", {}),
+    ("linear", "regressor"): ("causal_core.nuisance.models.least_squares_regressor", {}),
 }
 
 

@@ -12,8 +12,9 @@ summed in partition order; the formulas are the in-memory estimators' own:
   influence function (pass C), as exact per-partition moments merged in order.
 * ``doubly_robust`` — the in-memory ``doubly_robust`` with its default
   (``cross_fit=False``): OLS outcome models in each arm by a streamed QR of the
-  arm-centred ``[X, y]`` (TSQR: each partition's R stacked on the running R and
-  re-factorised; the solution is LinearRegression's to rounding), then
+  arm-standardised ``[X, y]`` (TSQR: each partition's R stacked on the running R and
+  re-factorised; the solution is the in-memory OLS's to rounding; standardised so
+  that columns of very different sizes do not limit its accuracy), then
   :func:`~causal_core.estimators._aipw.aipw_terms` summed (pass A) and the
   influence function's variance (pass B).
 
@@ -97,10 +98,10 @@ def _ipw_influence_kernel(X, t, y, mean, sd, beta, estimand, trim, clip, mu1, mu
     return column_moments((psi1 / mean_w1 - psi0 / mean_w0)[:, None])
 
 
-def _ols_kernel(X, t, y, centre1, centre0) -> tuple:
+def _ols_kernel(X, t, y, centre1, centre0, scale1, scale0) -> tuple:
     out = []
-    for arm, centre in ((t == 1, centre1), (t == 0, centre0)):
-        A = np.column_stack([X[arm], y[arm]]) - centre
+    for arm, centre, scale in ((t == 1, centre1, scale1), (t == 0, centre0, scale0)):
+        A = (np.column_stack([X[arm], y[arm]]) - centre) / scale
         out.append(np.linalg.qr(A, mode="r") if A.shape[0] else np.zeros((0, A.shape[1])))
     return tuple(out)
 
@@ -190,15 +191,15 @@ def streamed_ipw(passes: Pass, enc: Any, estimand: str, *, trim: float = 0.0, cl
 def streamed_aipw(passes: Pass, enc: Any, estimand: str) -> tuple:
     """AIPW with the Newton logit and arm-wise OLS: ``(estimate, se, n_used, n_partitions, detail, warnings)``."""
     n, mean, sd, fit, arms = _fit_logit(passes, enc)
-    centres = tuple(arm[1] for arm in arms)  # each arm's means of [X, y]
-    factors = passes.run(_ols_kernel, *centres)
+    centres, scales = zip(*(standardisation(arm) for arm in arms))  # each arm's means and SDs of [X, y]
+    factors = passes.run(_ols_kernel, *centres, *scales)
     fits = []
     for a in (0, 1):
         R = factors[0][a]
         for part in factors[1:]:  # TSQR, in partition order
             R = np.linalg.qr(np.vstack([R, part[a]]), mode="r")
         k = R.shape[1] - 1
-        coef = np.linalg.lstsq(R[:k, :k], R[:k, k], rcond=None)[0]
+        coef = np.linalg.lstsq(R[:k, :k], R[:k, k], rcond=None)[0] * scales[a][k] / scales[a][:k]
         fits.append((coef, float(centres[a][k] - centres[a][:k] @ coef)))
     fits_arg = tuple(fits)
     sums = passes.run(_aipw_sums_kernel, mean, sd, fit.beta, fits_arg, estimand)

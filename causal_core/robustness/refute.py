@@ -149,7 +149,8 @@ def _one_repeat(test: str, frame: pd.DataFrame, roles: Roles, fit: Estimator, se
 def _dummy_outcome(frame: pd.DataFrame, roles: Roles, rng: np.random.Generator, model: str, seed: int) -> np.ndarray:
     """``f(X) + e``: the outcome's regression on the covariates (fitted on the control arm) plus permuted residuals."""
     from sklearn.ensemble import GradientBoostingRegressor
-    from sklearn.linear_model import LinearRegression
+
+    from causal_core.nuisance.models import least_squares_regressor
 
     y = frame[roles.outcome].to_numpy(dtype=float)
     X, *_ = encode_columns(frame[list(roles.confounders)], "confounder")
@@ -162,7 +163,7 @@ def _dummy_outcome(frame: pd.DataFrame, roles: Roles, rng: np.random.Generator, 
         level = roles.treated_level
         treated = (treatment == level).to_numpy() if level is not None else (treatment.astype(float) == 1).to_numpy()
         control = ~treated
-    regressor = (GradientBoostingRegressor(random_state=seed) if model == "gradient_boosting" else LinearRegression())
+    regressor = (GradientBoostingRegressor(random_state=seed) if model == "gradient_boosting" else least_squares_regressor())
     regressor.fit(X[control], y[control])
     fitted = regressor.predict(X)
     residual = y[control] - fitted[control]

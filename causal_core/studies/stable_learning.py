@@ -228,12 +228,18 @@ def stable_fit(
     X, y = _check(df, target, features, task)
     equal = np.ones(X.shape[0])
     weights, converged = decorrelation_weights(X, penalty=float(penalty)) if reweight else (equal, True)
+    # Fitted on standardised columns and mapped back (the same model): on raw columns of very different sizes
+    # LinearRegression's singular-value cut (tol=1e-6 of the largest) dropped the small columns' directions.
+    centre, scale = X.mean(axis=0), np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+    Xs = (X - centre) / scale
     if task == "classification":
-        model = LogisticRegression(C=1e6, max_iter=5000).fit(X, y.astype(int), sample_weight=weights)
+        model = LogisticRegression(C=1e6, max_iter=5000).fit(Xs, y.astype(int), sample_weight=weights)
         intercept, coefficients = float(model.intercept_[0]), model.coef_[0]
     else:
-        model = LinearRegression().fit(X, y, sample_weight=weights)
+        model = LinearRegression().fit(Xs, y, sample_weight=weights)
         intercept, coefficients = float(model.intercept_), model.coef_
+    coefficients = coefficients / scale
+    intercept -= float(coefficients @ centre)
     ess = float(weights.sum() ** 2 / np.sum(weights**2))
     return StableModel(
         task=task,

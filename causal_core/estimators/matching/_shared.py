@@ -93,9 +93,15 @@ def whiten_mahalanobis(X: np.ndarray) -> np.ndarray:
     """Covariates rotated and scaled so that Euclidean distance is the Mahalanobis distance.
 
     Uses the full-sample covariance; directions with (numerically) zero
-    variance, e.g. collinear dummies, are dropped (a pseudo-inverse).
+    variance, e.g. collinear dummies, are dropped (a pseudo-inverse). The
+    covariance is taken of columns scaled to unit standard deviation, which
+    leaves the Mahalanobis distance unchanged: on raw columns of very different
+    sizes (squared earnings beside 0/1 columns, variances 1e18 against 0.2) the
+    relative eigenvalue cut dropped every small column's direction.
     """
     centred = X - X.mean(axis=0)
+    sd = centred.std(axis=0)
+    centred = centred / np.where(sd > 0, sd, 1.0)
     covariance = np.atleast_2d(np.cov(centred, rowvar=False))
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     keep = eigenvalues > max(eigenvalues.max(), 0.0) * 1e-10
@@ -245,12 +251,12 @@ def _bias_adjustment(X: np.ndarray, y: np.ndarray, matches: Matches, pool_rows: 
     used as matches, weighted by how often they are used (all pool units when
     too few are used).
     """
-    from sklearn.linear_model import LinearRegression
+    from causal_core.nuisance.models import least_squares_regressor
     use = np.bincount(matches.source, weights=matches.weight, minlength=y.size)[pool_rows]
     rows, weight = pool_rows[use > 0], use[use > 0]
     if rows.size <= X.shape[1] + 1:
         rows, weight = pool_rows, np.ones(pool_rows.size)
-    model = LinearRegression().fit(X[rows], y[rows], sample_weight=weight)
+    model = least_squares_regressor().fit(X[rows], y[rows], linearregression__sample_weight=weight)
     return model.predict(X[matches.target]) - model.predict(X[matches.source])
 
 
