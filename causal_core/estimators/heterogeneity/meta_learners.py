@@ -11,23 +11,19 @@ With arm-wise outcome regressions ``mu1, mu0`` and propensity ``e``:
   ``phi = mu1 - mu0 + T (Y - mu1) / e - (1 - T) (Y - mu0) / (1 - e)`` is
   regressed on X (once, on all rows) for ``tau(x)``.
 
-The S- and T-learners' outcome models and every learner's propensity are
-fitted once per cross-fitting fold (``n_folds``, default 2, 3 for the T- and
-DR-learners, up to 5 with few rows per covariate (:func:`auto_folds`),
-stratified by arm; :mod:`._cross_fit`). The T-learner's unit effects are the
-mean of the fold models' predictions; the S-learner's unit effects come from
-one more fit on all rows (the mean of its fold models was less accurate). The
-X-learner fits its two outcome and two effect models once each on all of
-their arm's rows, as CausalML and EconML do, and blends them by the
-cross-fitted propensity; its influence function takes a treated row's
-``mu1`` from the control-side models (``mu0 + tau0``) and a control row's
-``mu0`` from the treated-side ones (``mu1 - tau1``), so its standard error
-costs no fit beyond the point estimate's (:func:`x_learner_models`). The
-ATE/ATT/ATC of the S-, T- and X-learners is the mean of the unit effects over
-all, treated or control rows. Its default standard error is the AIPW
-influence function of the same average from those predictions and the
-cross-fitted propensity; ``n_boot > 0`` asks for a seeded bootstrap instead
-that refits every model on each replicate (stratified by arm).
+Every outcome model and the propensity is fitted once per cross-fitting fold
+(``n_folds``, default 2, 3 for the T- and DR-learners, up to 5 with few rows per covariate
+(:func:`auto_folds`), stratified by arm; :mod:`._cross_fit`). The
+T-learner's unit effects (and the X-learner's first stage) are the mean of
+the fold models' predictions; the X-learner's two effect models are then
+fitted once on all rows and blended by the cross-fitted propensity. The
+S-learner's unit effects come from one more fit on all rows (the mean of its
+fold models was less accurate). The ATE/ATT/ATC of the S-, T- and X-learners is the mean of the
+unit effects over all, treated or control rows. Its default standard error is
+the AIPW influence function of the same average from the fold models'
+out-of-fold predictions and the cross-fitted propensity, so it costs no fit
+beyond the point estimate's; ``n_boot > 0`` asks for a seeded bootstrap
+instead that refits every fold's models on each replicate (stratified by arm).
 The DR-learner's average effect is the cross-fitted AIPW estimate with its
 influence-function standard error.
 
@@ -142,68 +138,41 @@ def _resolve_folds(method: str, n_folds: Any, data: PreparedData) -> int:
 
 @dataclass(frozen=True)
 class PlugInFit:
-    """One plug-in learner's fit: unit effects, the arms for the influence function (the fold models'
-    out-of-fold predictions; the X-learner's cross-arm predictions) and the out-of-fold propensities."""
+    """One plug-in learner's fold models: unit effects, the fold arms and the out-of-fold propensities."""
 
     effects: np.ndarray
     fold_arms: FoldArms | None
     propensity: np.ndarray | None
 
 
-def x_learner_models(X: np.ndarray, t: np.ndarray, y: np.ndarray, model: Any,
-                     ps: np.ndarray) -> tuple[np.ndarray, FoldArms]:
-    """The X-learner's four models, each fitted once on all of its arm's rows: unit effects and cross-arm arms.
+def x_learner_blend(X: np.ndarray, t: np.ndarray, y: np.ndarray, model: Any, fold_arms: FoldArms,
+                    ps: np.ndarray) -> np.ndarray:
+    """The X-learner's second stage on the fold models' mean predictions, blended by ``ps``.
 
-    Stage 1 fits ``mu1`` on the treated and ``mu0`` on the control rows.
     Imputed effects ``Y - mu0(X)`` on treated and ``mu1(X) - Y`` on control
-    rows use the other arm's model, which never saw those rows; stage 2
-    regresses each arm's imputed effects on X (``tau1`` on the treated,
-    ``tau0`` on the control rows) and blends them by ``ps``:
-    ``tau = ps tau0 + (1 - ps) tau1`` (Kuenzel et al. 2019), the fits CausalML
-    and EconML make.
-
-    The same four models also predict every row's own-arm outcome without
-    its own-arm model: a treated row's ``mu1`` is ``mu0 + tau0`` (both fitted
-    on control rows) and a control row's ``mu0`` is ``mu1 - tau1`` (both
-    fitted on treated rows). These cross-arm predictions give the influence
-    function's residuals, so the standard error needs no fit beyond the
-    point estimate's (:func:`plug_in_fit`); a row's own outcome reaches them
-    only through the other arm's stage-2 targets.
+    rows use the other arm's models (which never saw those rows); each arm's
+    imputed effects are regressed on X once, on all of that arm's rows.
     """
     treated = t == 1
-    # each first-stage model is needed only on the other arm's rows (no prediction on its own training rows)
-    mu1_control = _fit_predict(model, X[treated], y[treated], X[~treated])
-    mu0_treated = _fit_predict(model, X[~treated], y[~treated], X[treated])
-    tau1 = _fit_predict(model, X[treated], y[treated] - mu0_treated, X)
-    tau0 = _fit_predict(model, X[~treated], mu1_control - y[~treated], X)
-    mu1, mu0 = np.empty(t.shape[0]), np.empty(t.shape[0])
-    mu1[treated], mu1[~treated] = mu0_treated + tau0[treated], mu1_control
-    mu0[treated], mu0[~treated] = mu0_treated, mu1_control - tau1[~treated]
-    return ps * tau0 + (1 - ps) * tau1, FoldArms(mu1, mu0)
+    tau1 = _fit_predict(model, X[treated], y[treated] - fold_arms.mu0_mean[treated], X)
+    tau0 = _fit_predict(model, X[~treated], fold_arms.mu1_mean[~treated] - y[~treated], X)
+    return ps * tau0 + (1 - ps) * tau1
 
 
 def plug_in_fit(method: str, X: np.ndarray, t: np.ndarray, y: np.ndarray, *, model: Any, n_folds: int, seed: int,
                 propensity_model: Any = None, names: tuple[str, ...] = (), propensity: bool = True) -> PlugInFit:
-    """Fit the S- or T-learner's models once per cross-fitting fold (the S-learner's also once on all rows),
-    or the X-learner's four models once on all rows.
+    """Fit the S-, T- or X-learner's models once per cross-fitting fold (the S-learner's also once on all rows).
 
-    The S- and T-learners' influence function comes from the fold models'
-    out-of-fold predictions. The T-learner's unit effects are the mean of the
-    fold models' predictions; the S-learner's come from one more fit on all
-    rows (its fold models, each fitted on 1/n_folds fewer rows, shrink the
-    treatment's splits: their mean had a 6% higher sqrt(PEHE) on
-    ``bench/heterogeneity_speed.design``). The X-learner fits what CausalML
-    and EconML fit (:func:`x_learner_models`); only its propensity is
-    cross-fitted, and its influence function uses the cross-arm predictions.
-    ``propensity=False`` skips the propensity where the unit effects do not
-    need it (S, T).
+    The influence function comes from the fold models' out-of-fold
+    predictions. The T-learner's unit effects (and the X-learner's first
+    stage) are the mean of the fold models' predictions; the S-learner's come
+    from one more fit on all rows (its fold models, each fitted on 1/n_folds
+    fewer rows, shrink the treatment's splits: their mean had a 6% higher
+    sqrt(PEHE) on ``bench/heterogeneity_speed.design``). ``propensity=False``
+    skips the propensity where the unit effects do not need it (S, T).
     """
     X = _features(X)
     folds = stratified_folds(t, n_folds, seed=seed)
-    if method == "x_learner":
-        ps = cross_fitted_propensity(X, t, names, propensity_model, folds)
-        effects, cross_arms = x_learner_models(X, t, y, model, np.clip(ps, PS_FLOOR, 1 - PS_FLOOR))
-        return PlugInFit(effects, cross_arms, ps)
     outcome_arms = s_learner_arms if method == "s_learner" else t_learner_arms
 
     def arms(X_train: np.ndarray, t_train: np.ndarray, y_train: np.ndarray,
@@ -213,8 +182,11 @@ def plug_in_fit(method: str, X: np.ndarray, t: np.ndarray, y: np.ndarray, *, mod
     full_sample = method == "s_learner"
     fold_arms = (cross_fitted_arms(arms, X, t, y, folds, method=method, average=not full_sample)
                  if propensity or not full_sample else None)
-    ps = cross_fitted_propensity(X, t, names, propensity_model, folds) if propensity else None
-    if full_sample:
+    ps = (cross_fitted_propensity(X, t, names, propensity_model, folds)
+          if propensity or method == "x_learner" else None)
+    if method == "x_learner":
+        effects = x_learner_blend(X, t, y, model, fold_arms, np.clip(ps, PS_FLOOR, 1 - PS_FLOOR))
+    elif full_sample:
         mu1, mu0 = arms(X, t, y, X)
         effects = mu1 - mu0
     else:
@@ -247,8 +219,8 @@ def x_learner_effects(X: np.ndarray, t: np.ndarray, y: np.ndarray, model: Any, *
 #: Models one bootstrap replicate of each plug-in learner fits (the cost shown before it runs).
 REFITS_PER_REPLICATE = {"s_learner": "1 outcome model on all rows",
                         "t_learner": "2 outcome models per cross-fitting fold",
-                        "x_learner": "2 outcome models and 2 effect models on all rows, and the propensity "
-                                     "model per cross-fitting fold"}
+                        "x_learner": "2 outcome models and the propensity model per cross-fitting fold, "
+                                     "and 2 effect models"}
 #: How far (in standard errors) the plug-in average may sit from the cross-fitted AIPW one before a warning.
 PLUG_IN_GAP_SE = 2.0
 
@@ -281,24 +253,20 @@ def _plug_in_learner(method: str, data: PreparedData, *, estimand: str, seed: in
                                                      floor=PS_FLOOR)
     se = influence_se(influence)
     if se > 0 and abs(estimate - aipw) > PLUG_IN_GAP_SE * se:
-        aipw_kind = "cross-arm" if method == "x_learner" else "cross-fitted"
         warnings.append(
             f"The plug-in average {estimate:.4g} is {abs(estimate - aipw) / se:.1f} standard errors from the "
-            f"{aipw_kind} AIPW average {aipw:.4g}; the base model may bias the plug-in (the DR-learner reports "
+            f"cross-fitted AIPW average {aipw:.4g}; the base model may bias the plug-in (the DR-learner reports "
             "the AIPW average).")
     ps_source = "the logit" if ps_model is None else "the propensity model"
     if n_boot:
-        folds_note = "" if method == "s_learner" else f" ({n_folds} folds)"  # X: the propensity's folds
+        folds_note = "" if method == "s_learner" else f" ({n_folds} folds)"
         inference = Bootstrap(statistic, n_boot=n_boot, strata=t, interval="normal", single_threaded=True,
                               detail=f"seeded bootstrap ({n_boot} replicates, each refitting "
                                      f"{REFITS_PER_REPLICATE[method]}{folds_note}, stratified by arm)")
     else:
-        arms_source = (f"the learner's cross-arm outcome predictions and {ps_source}, {n_folds}-fold cross-fitted"
-                       if method == "x_learner" else
-                       f"{n_folds}-fold cross-fitted outcome models of the learner and {ps_source}")
         inference = InfluenceFunction(
-            influence, detail=f"influence function of the AIPW average ({arms_source}), around the learner's "
-                              "plug-in average")
+            influence, detail=f"influence function of the AIPW average ({n_folds}-fold cross-fitted outcome models "
+                              f"of the learner and {ps_source}), around the plug-in average of the fold models")
     return MethodOutput(
         estimate=estimate,
         inference=inference,
@@ -323,17 +291,9 @@ _FOLDS_OPTION = OptionSpec("n_folds", "int", None,
 
 def _se_folds_option(method: str) -> OptionSpec:
     """The plug-in learner's ``n_folds``; the help says what the fold models are used for."""
-    if method == "x_learner":
-        return OptionSpec("n_folds", "int", None,
-                          "Cross-fitting folds (seeded, stratified by arm) of the propensity, which blends the two "
-                          "effect models and weights the standard error's influence function; the four outcome "
-                          "and effect models are each fitted once on all of their arm's rows, and the influence "
-                          "function takes a row's own-arm outcome from the other arm's models. "
-                          + _AUTO_FOLDS.format(k=DEFAULT_FOLDS[method]),
-                          low=2, high=20, rules=(AtMostRows(divisor=10), AtMostSmallerArm()), nullable=True,
-                          none_means="automatic")
     use = ("the unit effects come from one more fit on all rows" if method == "s_learner" else
-           "the unit effects average the fold models' predictions")
+           "the unit effects average the fold models' predictions" if method == "t_learner" else
+           "the first stage averages the fold models' predictions")
     return OptionSpec("n_folds", "int", None,
                       "Cross-fitting folds (seeded, stratified by arm): each fold fits the outcome models and the "
                       f"propensity once on the other folds' rows; {use}; the standard error's influence function "
@@ -456,10 +416,10 @@ def x_learner(data: PreparedData, *, estimand: str, seed: int, base_model: Any =
     base_model : {"gradient_boosting", "random_forest", "linear"} or scikit-learn regressor
     propensity_model : None, str or scikit-learn classifier
     n_folds : int or None
-        Cross-fitting folds of the propensity (the four models are fitted once on all rows); ``None``:
-        :func:`auto_folds`.
+        Cross-fitting folds: the unit effects average the fold models, the influence function (and the AIPW
+        check) uses their out-of-fold predictions; ``None``: :func:`auto_folds`.
     n_boot : int
-        0: influence-function SE; otherwise bootstrap replicates, each refitting every model.
+        0: influence-function SE; otherwise bootstrap replicates, each refitting every fold's models.
 
     Returns
     -------
