@@ -222,26 +222,6 @@ def test_heterogeneity_page_shows_forest_intervals_and_check_tables():
     assert at.error and "must be a multiple of 4" in at.error[0].value
 
 
-def test_heterogeneity_page_shows_the_dml_coefficients():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.selectbox(key="data_sample").set_value("simulated_heterogeneous").run()
-    at.button(key="data_load_sample").click().run()
-    at.switch_page("pages/8_Heterogeneity.py").run()
-    at.selectbox(key="het_method").set_value("dml").run()
-    at.selectbox(key="het_outcome_model").set_value("linear").run()
-    assert at.selectbox(key="het_final_model").value == "auto"  # the default
-    at.selectbox(key="het_final_model").set_value("linear").run()
-    at.button(key="het_run").click().run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == 4  # histogram, CATE intervals, effect by covariate with its band, Qini
-    (coefficients,) = [frame.value for frame in at.dataframe]  # the basis-choice table comes with 'auto' only
-    assert list(coefficients.columns) == ["Term", "Estimate", "Std. error", "95% CI low", "95% CI high", "p-value"]
-    assert list(coefficients["Term"])[0] == "intercept"
-
-
 def test_forest_ate_and_cate_are_econml_own_numbers(heterogeneous):
     """The method's ATE is EconML's doubly robust ``ate_`` and its unit effects ``effect(X)`` of the same fit."""
     from econml.dml import CausalForestDML

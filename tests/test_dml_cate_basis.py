@@ -239,7 +239,9 @@ def test_bad_final_model_is_refused_naming_the_option(value, message):
 # --------------------------------------------------------------------------- page
 
 
-def test_heterogeneity_page_shows_dml_intervals_and_the_basis_choice():
+def test_heterogeneity_page_shows_dml_intervals_the_basis_choice_and_the_coefficients():
+    """'auto' (the default): intervals, the basis-choice table and the coefficients; 'linear': the coefficients
+    table alone (the basis-choice table comes with 'auto' only)."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -249,7 +251,7 @@ def test_heterogeneity_page_shows_dml_intervals_and_the_basis_choice():
     at.switch_page("pages/8_Heterogeneity.py").run()
     at.selectbox(key="het_method").set_value("dml").run()
     at.selectbox(key="het_outcome_model").set_value("linear").run()
-    at.selectbox(key="het_final_model").set_value("auto").run()
+    assert at.selectbox(key="het_final_model").value == "auto"  # the default
     at.button(key="het_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     charts = at.get("plotly_chart")
@@ -260,4 +262,12 @@ def test_heterogeneity_page_shows_dml_intervals_and_the_basis_choice():
     assert list(selection.columns) == ["Basis", "Terms", "Cross-validated R-loss", "Excess over the lowest",
                                        "Std. error of the excess", "Chosen"]
     assert list(selection["Basis"]) == ["linear", "polynomial", "polynomial_interactions", "splines"]
+    assert list(coefficients["Term"])[0] == "intercept"
+
+    at.selectbox(key="het_final_model").set_value("linear").run()
+    at.button(key="het_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 4  # histogram, CATE intervals, effect by covariate with its band, Qini
+    (coefficients,) = [frame.value for frame in at.dataframe]
+    assert list(coefficients.columns) == ["Term", "Estimate", "Std. error", "95% CI low", "95% CI high", "p-value"]
     assert list(coefficients["Term"])[0] == "intercept"

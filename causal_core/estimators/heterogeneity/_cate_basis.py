@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["BASES", "AUTO_CANDIDATES", "ROWS_PER_TERM", "MIN_SPLINE_VALUES", "SPLINE_KNOTS", "SPLINE_DEGREE",
-           "Basis", "cate_basis", "basis_size", "cv_r_loss", "choose_basis", "BasisFitsRows"]
+           "Basis", "cate_basis", "basis_size", "unit_scaled", "cv_r_loss", "choose_basis", "BasisFitsRows"]
 
 #: Every basis ``dml``'s final stage takes, from the smallest.
 BASES = ("constant", "linear", "polynomial", "polynomial_interactions", "splines")
@@ -139,11 +139,23 @@ def basis_size(X: np.ndarray, name: str) -> int:
     return len(cate_basis(X, tuple(f"x{j}" for j in range(p)), name).terms)
 
 
+def unit_scaled(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``D`` with each column divided by its root mean square (1 for an all-zero column), and those scales.
+
+    The R-learner's design ``T~ F(X)`` is solved on these columns: squares of
+    earnings (about 1e9) beside 0/1 columns would otherwise make ``D'D`` too
+    ill-conditioned for a least-squares solve or pseudo-inverse, which would
+    drop directions.
+    """
+    scale = np.sqrt(np.mean(D**2, axis=0))
+    scale = np.where(scale > 0, scale, 1.0)
+    return D / scale, scale
+
+
 def _fold_losses(y_res: np.ndarray, t_res: np.ndarray, F: np.ndarray,
                  folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Out-of-fold R-loss of every row: ``(Y~ - T~ F beta)^2`` with ``beta`` fitted on the other folds."""
-    D = t_res[:, None] * F
-    D = D / np.where(np.any(D != 0, axis=0), np.sqrt(np.mean(D**2, axis=0)), 1.0)  # conditioning, as in the fit
+    D, _ = unit_scaled(t_res[:, None] * F)  # conditioning, as in the fit
     losses = np.empty(y_res.shape[0])
     for train, test in folds:
         beta, *_ = np.linalg.lstsq(D[train], y_res[train], rcond=None)

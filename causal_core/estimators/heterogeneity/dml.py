@@ -45,8 +45,8 @@ from causal_core.core.limits import MethodLimits
 from causal_core.core.options import AtMostRows, AtMostSmallerArm
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput
-from causal_core.estimators.heterogeneity._cate_basis import (AUTO_CANDIDATES, BASES, ROWS_PER_TERM, Basis,
-                                                              BasisFitsRows, basis_size, cate_basis, choose_basis)
+from causal_core.estimators.heterogeneity._cate_basis import (AUTO_CANDIDATES, ROWS_PER_TERM, Basis,
+                                                              BasisFitsRows, cate_basis, choose_basis, unit_scaled)
 from causal_core.estimators.heterogeneity._cross_fit import cross_fitted_propensity, stratified_folds
 from causal_core.estimators.heterogeneity._dml_nuisance import OUTCOME_MODELS, nuisance_models
 from causal_core.inference import InfluenceFunction
@@ -79,18 +79,11 @@ def r_learner_fit(y_res: np.ndarray, t_res: np.ndarray, F: np.ndarray) -> tuple[
     1e9) beside 0/1 columns would otherwise make ``D'D`` too ill-conditioned
     for the pseudo-inverse, which would drop directions and shrink the SEs.
     """
-    D, scale = _unit_scaled(t_res[:, None] * F)
+    D, scale = unit_scaled(t_res[:, None] * F)
     beta, *_ = np.linalg.lstsq(D, y_res, rcond=None)
     residual = y_res - D @ beta
     bread = np.linalg.pinv(D.T @ D / D.shape[0])
     return beta / scale, ((D * residual[:, None]) @ bread.T) / scale
-
-
-def _unit_scaled(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``D`` with each column divided by its root mean square (1 for an all-zero column), and those scales."""
-    scale = np.sqrt(np.mean(D**2, axis=0))
-    scale = np.where(scale > 0, scale, 1.0)
-    return D / scale, scale
 
 
 def cate_intervals(F: np.ndarray, beta: np.ndarray, influence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,11 +117,11 @@ def _final_basis(data: PreparedData, final_model: str, y_res: np.ndarray, t_res:
     if final_model != "auto":
         return cate_basis(X, names, final_model), None, []
     limit = data.n // ROWS_PER_TERM
-    candidates = [name for name in AUTO_CANDIDATES if name == "linear" or basis_size(X, name) <= limit]
-    skipped = [name for name in AUTO_CANDIDATES if name not in candidates]
+    built = [cate_basis(X, names, name) for name in AUTO_CANDIDATES]
+    bases = [basis for basis in built if basis.name == "linear" or basis.size <= limit]
+    skipped = [basis.name for basis in built if basis.name != "linear" and basis.size > limit]
     notes = [f"final_model='auto' left out {', '.join(repr(s) for s in skipped)}: more than one term per "
              f"{ROWS_PER_TERM} rows on these covariates."] if skipped else []
-    bases = [cate_basis(X, names, name) for name in candidates]
     bases.sort(key=lambda basis: basis.size)
     chosen, table = choose_basis(y_res, t_res, bases, folds)
     return next(basis for basis in bases if basis.name == chosen), table, notes
