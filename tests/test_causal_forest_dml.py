@@ -242,6 +242,9 @@ def test_forest_ate_and_cate_are_econml_own_numbers(heterogeneous):
     assert r.estimate == pytest.approx(float(np.ravel(forest.ate_)[0]), rel=1e-9)
     assert r.std_error == pytest.approx(float(np.ravel(forest.ate_stderr_)[0]), rel=1e-9)
     np.testing.assert_allclose(r.unit_effects, np.ravel(forest.effect(X)), rtol=1e-12)
+    low, high = forest.effect_interval(X, alpha=0.05)  # ours grows its trees on every core, EconML's here on one
+    np.testing.assert_allclose(r.diagnostics["cate_ci_low"], np.ravel(low), rtol=1e-12)
+    np.testing.assert_allclose(r.diagnostics["cate_ci_high"], np.ravel(high), rtol=1e-12)
 
 
 def test_rows_without_out_of_bag_prediction_are_warned_once(heterogeneous):

@@ -16,6 +16,12 @@ the ATE is EconML's own ``ate_``; the ATT and ATC use their AIPW forms.
 row's 95% CATE interval, the variable importance, the best linear projection
 of the CATE on the covariates and a calibration test
 (:mod:`._cate_checks`). EconML (with numba) is imported only when the method runs.
+
+The trees are grown on every core (EconML draws each tree's subsample and
+seed before it starts the threads, so the forest is the same on any number of
+them); everything after the fit runs on one thread, because EconML sums the
+trees' predictions under a lock in the order the threads finish, and two
+threads would give sums that differ in the last bits from run to run.
 """
 from __future__ import annotations
 
@@ -140,7 +146,8 @@ def _fit(data: PreparedData, estimand: str, seed: int, model_y: Any, model_t: An
     folds = stratified_folds(t, n_folds, seed=seed)
     forest = CausalForestDML(model_y=model_y, model_t=model_t, discrete_treatment=True, cv=folds,
                              n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, honest=True,
-                             inference=True, subforest_size=SUBFOREST_SIZE, random_state=seed, n_jobs=1)
+                             inference=True, subforest_size=SUBFOREST_SIZE, random_state=seed, n_jobs=-1,
+                             drate=False)
     try:
         with warnings_module.catch_warnings():  # said below in the project's words, with what stands in
             warnings_module.filterwarnings("ignore", message="Could not generate out-of-bag predictions")
@@ -149,8 +156,11 @@ def _fit(data: PreparedData, estimand: str, seed: int, model_y: Any, model_t: An
         raise CausalInputError(
             f"The causal forest could not be fitted on this data ({exc}); use fewer folds, a smaller "
             "'min_samples_leaf' or more rows.") from None
-    cate = np.asarray(forest.effect(X), dtype=float).ravel()
-    low, high = (np.asarray(bound, dtype=float).ravel() for bound in forest.effect_interval(X, alpha=0.05))
+    for grown in forest.model_final_.estimators_:  # one thread from here on: the trees' predictions are summed
+        grown.n_jobs = 1                           # under a lock in thread order, so two threads, two sums
+    inference = forest.effect_inference(X)  # the point CATE and its variance in one pass over the trees
+    cate = np.asarray(inference.point_estimate, dtype=float).ravel()
+    low, high = (np.asarray(bound, dtype=float).ravel() for bound in inference.conf_int(alpha=0.05))
     y_res, t_res = (np.asarray(r, dtype=float).reshape(data.n, -1)[:, 0] for r in forest.residuals_[:2])
     oob = np.asarray(forest.model_final_.oob_predict(X), dtype=float).reshape(data.n)
     warnings: list[str] = []
