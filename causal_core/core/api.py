@@ -23,8 +23,6 @@ from causal_core.inference import Inference, failed_replicates_warning, resolve_
 
 __all__ = ["estimate", "compare"]
 
-Z_95 = 1.959963984540054
-
 
 def _checked_point(method: str, output: MethodOutput) -> float:
     """The estimate as a float; a non-finite one raises :class:`CausalInputError`."""

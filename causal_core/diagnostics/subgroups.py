@@ -31,6 +31,7 @@ import pandas as pd
 from causal_core.core.data import binary_treatment
 from causal_core.core.errors import CausalInputError, plain
 from causal_core.datasets.profile import hashable_values
+from causal_core.inference import Z_95
 
 __all__ = ["SubgroupTable", "subgroup_table", "scan_reversals", "is_reversal", "within_noise", "Z_95"]
 
@@ -71,8 +72,6 @@ class SubgroupTable:
     reversal_within_noise: bool = False
 
 
-#: Normal quantile of the 95% intervals of the differences.
-Z_95 = 1.959963984540054
 
 
 def _difference_inference(treated: pd.Series, control: pd.Series) -> tuple[float, float, float, float]:

@@ -5,7 +5,7 @@ An estimator returns its point estimate and one inference input (an
 :class:`Inference` from a closed-form, sandwich or jackknife variance);
 :func:`resolve_inference` turns it into the result's :class:`Inference`.
 """
-from causal_core.inference._types import INFERENCE_METHODS, Inference
+from causal_core.inference._types import INFERENCE_METHODS, Z_95, Inference
 from causal_core.inference.analytic import analytic_inference
 from causal_core.inference.bootstrap import (MIN_BOOTSTRAP_REPLICATES, Bootstrap, bootstrap_inference, draw_index_sets,
                         failed_replicates_warning, summarise_replicates)
@@ -15,7 +15,7 @@ from causal_core.inference.replicate import map_replicates, sequential_backend
 from causal_core.inference.resolve import InferenceInput, resolve_inference
 
 __all__ = [
-    "INFERENCE_METHODS", "Inference", "InferenceInput", "analytic_inference", "influence_se", "influence_inference",
+    "INFERENCE_METHODS", "Inference", "Z_95", "InferenceInput", "analytic_inference", "influence_se", "influence_inference",
     "InfluenceFunction", "MIN_BOOTSTRAP_REPLICATES", "Bootstrap", "bootstrap_inference", "draw_index_sets",
     "summarise_replicates", "failed_replicates_warning", "map_replicates", "sequential_backend",
     "jackknife_cov", "one_step_jackknife", "resolve_inference",

@@ -83,6 +83,10 @@ class Inference:
         return float(2 * (stats.t.sf(z, self.dof) if self.dof is not None else stats.norm.sf(z)))
 
 
+#: The standard normal's 97.5% quantile (``scipy.stats.norm.ppf(0.975)``): the half-width of a 95% interval in SEs.
+Z_95 = 1.959963984540054
+
+
 def interval(method: str, estimate: float, std_error: float, level: float, *,
              replicates: np.ndarray | None = None, dof: float | None = None) -> tuple[float, float]:
     """The ``level`` interval that ``method`` implies (shared by constructors and :meth:`Inference.conf_int`)."""

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from causal_core.inference import Z_95
+
 __all__ = ["dr_scores", "best_linear_projection", "calibration_test", "calibration_groups"]
 
 #: Columns of the coefficient tables (labelled by :func:`causal_core.core.labels.labelled_table`).
@@ -43,7 +45,7 @@ def _hc2_table(response: np.ndarray, design: np.ndarray, terms: list[str], *, on
 
     fit = sm.OLS(response, design).fit(cov_type="HC2")
     estimate, se = np.asarray(fit.params, dtype=float), np.asarray(fit.bse, dtype=float)
-    z = stats.norm.ppf(0.975)
+    z = Z_95
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = estimate / se
     p = stats.norm.sf(stat) if one_sided else 2 * stats.norm.sf(np.abs(stat))

@@ -49,14 +49,13 @@ from causal_core.estimators.heterogeneity._cate_basis import (AUTO_CANDIDATES, R
                                                               BasisFitsRows, cate_basis, choose_basis, unit_scaled)
 from causal_core.estimators.heterogeneity._cross_fit import cross_fitted_propensity, stratified_folds
 from causal_core.estimators.heterogeneity._dml_nuisance import OUTCOME_MODELS, nuisance_models
-from causal_core.inference import InfluenceFunction
+from causal_core.inference import Z_95, InfluenceFunction
 from causal_core.nuisance.models import MODEL_CHOICES, fit_outcome, overlap_warnings
 
 __all__ = ["dml", "dml_residuals", "r_learner_fit", "cate_intervals", "FINAL_MODELS"]
 
 #: The final stage's bases and "auto", the choice among the non-constant ones.
 FINAL_MODELS = ("linear", "constant", "polynomial", "polynomial_interactions", "splines", "auto")
-Z_95 = 1.959963984540054
 
 
 def dml_residuals(X: np.ndarray, t: np.ndarray, y: np.ndarray, names: tuple[str, ...], model_y: Any, model_t: Any,

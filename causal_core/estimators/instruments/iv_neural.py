@@ -63,11 +63,11 @@ from causal_core.core.options import n_boot_option
 from causal_core.core.registry import OptionSpec, register
 from causal_core.core.results import MethodOutput
 from causal_core.estimators._torch_runtime import seeded_torch, torch_device, validation_split
-from causal_core.inference import InfluenceFunction, draw_index_sets, influence_se, map_replicates, summarise_replicates
+from causal_core.inference import (Z_95, InfluenceFunction, draw_index_sets, influence_se, map_replicates,
+                                   summarise_replicates)
 
 __all__ = ["fit_response_function", "NeuralIVFit", "first_stage_f_statistic"]
 
-Z_95 = 1.959963984540054
 GRID_POINTS = 25
 
 _COMMON_OPTIONS = (
